@@ -1,0 +1,47 @@
+import type { ResetStrategy } from '../config/schemas.js';
+
+export const CLEANUP_STAGES = [
+  'terminateBrowserProcesses',
+  'clearTemporaryFiles',
+  'clearCaches',
+  'clearLogs',
+  'resetEnvironment',
+  'validateCleanup',
+] as const;
+export type CleanupStage = (typeof CLEANUP_STAGES)[number];
+
+export interface CleanupStageResult {
+  stage: CleanupStage;
+  success: boolean;
+  durationMs: number;
+  error?: string;
+}
+
+export interface CleanupResult {
+  containerId: string;
+  success: boolean;
+  durationMs: number;
+  stages: CleanupStageResult[];
+}
+
+/** 'minimal' is the cheapest safe level used under degradation: browser processes, MCP output, validation. */
+export type CleanupLevel = 'full' | 'minimal';
+
+export interface ContainerCleaner {
+  cleanup(containerId: string, level: CleanupLevel): Promise<CleanupResult>;
+}
+
+export interface ResetResult {
+  containerId: string;
+  requested: ResetStrategy;
+  /** The strategy that finally succeeded (after escalation), if any. */
+  applied?: ResetStrategy;
+  success: boolean;
+  durationMs: number;
+  attempts: Array<{ strategy: ResetStrategy; success: boolean; durationMs: number; error?: string }>;
+}
+
+export interface ContainerResetter {
+  /** Applies `strategy`, escalating soft → medium → hard → recovery on failure. */
+  reset(containerId: string, strategy: ResetStrategy): Promise<ResetResult>;
+}

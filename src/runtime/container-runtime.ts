@@ -1,0 +1,71 @@
+import type { ContainerSpec } from '../config/pool-config.js';
+
+export type RuntimeKind = 'docker' | 'process' | 'fake';
+
+/** Identity of a run, stamped on what a runtime creates (Docker labels, sandbox folder names). */
+export interface RunContext {
+  poolId: string;
+  runId: string;
+}
+
+export interface RuntimeContainerInfo {
+  /** Pool container id (container-1). */
+  id: string;
+  name: string;
+  port: number;
+  /** Docker container id, or the process id of the MCP server. */
+  runtimeId: string;
+}
+
+export interface RuntimeState {
+  running: boolean;
+  /** Docker HEALTHCHECK status; 'none' where the runtime has none. */
+  health: 'healthy' | 'unhealthy' | 'starting' | 'none';
+  exitCode?: number;
+  /** Short human reason when not running ("exited with code 137 (killed)", "OOM killed"). */
+  reason?: string;
+}
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RuntimeStats {
+  memoryMB: number;
+  cpuPercent: number;
+}
+
+export type RuntimeEvent =
+  | { type: 'died'; containerId: string; at: number; reason: string }
+  | { type: 'oom'; containerId: string; at: number }
+  | { type: 'started'; containerId: string; at: number };
+
+/**
+ * Where pool containers run. Implementations: DockerRuntime (dockerode), ProcessRuntime (local
+ * `@playwright/mcp` child processes), and a fake for unit tests. Every method names the container by its pool
+ * id; errors are PoolError RUNTIME_ERROR naming the container and the operation.
+ */
+export interface ContainerRuntime {
+  readonly kind: RuntimeKind;
+  /** What this runtime cannot enforce (e.g. "no memory limit"), printed once at start. */
+  readonly limitations: readonly string[];
+  /** Removes what a crashed earlier run of this pool left behind; returns what was removed. */
+  reapLeftovers(ctx: RunContext): Promise<string[]>;
+  start(spec: ContainerSpec, ctx: RunContext): Promise<RuntimeContainerInfo>;
+  /** Safe to call twice and for an unknown id. */
+  stop(id: string): Promise<void>;
+  /** Restarts the same container (hard reset). */
+  restart(id: string): Promise<void>;
+  /** Removes and creates the container anew from its spec (recovery). */
+  recreate(id: string): Promise<RuntimeContainerInfo>;
+  inspect(id: string): Promise<RuntimeState>;
+  /** Runs argv inside the container (or the process sandbox, with its HOME/TMPDIR/cwd). */
+  exec(id: string, argv: readonly string[], options?: { timeoutMs?: number }): Promise<ExecResult>;
+  stats(id: string): Promise<RuntimeStats>;
+  /** Subscribes to lifecycle events (a death is reported within a second). Returns the unsubscribe. */
+  onEvent(listener: (event: RuntimeEvent) => void): () => void;
+  /** Stops every container this runtime started and releases its resources. Safe to call twice. */
+  close(): Promise<void>;
+}
