@@ -61,7 +61,17 @@ export interface ContainerRuntime {
   /** Removes and creates the container anew from its spec (recovery). */
   recreate(id: string): Promise<RuntimeContainerInfo>;
   inspect(id: string): Promise<RuntimeState>;
-  /** Runs argv inside the container (or the process sandbox, with its HOME/TMPDIR/cwd). */
+  /**
+   * Runs argv inside the container (Docker: `docker exec`; process runtime: a child process on the host in
+   * the sandbox). Both runtimes give the command the same environment contract, so cleanup scripts are
+   * runtime-agnostic: a POSIX `sh`, `ps` (procps), `find`, and the variables
+   *   MCP_HOME        the MCP server's HOME (browser profiles and caches live under it)
+   *   MCP_TMPDIR      its TMPDIR (Docker: /tmp)
+   *   MCP_WORKDIR     its working directory (holds `.playwright-mcp/` output), restored by resetEnvironment
+   *   MCP_SERVER_PID  the MCP server's pid as the command sees it (Chromium processes are its descendants)
+   *   MCP_PORT        the port the server listens on inside (Docker) or on 127.0.0.1 (process)
+   * The working directory of the command is MCP_WORKDIR.
+   */
   exec(id: string, argv: readonly string[], options?: { timeoutMs?: number }): Promise<ExecResult>;
   stats(id: string): Promise<RuntimeStats>;
   /** Subscribes to lifecycle events (a death is reported within a second). Returns the unsubscribe. */
