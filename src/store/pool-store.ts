@@ -141,9 +141,10 @@ export interface PoolStore {
    */
   enqueue(request: NewRequest, now: number, ttlMs: number, maxConcurrent: number): Promise<EnqueueResult>;
   /**
-   * Hands Available containers to queued requests in service order (priority rank, then seq): each
-   * Available container (in registration order) goes to the first queued request it satisfies. Requests
-   * whose deadline has passed are not served (they stay until cancelled). Returns the grants made.
+   * Hands Available containers to queued requests in service order (priority rank, then seq): each queued
+   * request in turn takes the first Available container (registration order) that satisfies its requirements;
+   * a request no Available container satisfies is passed over, not blocking those behind it. Requests whose
+   * deadline is <= now are not served (they stay until cancelled). Returns the grants made, in order.
    */
   dispatch(now: number, ttlMs: number): Promise<Grant[]>;
   /** Removes a queued request. If it was granted meanwhile, says so and returns the lease. */
