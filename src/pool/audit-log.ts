@@ -1,0 +1,61 @@
+import type { Clock, TimerHandle } from '../clock/clock.js';
+import type { AuditEvent, PoolStore } from '../store/pool-store.js';
+
+export interface AuditLogOptions {
+  /** Longest an event waits in memory before it is written. @defaultValue 100 ms */
+  flushIntervalMs?: number;
+  /** Called with every event as it is recorded (the coordinator streams them to pool-audit.jsonl). */
+  onEvent?: (event: AuditEvent) => void;
+  onError?: (error: unknown) => void;
+}
+
+/**
+ * Audit events (who, what, when, outcome) batched into the store: recording never adds a store round trip
+ * to an allocation; the batch is written within flushIntervalMs, and on flush()/close().
+ */
+export class AuditLog {
+  private buffer: AuditEvent[] = [];
+  private timer: TimerHandle | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private readonly flushIntervalMs: number;
+
+  constructor(
+    private readonly store: PoolStore,
+    private readonly clock: Clock,
+    private readonly options: AuditLogOptions = {},
+  ) {
+    this.flushIntervalMs = options.flushIntervalMs ?? 100;
+  }
+
+  record(event: Omit<AuditEvent, 'at'> & { at?: number }): AuditEvent {
+    const full: AuditEvent = { ...event, at: event.at ?? this.clock.now() };
+    this.buffer.push(full);
+    this.options.onEvent?.(full);
+    this.timer ??= this.clock.setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, this.flushIntervalMs);
+    return full;
+  }
+
+  /** Writes everything recorded so far. Flushes run one after another, so events keep their order. */
+  flush(): Promise<void> {
+    if (this.timer) {
+      this.clock.clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const batch = this.buffer;
+    this.buffer = [];
+    this.flushing = this.flushing.then(async () => {
+      if (batch.length === 0) return;
+      try {
+        await this.store.appendAudit(batch);
+      } catch (error) {
+        // Keep the events for the next flush rather than lose them; report once per failed flush.
+        this.buffer = [...batch, ...this.buffer];
+        this.options.onError?.(error);
+      }
+    });
+    return this.flushing;
+  }
+}

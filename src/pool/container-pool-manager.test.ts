@@ -1,0 +1,347 @@
+import { describe, expect, it } from 'vitest';
+import { FakeClock, flushMicrotasks } from '../clock/fake-clock.js';
+import { parsePoolOptions } from '../config/pool-config.js';
+import type { PoolOptionsInput } from '../config/schemas.js';
+import { MemoryPoolStore } from '../store/memory-store.js';
+import { FakeCleaner, FakeHealthGate, FakeResetter, FakeRuntime } from '../../test/support/fakes.js';
+import { ContainerPoolManager, type Allocation } from './container-pool-manager.js';
+import type { PoolEventMap, PoolEventName } from './pool-events.js';
+
+function setup(options: PoolOptionsInput = {}) {
+  const clock = new FakeClock();
+  const store = new MemoryPoolStore();
+  const runtime = new FakeRuntime();
+  const health = new FakeHealthGate(runtime);
+  const cleaner = new FakeCleaner();
+  const resetter = new FakeResetter();
+  const manager = new ContainerPoolManager({ config: parsePoolOptions(options), store, runtime, health, cleaner, resetter, clock, runId: 'test' });
+  const events: Array<{ name: PoolEventName; payload: unknown }> = [];
+  for (const name of ['leaseExpired', 'leaseRevoked', 'containerUnhealthy', 'containerRecovered', 'degradationStarted', 'containerReleased', 'backgroundError'] as const) {
+    manager.on(name, (payload) => events.push({ name, payload }));
+  }
+  const eventsNamed = <K extends PoolEventName>(name: K) => events.filter((e) => e.name === name).map((e) => e.payload as PoolEventMap[K]);
+  return { clock, store, runtime, health, cleaner, resetter, manager, events, eventsNamed };
+}
+
+async function settled<T>(promise: Promise<T>): Promise<{ value?: T; error?: unknown; done: boolean }> {
+  const state: { value?: T; error?: unknown; done: boolean } = { done: false };
+  promise.then(
+    (value) => Object.assign(state, { value, done: true }),
+    (error: unknown) => Object.assign(state, { error, done: true }),
+  );
+  await flushMicrotasks();
+  return state;
+}
+
+async function states(store: MemoryPoolStore): Promise<string[]> {
+  return (await store.listContainers()).map((c) => c.state);
+}
+
+describe('ContainerPoolManager lifecycle', () => {
+  it('reaps leftovers, starts every container and gates it on health before opening', async () => {
+    const { manager, runtime, store, health } = setup();
+    runtime.leftovers = ['cinnamon-qa-mcp-1 (old run)'];
+    await manager.initialize();
+    expect(runtime.calls).toEqual(['start container-1', 'start container-2']);
+    expect(health.checks).toEqual(['container-1', 'container-2']);
+    expect(await states(store)).toEqual(['Available', 'Available']);
+    const status = await manager.getPoolStatus();
+    expect(status.containers.map((c) => [c.name, c.port])).toEqual([
+      ['cinnamon-qa-mcp-1', 3001],
+      ['cinnamon-qa-mcp-2', 3002],
+    ]);
+    await manager.shutdown();
+  });
+
+  it('a failed health gate stops what started and names the container, the stage and the fix', async () => {
+    const { manager, runtime, health } = setup();
+    health.notReady.set('container-2', 'mcp');
+    const error = await manager.initialize().then(() => undefined, (e: unknown) => e);
+    expect(error).toMatchObject({ code: 'HEALTH_GATE_FAILED', data: { containerId: 'container-2', stage: 'mcp' } });
+    expect((error as Error).message).toMatch(/cinnamon-qa-mcp-2.*mcp health stage.*Fix:/s);
+    expect(runtime.running.size).toBe(0);
+    expect(runtime.listenerCount()).toBe(0);
+    await expect(manager.allocateContainer('t')).rejects.toMatchObject({ code: 'POOL_SHUT_DOWN' });
+  });
+
+  it('shutdown fails waiting requests, stops every container, and is safe twice', async () => {
+    const { manager, runtime, store } = setup({ containers: 1 });
+    await manager.initialize();
+    await manager.allocateContainer('holder');
+    const waiting = manager.allocateContainer('waiter');
+    const outcome = settled(waiting);
+    await flushMicrotasks();
+    await Promise.all([manager.shutdown(), manager.shutdown()]);
+    expect((await outcome).error).toMatchObject({ code: 'POOL_SHUT_DOWN' });
+    expect(runtime.running.size).toBe(0);
+    expect(runtime.closed).toBe(true);
+    expect(await store.listQueue()).toEqual([]);
+    await expect(manager.allocateContainer('late')).rejects.toMatchObject({ code: 'POOL_SHUT_DOWN' });
+  });
+});
+
+describe('ContainerPoolManager allocation', () => {
+  it('allocates, releases, cleans, and hands the container on', async () => {
+    const { manager, store, cleaner } = setup();
+    await manager.initialize();
+    const a = await manager.allocateContainerAdvanced({ testRunId: 'checkout', priority: 'critical' });
+    expect(a.container).toEqual({ id: 'container-1', name: 'cinnamon-qa-mcp-1', port: 3001, url: 'http://localhost:3001/mcp' });
+    expect(a.waitMs).toBe(0);
+    const released = await manager.releaseContainer({ leaseId: a.lease.leaseId, token: a.lease.token });
+    expect(await released.recycled).toBe('Available');
+    expect(cleaner.calls).toEqual([{ containerId: 'container-1', level: 'full' }]);
+    expect(await states(store)).toEqual(['Available', 'Available']);
+    const counters = await store.getCounters();
+    expect([counters.allocations, counters.releases]).toEqual([1, 1]);
+    await manager.shutdown();
+  });
+
+  it('queues when busy and serves critical > high > normal > low, FIFO inside a level', async () => {
+    const { manager, clock } = setup({ containers: 1 });
+    await manager.initialize();
+    let held: Allocation = await manager.allocateContainer('first');
+    const order: string[] = [];
+    const names: Array<[string, 'low' | 'normal' | 'high' | 'critical']> = [
+      ['low-1', 'low'],
+      ['normal-1', 'normal'],
+      ['critical-1', 'critical'],
+      ['high-1', 'high'],
+      ['normal-2', 'normal'],
+    ];
+    const pending = names.map(([id, priority]) =>
+      manager.allocateContainerAdvanced({ testRunId: id, priority }).then((a) => {
+        order.push(id);
+        return a;
+      }),
+    );
+    await flushMicrotasks();
+    for (let i = 0; i < names.length; i++) {
+      await clock.advance(100);
+      const released = await manager.releaseContainer({ leaseId: held.lease.leaseId, token: held.lease.token });
+      await released.recycled;
+      await flushMicrotasks();
+      held = (await Promise.race(pending.filter((_, j) => order.length > 0 && names[j]![0] === order.at(-1))))!;
+    }
+    expect(order).toEqual(['critical-1', 'high-1', 'normal-1', 'normal-2', 'low-1']);
+    const status = await manager.getPoolStatus();
+    expect(status.queue.size).toBe(0);
+    const analytics = await manager.getSystemAnalytics();
+    expect(analytics.allocations.map((x) => x.testRunId)).toEqual(['first', 'critical-1', 'high-1', 'normal-1', 'normal-2', 'low-1']);
+    expect(analytics.allocations.find((x) => x.testRunId === 'low-1')!.waitMs).toBe(500);
+    await manager.shutdown();
+  });
+
+  it('fails a request that waits past its timeout, with a typed error, and dequeues it', async () => {
+    const { manager, clock, store } = setup({ containers: 1 });
+    await manager.initialize();
+    await manager.allocateContainer('holder');
+    const outcome = await settled(manager.allocateContainerAdvanced({ testRunId: 'impatient', timeoutMs: 1000 }));
+    await clock.advance(999);
+    expect(outcome.done).toBe(false);
+    await clock.advance(1);
+    expect(outcome.error).toMatchObject({ code: 'ALLOCATION_TIMEOUT', data: { testRunId: 'impatient', timeoutMs: 1000 } });
+    expect(await store.listQueue()).toEqual([]);
+    expect((await store.getCounters()).failedAllocations).toBe(1);
+    const analytics = await manager.getSystemAnalytics();
+    expect(analytics.resourceMetrics.failureAnalysis.byCategory).toEqual({ timeout: 1, resource: 0, system: 0 });
+    expect(analytics.optimizationRecommendations.map((r) => r.rule)).toContain('allocation-timeouts');
+    await manager.shutdown();
+  });
+
+  it('retries up to maxRetries and succeeds when a container frees up in time', async () => {
+    const { manager, clock } = setup({ containers: 1 });
+    await manager.initialize();
+    const holder = await manager.allocateContainer('holder');
+    const outcome = await settled(manager.allocateContainerAdvanced({ testRunId: 'patient', timeoutMs: 1000, maxRetries: 2 }));
+    await clock.advance(2500);
+    expect(outcome.done).toBe(false);
+    await (await manager.releaseContainer({ leaseId: holder.lease.leaseId, token: holder.lease.token })).recycled;
+    await flushMicrotasks();
+    expect(outcome.value).toMatchObject({ attempts: 3, waitMs: 2500 });
+    await manager.shutdown();
+  });
+
+  it('cancels a waiting request through its AbortSignal', async () => {
+    const { manager, store } = setup({ containers: 1 });
+    await manager.initialize();
+    await manager.allocateContainer('holder');
+    const controller = new AbortController();
+    const outcome = await settled(manager.allocateContainerAdvanced({ testRunId: 'bored', signal: controller.signal }));
+    expect((await store.listQueue()).length).toBe(1);
+    controller.abort();
+    await flushMicrotasks();
+    expect(outcome.error).toMatchObject({ code: 'ALLOCATION_CANCELLED' });
+    expect(await store.listQueue()).toEqual([]);
+    await manager.shutdown();
+  });
+
+  it('rejects bad input with typed errors and queues nothing', async () => {
+    const { manager, store } = setup({ containers: 1 });
+    await manager.initialize();
+    await expect(manager.allocateContainerAdvanced({ testRunId: 't', priority: 'urgent' as never })).rejects.toMatchObject({ code: 'INVALID_PRIORITY' });
+    await expect(manager.allocateContainerAdvanced({ testRunId: 't', timeoutMs: -5 })).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
+    await expect(manager.allocateContainerAdvanced({ testRunId: 't', timeoutMs: Number.NaN })).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
+    await expect(manager.allocateContainerAdvanced({ testRunId: '' })).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
+    await expect(manager.allocateContainerAdvanced({ testRunId: 't', requiredResources: { minMemoryMB: 100_000 } })).rejects.toMatchObject({ code: 'UNSATISFIABLE_REQUEST' });
+    await expect(manager.releaseContainer('container-9')).rejects.toMatchObject({ code: 'UNKNOWN_CONTAINER' });
+    await expect(manager.releaseContainer({ leaseId: 'x', token: Number.NaN })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(await store.listQueue()).toEqual([]);
+    expect(await store.listLeases()).toEqual([]);
+    expect(await states(store)).toEqual(['Available']);
+    await manager.shutdown();
+  });
+});
+
+describe('ContainerPoolManager leases', () => {
+  it('refuses a stale token and a double release, changing nothing', async () => {
+    const { manager, store } = setup({ containers: 1 });
+    await manager.initialize();
+    const a = await manager.allocateContainer('t');
+    await expect(manager.releaseContainer({ leaseId: a.lease.leaseId, token: a.lease.token + 1 })).rejects.toMatchObject({ code: 'STALE_TOKEN' });
+    expect(await states(store)).toEqual(['Allocated']);
+    await (await manager.releaseContainer({ leaseId: a.lease.leaseId, token: a.lease.token })).recycled;
+    await expect(manager.releaseContainer({ leaseId: a.lease.leaseId, token: a.lease.token })).rejects.toMatchObject({ code: 'ALREADY_RELEASED' });
+    await expect(manager.releaseContainer('container-1')).rejects.toMatchObject({ code: 'ALREADY_RELEASED' });
+    expect((await store.getCounters()).releases).toBe(1);
+    await manager.shutdown();
+  });
+
+  it('reclaims an expired lease by itself: container cleaned and handed to the next request', async () => {
+    const { manager, clock, store, eventsNamed } = setup({ containers: 1, lease: { ttlMs: 2000, sweepIntervalMs: 500 } });
+    await manager.initialize();
+    const lost = await manager.allocateContainer('crashed-worker');
+    const next = await settled(manager.allocateContainer('next'));
+    await clock.advance(1999);
+    expect(next.done).toBe(false);
+    await clock.advance(501);
+    expect(eventsNamed('leaseExpired').map((e) => e.lease.leaseId)).toEqual([lost.lease.leaseId]);
+    expect(next.value?.lease.containerId).toBe('container-1');
+    expect((await store.getCounters()).expirations).toBe(1);
+    await expect(manager.releaseContainer({ leaseId: lost.lease.leaseId, token: lost.lease.token })).rejects.toMatchObject({ code: 'LEASE_EXPIRED' });
+    await expect(manager.renewLease({ leaseId: lost.lease.leaseId, token: lost.lease.token })).rejects.toMatchObject({ code: 'LEASE_EXPIRED' });
+    await manager.shutdown();
+  });
+
+  it('renewal keeps a lease alive past its TTL', async () => {
+    const { manager, clock, store } = setup({ containers: 1, lease: { ttlMs: 2000, sweepIntervalMs: 500 } });
+    await manager.initialize();
+    const a = await manager.allocateContainer('heartbeat');
+    for (let i = 0; i < 6; i++) {
+      await clock.advance(1000);
+      await manager.renewLease({ leaseId: a.lease.leaseId, token: a.lease.token });
+    }
+    expect(await states(store)).toEqual(['Allocated']);
+    expect((await store.getCounters()).expirations).toBe(0);
+    await manager.shutdown();
+  });
+
+  it('a leased container that dies: the holder learns at once, the pool recovers it', async () => {
+    const { manager, runtime, store, eventsNamed, resetter } = setup({ containers: 1 });
+    await manager.initialize();
+    const a = await manager.allocateContainer('victim');
+    runtime.kill('container-1');
+    await flushMicrotasks();
+    expect(eventsNamed('leaseRevoked')).toMatchObject([{ lease: { leaseId: a.lease.leaseId }, reason: expect.stringContaining('cinnamon-qa-mcp-1 died') }]);
+    expect(eventsNamed('containerUnhealthy')).toMatchObject([{ containerId: 'container-1', consecutiveFailures: 1 }]);
+    await flushMicrotasks();
+    expect(resetter.calls[0]).toEqual({ containerId: 'container-1', strategy: 'hard' });
+    expect(eventsNamed('containerRecovered').length).toBe(1);
+    expect(await states(store)).toEqual(['Available']);
+    await expect(manager.releaseContainer({ leaseId: a.lease.leaseId, token: a.lease.token })).rejects.toMatchObject({ code: 'LEASE_REVOKED' });
+    const again = await manager.allocateContainer('next');
+    expect(again.lease.token).toBeGreaterThan(a.lease.token);
+    await manager.shutdown();
+  });
+
+  it('failed cleanup sends the container to Resetting, then back to Available after the reset', async () => {
+    const { manager, cleaner, resetter, store } = setup({ containers: 1 });
+    await manager.initialize();
+    cleaner.failing.add('container-1');
+    const a = await manager.allocateContainer('dirty');
+    const transitions: string[] = [];
+    manager.on('containerStateChanged', (e) => transitions.push(`${e.from}>${e.to}`));
+    await (await manager.releaseContainer({ leaseId: a.lease.leaseId, token: a.lease.token })).recycled;
+    expect(transitions).toEqual(['Cleaning>Resetting', 'Resetting>Available']);
+    expect(resetter.calls).toEqual([{ containerId: 'container-1', strategy: 'medium' }]);
+    expect(await states(store)).toEqual(['Available']);
+    const audit = await manager.getAuditLog();
+    expect(audit.find((e) => e.type === 'cleanup')).toMatchObject({ outcome: 'failed' });
+    await manager.shutdown();
+  });
+
+  it('when every reset fails the container is recreated and health-gated (Resetting → Starting → Available)', async () => {
+    const { manager, cleaner, resetter, runtime, store } = setup({ containers: 1 });
+    await manager.initialize();
+    cleaner.failing.add('container-1');
+    resetter.failing = new Set(['medium', 'hard', 'recovery']);
+    const transitions: string[] = [];
+    manager.on('containerStateChanged', (e) => transitions.push(`${e.from}>${e.to}`));
+    const a = await manager.allocateContainer('dirty');
+    await (await manager.releaseContainer({ leaseId: a.lease.leaseId, token: a.lease.token })).recycled;
+    expect(transitions).toEqual(['Cleaning>Resetting', 'Resetting>Starting', 'Starting>Available']);
+    expect(runtime.calls).toContain('recreate container-1');
+    expect(await states(store)).toEqual(['Available']);
+    await manager.shutdown();
+  });
+});
+
+describe('ContainerPoolManager degradation, extensions, config', () => {
+  it('degrades under load: LOW refused at once, minimal cleanup; recovers with hysteresis', async () => {
+    const { manager, clock, cleaner, eventsNamed } = setup({
+      containers: 1,
+      resources: { queueSizeThreshold: 2, recoveryHoldMs: 5000 },
+      lease: { sweepIntervalMs: 1000, ttlMs: 60_000 },
+    });
+    await manager.initialize();
+    const holder = await manager.allocateContainer('holder');
+    const w1 = manager.allocateContainerAdvanced({ testRunId: 'w1', priority: 'normal' });
+    const w2 = manager.allocateContainerAdvanced({ testRunId: 'w2', priority: 'high' });
+    await clock.advance(1000);
+    expect(eventsNamed('degradationStarted')).toMatchObject([{ reasons: ['queueSize'] }]);
+    await expect(manager.allocateContainerAdvanced({ testRunId: 'lowly', priority: 'low' })).rejects.toMatchObject({ code: 'POOL_DEGRADED' });
+    await (await manager.releaseContainer({ leaseId: holder.lease.leaseId, token: holder.lease.token })).recycled;
+    expect(cleaner.calls.at(-1)).toEqual({ containerId: 'container-1', level: 'minimal' });
+    const second = await w2;
+    await (await manager.releaseContainer({ leaseId: second.lease.leaseId, token: second.lease.token })).recycled;
+    const third = await w1;
+    await (await manager.releaseContainer({ leaseId: third.lease.leaseId, token: third.lease.token })).recycled;
+    await clock.advance(1000);
+    expect(manager.resources.state().active).toBe(true); // calm, but not for long enough yet
+    await clock.advance(5000);
+    expect(manager.resources.state().active).toBe(false);
+    await expect(manager.allocateContainerAdvanced({ testRunId: 'lowly-2', priority: 'low' })).resolves.toMatchObject({ lease: { containerId: 'container-1' } });
+    const analytics = await manager.getSystemAnalytics();
+    expect(analytics.optimizationRecommendations.map((r) => r.rule)).toContain('degraded');
+    await manager.shutdown();
+  });
+
+  it('grants extensions within limits, checks the lease token, and audits every decision', async () => {
+    const { manager } = setup({ containers: 1, timeouts: { maxExtensions: 1, defaultTimeoutMs: 60_000 } });
+    await manager.initialize();
+    const a = await manager.allocateContainer('slow-test');
+    const lease = { leaseId: a.lease.leaseId, token: a.lease.token };
+    await expect(manager.requestTimeoutExtension('slow-test', 'sandbox', { lease: { ...lease, token: 999 } })).rejects.toMatchObject({ code: 'STALE_TOKEN' });
+    const first = await manager.requestTimeoutExtension('slow-test', 'payment sandbox is slow', { requestedMs: 30_000, currentTimeoutMs: 60_000, lease });
+    expect(first).toMatchObject({ granted: true, timeoutMs: 90_000 });
+    const second = await manager.requestTimeoutExtension('slow-test', 'still slow', { requestedMs: 30_000, currentTimeoutMs: 90_000, lease });
+    expect(second).toMatchObject({ granted: false });
+    const audit = (await manager.getAuditLog()).filter((e) => e.type === 'extension');
+    expect(audit.map((e) => e.outcome)).toEqual(['ok', 'refused']);
+    const analytics = await manager.getSystemAnalytics();
+    expect(analytics.timeoutMetrics).toMatchObject({ extensionsGranted: 1, extensionsDenied: 1 });
+    await manager.shutdown();
+  });
+
+  it('updates config from partial objects, validated, keeping what is not named', async () => {
+    const { manager } = setup({ containers: 1 });
+    await manager.initialize();
+    const next = manager.updateResourceConfig({ queueSizeThreshold: 3 });
+    expect(next).toMatchObject({ queueSizeThreshold: 3, maxWaitTimeMs: 300_000, failureRateThreshold: 0.2 });
+    expect(() => manager.updateResourceConfig({ failureRateThreshold: 7 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTIONS' }));
+    expect(() => manager.updateResourceConfig({ bogus: 1 } as never)).toThrow(/unknown option 'bogus'/);
+    expect(manager.resources.settings.queueSizeThreshold).toBe(3);
+    expect(() => manager.updateTimeoutConfig({ defaultTimeoutMs: 700_000 })).toThrow(/defaultTimeoutMs must not exceed maxTimeoutMs/);
+    expect(manager.updateTimeoutConfig({ maxExtensions: 5 })).toMatchObject({ maxExtensions: 5, defaultTimeoutMs: 120_000 });
+    await manager.shutdown();
+  });
+});
