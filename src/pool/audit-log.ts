@@ -4,6 +4,11 @@ import type { AuditEvent, PoolStore } from '../store/pool-store.js';
 export interface AuditLogOptions {
   /** Longest an event waits in memory before it is written. @defaultValue 100 ms */
   flushIntervalMs?: number;
+  /**
+   * A batch this large is written at once. Small batches keep each write short, so an allocation queued
+   * behind one on the same connection is not held up. @defaultValue 32
+   */
+  maxBatch?: number;
   /** Called with every event as it is recorded (the coordinator streams them to pool-audit.jsonl). */
   onEvent?: (event: AuditEvent) => void;
   onError?: (error: unknown) => void;
@@ -18,6 +23,7 @@ export class AuditLog {
   private timer: TimerHandle | undefined;
   private flushing: Promise<void> = Promise.resolve();
   private readonly flushIntervalMs: number;
+  private readonly maxBatch: number;
 
   constructor(
     private readonly store: PoolStore,
@@ -25,12 +31,17 @@ export class AuditLog {
     private readonly options: AuditLogOptions = {},
   ) {
     this.flushIntervalMs = options.flushIntervalMs ?? 100;
+    this.maxBatch = options.maxBatch ?? 32;
   }
 
   record(event: Omit<AuditEvent, 'at'> & { at?: number }): AuditEvent {
     const full: AuditEvent = { ...event, at: event.at ?? this.clock.now() };
     this.buffer.push(full);
     this.options.onEvent?.(full);
+    if (this.buffer.length >= this.maxBatch) {
+      void this.flush();
+      return full;
+    }
     this.timer ??= this.clock.setTimeout(() => {
       this.timer = undefined;
       void this.flush();

@@ -1,13 +1,4 @@
-import type { AnalyticsInput, SystemAnalytics } from './pool-analytics.js';
-
-export interface OptimizationRecommendation {
-  severity: 'info' | 'warning' | 'critical';
-  /** Stable id of the rule that fired (for tooling). */
-  rule: string;
-  title: string;
-  description: string;
-  suggestedAction: string;
-}
+import type { AnalyticsInput, OptimizationRecommendation, SystemAnalytics } from './analytics-types.js';
 
 type Analytics = Omit<SystemAnalytics, 'optimizationRecommendations'>;
 

@@ -1,0 +1,63 @@
+/**
+ * Public API of @cinnamon-qa/containers. Everything importable is listed here by name.
+ */
+export { ContainerPoolManager } from './pool/container-pool-manager.js';
+export type {
+  Allocation,
+  ContainerPoolManagerDeps,
+  ExtensionOptions,
+  LeaseRef,
+  ReleaseResult,
+  FailureCategory,
+} from './pool/container-pool-manager.js';
+export type { AllocationRequestInput } from './pool/allocation-request.js';
+export type { PoolEventMap, PoolEventName, PoolLogger } from './pool/pool-events.js';
+export type {
+  AllocationRecord,
+  OptimizationRecommendation,
+  PoolMetrics,
+  PoolStatus,
+  ResourceMetrics,
+  SystemAnalytics,
+  TimeoutMetrics,
+} from './pool/analytics-types.js';
+export type { ExtensionDecision, TimeoutRecommendation } from './pool/timeout-manager.js';
+export type { DegradationState } from './pool/resource-manager.js';
+
+export { parsePoolOptions } from './config/pool-config.js';
+export type { ContainerSpec, PoolConfig } from './config/pool-config.js';
+export {
+  DEFAULT_AVG_WAIT_TIME_THRESHOLD_MS,
+  DEFAULT_BASE_PORT,
+  DEFAULT_CONTAINER_COUNT,
+  DEFAULT_FAILURE_RATE_THRESHOLD,
+  DEFAULT_HEALTH_CHECK_INTERVAL_MS,
+  DEFAULT_LEASE_TTL_MS,
+  DEFAULT_MAX_CONCURRENT_ALLOCATIONS,
+  DEFAULT_MAX_CPU_PER_CONTAINER_PERCENT,
+  DEFAULT_MAX_EXTENSIONS,
+  DEFAULT_MAX_MEMORY_PER_CONTAINER_MB,
+  DEFAULT_MAX_TIMEOUT_MS,
+  DEFAULT_MAX_WAIT_MS,
+  DEFAULT_QUEUE_SIZE_THRESHOLD,
+  DEFAULT_TIMEOUT_MS,
+} from './config/schemas.js';
+export type { PoolOptions, PoolOptionsInput, ResetStrategy, ResourceConfig, TimeoutConfig } from './config/schemas.js';
+
+export { PoolError, isPoolError, POOL_ERROR_CODES } from './errors/pool-error.js';
+export type { PoolErrorCode } from './errors/pool-error.js';
+export { TEST_PRIORITIES } from './domain/priority.js';
+export type { TestPriority } from './domain/priority.js';
+export type { ContainerState } from './domain/container-state.js';
+
+export { SystemClock } from './clock/clock.js';
+export { FakeClock } from './clock/fake-clock.js';
+export type { Clock } from './clock/clock.js';
+
+export { MemoryPoolStore } from './store/memory-store.js';
+export { RedisPoolStore } from './store/redis-store.js';
+export type { PoolStore, Lease, ContainerRecord, AuditEvent, ResourceRequirements } from './store/pool-store.js';
+
+export type { ContainerRuntime, RuntimeEvent } from './runtime/container-runtime.js';
+export type { HealthGate, HealthReport } from './health/health-gate.js';
+export type { CleanupResult, ContainerCleaner, ContainerResetter, ResetResult } from './cleanup/cleanup-types.js';
