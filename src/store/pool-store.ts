@@ -116,7 +116,8 @@ export interface AuditEvent {
  *
  * Errors are PoolErrors: UNKNOWN_CONTAINER, INVALID_TRANSITION (state was not `from`), DUPLICATE_REQUEST,
  * CONCURRENCY_LIMIT, UNSATISFIABLE_REQUEST, UNKNOWN_LEASE, STALE_TOKEN, ALREADY_RELEASED, LEASE_EXPIRED,
- * LEASE_REVOKED, CORRUPT_STATE (data read back failed validation), STORE_UNAVAILABLE. A refused call changes nothing.
+ * LEASE_REVOKED, CORRUPT_STATE (data read back failed validation), STORE_UNAVAILABLE, INVALID_ARGUMENT (a
+ * non-finite number: stores that serialise records refuse NaN/Infinity). A refused call changes nothing.
  */
 export interface PoolStore {
   readonly kind: 'memory' | 'redis';
@@ -128,8 +129,8 @@ export interface PoolStore {
   /**
    * Compare-and-set of a container's state: from `from` to `to`. The store does not judge whether the move
    * is legal (the state machine above does) except: entering or leaving Allocated is only possible through
-   * leases (dispatch, release, reclaimExpired, revoke). `error` is kept as lastError; entering Available
-   * resets consecutiveFailures, entering Resetting or Unhealthy increments it.
+   * leases (dispatch, release, reclaimExpired, revoke). A move that carries an `error` is a failure: the error
+   * is kept as lastError and consecutiveFailures grows by one; entering Available resets consecutiveFailures.
    */
   transition(id: string, from: ContainerState, to: ContainerState, now: number, error?: string): Promise<ContainerRecord>;
   recordUsage(id: string, usage: ResourceUsage): Promise<void>;

@@ -1,0 +1,93 @@
+--[[
+  Shared by every script; the loader inlines it where a script says `--- @include "common"`, after the
+  generated `local ERR = {...}` table (negative codes, defined once in redis-errors.ts).
+
+  Errors: a script calls fail(code, detail1, detail2); run() catches it and returns { code, detail1, detail2 }.
+  Redis does not roll a script back, so every fail() must come before the script's first write: scripts read
+  and validate everything first (plan), then write (apply).
+
+  Numbers: Redis' cjson encodes numbers with 14 significant digits, exact for epoch milliseconds and
+  counters. Records written by TypeScript are stored as given; scripts re-encode only what they change.
+]]
+
+local function fail(code, detail1, detail2)
+  error({ poolErrorCode = code, detail1 = detail1, detail2 = detail2 }, 0)
+end
+
+local function run(main)
+  local ok, result = pcall(main)
+  if ok then return result end
+  if type(result) == 'table' and result.poolErrorCode then
+    return { result.poolErrorCode, result.detail1 or '', result.detail2 or '' }
+  end
+  error(result, 0)
+end
+
+-- HMGET of any number of fields: unpack() of thousands of arguments would overflow Lua's C stack.
+local function hmget(key, fields)
+  local out = {}
+  for first = 1, #fields, 500 do
+    local values = redis.call('HMGET', key, unpack(fields, first, math.min(first + 499, #fields)))
+    for _, v in ipairs(values) do out[#out + 1] = v end
+  end
+  return out
+end
+
+local function isNumber(v) return type(v) == 'number' end
+local function isString(v) return type(v) == 'string' end
+local function isTable(v) return type(v) == 'table' end
+local function optional(v, check) return v == nil or check(v) end
+
+-- Checks only the fields the scripts rely on; TypeScript safeParses the full record when it reads it back.
+local function validContainer(c)
+  return isTable(c) and isString(c.id) and isString(c.state) and isNumber(c.consecutiveFailures)
+    and isTable(c.limits) and isNumber(c.limits.memoryMB) and isNumber(c.limits.cpuPercent)
+    and optional(c.usage, function(u) return isTable(u) and isNumber(u.memoryMB) end)
+    and optional(c.leaseId, isString)
+end
+
+local function validRequest(r)
+  return isTable(r) and isString(r.requestId) and isString(r.testRunId) and isString(r.priority)
+    and isNumber(r.requestedAt) and isNumber(r.deadline) and isTable(r.requirements)
+    and optional(r.requirements.minMemoryMB, isNumber) and optional(r.requirements.maxCpuPercent, isNumber)
+end
+
+local function validLease(l)
+  return isTable(l) and isString(l.leaseId) and isString(l.containerId) and isString(l.requestId)
+    and isNumber(l.token) and isNumber(l.expiresAt)
+end
+
+-- Decodes a stored JSON record or fails with CORRUPT_STATE naming where it lives (key, hash field).
+local function decode(raw, valid, key, field)
+  local ok, value = pcall(cjson.decode, raw)
+  if not ok or not valid(value) then fail(ERR.CORRUPT_STATE, key, field or '') end
+  return value
+end
+
+-- The record of an ended lease, spliced around the stored lease JSON so that the lease is kept byte for byte.
+local function endedJson(leaseRaw, reason, now)
+  return '{"lease":' .. leaseRaw .. ',"reason":"' .. reason .. '","endedAt":' .. now .. '}'
+end
+
+-- Container state change with the store's bookkeeping (same rules as the memory store's setState).
+local function setState(container, to, now, err)
+  container.state = to
+  container.stateChangedAt = tonumber(now)
+  if to == 'Available' then container.consecutiveFailures = 0 end
+  if err ~= nil then
+    container.lastError = err
+    container.consecutiveFailures = container.consecutiveFailures + 1
+  end
+end
+
+-- Ends an active lease: ended record (with a TTL), lease key, expiry entry and grant pickup go.
+-- `leaseRaw` may be false when the lease key's safety-net TTL already fired; then only the index entry goes.
+local function endLease(k, leaseId, leaseRaw, lease, reason, now, endedTtlMs)
+  if leaseRaw then
+    redis.call('SET', k.endedPrefix .. leaseId, endedJson(leaseRaw, reason, now), 'PX', endedTtlMs)
+    redis.call('DEL', k.leasePrefix .. leaseId)
+    local grantKey = k.grantPrefix .. lease.requestId
+    if redis.call('GET', grantKey) == leaseId then redis.call('DEL', grantKey) end
+  end
+  redis.call('ZREM', k.leaseExpiry, leaseId)
+end

@@ -1,0 +1,121 @@
+--[[
+  The dispatch pass shared by enqueue and dispatch. Needs `common` included first.
+  `k` is the script's key table: containers, containerOrder, queue, requests, leaseExpiry, tokenSeq, counters,
+  leasePrefix, grantPrefix.
+]]
+
+-- Every registered container in registration order, decoded and checked (CORRUPT_STATE before any write).
+local function loadContainers(k)
+  local order = redis.call('ZRANGE', k.containerOrder, 0, -1)
+  local list = {}
+  if #order == 0 then return list end
+  local raws = hmget(k.containers, order)
+  for i, id in ipairs(order) do
+    if raws[i] then list[#list + 1] = { id = id, rec = decode(raws[i], validContainer, k.containers, id) } end
+  end
+  return list
+end
+
+-- Queue entries in service order; `extra` (a request not stored yet) is merged at its score. Requests are
+-- decoded lazily by the planner: a long queue behind a full pool costs one ZRANGE and one HMGET, no decoding.
+local function loadQueue(k, extra)
+  local flat = redis.call('ZRANGE', k.queue, 0, -1, 'WITHSCORES')
+  local entries = {}
+  local ids = {}
+  for i = 1, #flat, 2 do ids[#ids + 1] = flat[i] end
+  local raws = {}
+  if #ids > 0 then raws = hmget(k.requests, ids) end
+  for i, id in ipairs(ids) do
+    local score = tonumber(flat[i * 2])
+    if extra and not extra.placed and extra.score < score then
+      entries[#entries + 1] = extra
+      extra.placed = true
+    end
+    if not raws[i] then fail(ERR.CORRUPT_STATE, k.requests, id) end
+    entries[#entries + 1] = { id = id, raw = raws[i], stored = true }
+  end
+  if extra and not extra.placed then entries[#entries + 1] = extra end
+  return entries
+end
+
+local function limitsSatisfy(c, req)
+  return c.limits.memoryMB >= (req.minMemoryMB or 0) and c.limits.cpuPercent >= (req.maxCpuPercent or 0)
+end
+
+-- Limits, and memory left after the last measured use (lease-rules.ts containerSatisfies).
+local function satisfiesNow(c, req)
+  if not limitsSatisfy(c, req) then return false end
+  local used = (c.usage and c.usage.memoryMB) or 0
+  return c.limits.memoryMB - used >= (req.minMemoryMB or 0)
+end
+
+-- Walks the queue in service order; each request still within its deadline takes the first free container
+-- (registration order) that satisfies it. This is the same matching as "each Available container goes to
+-- the first queued request it satisfies", and yields grants in service order like the memory store.
+-- Reads only: returns the planned { container, entry } pairs.
+local function planDispatch(k, containers, now, extra)
+  local free = {}
+  for _, c in ipairs(containers) do
+    if c.rec.state == 'Available' then free[#free + 1] = c end
+  end
+  local grants = {}
+  if #free == 0 then return grants end
+  local nowNumber = tonumber(now)
+  for _, entry in ipairs(loadQueue(k, extra)) do
+    if not entry.req then entry.req = decode(entry.raw, validRequest, k.requests, entry.id) end
+    if entry.req.deadline > nowNumber then
+      for i, c in ipairs(free) do
+        if satisfiesNow(c.rec, entry.req.requirements) then
+          table.remove(free, i)
+          grants[#grants + 1] = { container = c, entry = entry }
+          break
+        end
+      end
+      if #free == 0 then break end
+    end
+  end
+  return grants
+end
+
+-- Writes the planned grants: fencing token, lease (+ safety-net TTL), expiry index, grant pickup, container
+-- Allocated, request out of the queue, allocations counter. Returns { requestJson, leaseJson, ... }.
+local function applyGrants(k, grants, now, ttlMs, leaseKeyTtlMs, nonce)
+  local out = {}
+  if #grants == 0 then return out end
+  local token = tonumber(redis.call('GET', k.tokenSeq) or '0')
+  local nowNumber = tonumber(now)
+  local ttlNumber = tonumber(ttlMs)
+  for _, g in ipairs(grants) do
+    token = token + 1
+    local req = g.entry.req
+    local leaseId = 'lease-' .. string.format('%d', token) .. '-' .. nonce
+    local leaseRaw = cjson.encode({
+      leaseId = leaseId,
+      containerId = g.container.id,
+      token = token,
+      requestId = req.requestId,
+      testRunId = req.testRunId,
+      priority = req.priority,
+      requestedAt = req.requestedAt,
+      grantedAt = nowNumber,
+      expiresAt = nowNumber + ttlNumber,
+      ttlMs = ttlNumber,
+    })
+    redis.call('SET', k.leasePrefix .. leaseId, leaseRaw, 'PX', leaseKeyTtlMs)
+    redis.call('ZADD', k.leaseExpiry, nowNumber + ttlNumber, leaseId)
+    redis.call('SET', k.grantPrefix .. req.requestId, leaseId, 'PX', leaseKeyTtlMs)
+    local c = g.container.rec
+    c.leaseId = leaseId
+    setState(c, 'Allocated', now, nil)
+    redis.call('HSET', k.containers, g.container.id, cjson.encode(c))
+    if g.entry.stored then
+      redis.call('ZREM', k.queue, req.requestId)
+      redis.call('HDEL', k.requests, req.requestId)
+    end
+    out[#out + 1] = g.entry.raw
+    out[#out + 1] = leaseRaw
+  end
+  redis.call('SET', k.tokenSeq, string.format('%d', token))
+  redis.call('HINCRBY', k.counters, 'allocations', #grants)
+  return out
+end

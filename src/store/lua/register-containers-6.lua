@@ -1,0 +1,54 @@
+--[[
+  PoolStore.registerContainers: writes each container record (state Starting), keeping the registration
+  position of ids seen before. A replaced container's active lease is ended as 'revoked' (the container it
+  named no longer exists as leased). Counters and history are untouched.
+
+  KEYS[1] containers     HASH containerId -> ContainerRecord JSON
+  KEYS[2] containerOrder ZSET containerId -> registration index
+  KEYS[3] leaseExpiry    ZSET leaseId -> expiresAt
+  KEYS[4] leasePrefix    (+ leaseId)
+  KEYS[5] endedPrefix    (+ leaseId)
+  KEYS[6] grantPrefix    (+ requestId)
+
+  ARGV[1] now (epoch ms)
+  ARGV[2] ended-lease record TTL in ms
+  ARGV[3..] pairs: containerId, ContainerRecord JSON (built by TypeScript)
+
+  Returns { 0 } or { ERR.CORRUPT_STATE, key, field }
+]]
+--- @include "common"
+
+local k = {
+  containers = KEYS[1], containerOrder = KEYS[2], leaseExpiry = KEYS[3],
+  leasePrefix = KEYS[4], endedPrefix = KEYS[5], grantPrefix = KEYS[6],
+}
+local now, endedTtlMs = ARGV[1], ARGV[2]
+
+return run(function()
+  -- plan: find leases held by containers about to be replaced. A corrupt old record is simply replaced
+  -- (registration repairs it); only its lease, if readable, is ended.
+  local ending = {}
+  for i = 3, #ARGV, 2 do
+    local old = redis.call('HGET', k.containers, ARGV[i])
+    if old then
+      local ok, rec = pcall(cjson.decode, old)
+      if ok and type(rec) == 'table' and type(rec.leaseId) == 'string'
+        and redis.call('ZSCORE', k.leaseExpiry, rec.leaseId) then
+        local leaseKey = k.leasePrefix .. rec.leaseId
+        local leaseRaw = redis.call('GET', leaseKey)
+        local lease = nil
+        if leaseRaw then lease = decode(leaseRaw, validLease, leaseKey) end
+        ending[#ending + 1] = { id = rec.leaseId, raw = leaseRaw or false, lease = lease }
+      end
+    end
+  end
+
+  -- apply
+  for _, e in ipairs(ending) do endLease(k, e.id, e.raw, e.lease, 'revoked', now, endedTtlMs) end
+  local position = redis.call('ZCARD', k.containerOrder)
+  for i = 3, #ARGV, 2 do
+    redis.call('HSET', k.containers, ARGV[i], ARGV[i + 1])
+    if redis.call('ZADD', k.containerOrder, 'NX', position, ARGV[i]) == 1 then position = position + 1 end
+  end
+  return { 0 }
+end)

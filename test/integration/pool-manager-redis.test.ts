@@ -1,0 +1,78 @@
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeClock, flushMicrotasks } from '../../src/clock/fake-clock.js';
+import { parsePoolOptions } from '../../src/config/pool-config.js';
+import { ContainerPoolManager } from '../../src/pool/container-pool-manager.js';
+import { RedisPoolStore } from '../../src/store/redis-store.js';
+import { FakeCleaner, FakeHealthGate, FakeResetter, FakeRuntime } from '../support/fakes.js';
+import { deletePrefix, startTestRedis, uniquePrefix, type TestRedis } from '../support/redis-server.js';
+
+let server: TestRedis;
+let admin: Redis;
+
+beforeAll(async () => {
+  server = await startTestRedis();
+  admin = server.connect();
+});
+
+afterAll(async () => {
+  await admin?.quit();
+  await server?.stop();
+});
+
+function manager(store: RedisPoolStore, clock: FakeClock, runtime = new FakeRuntime()) {
+  return new ContainerPoolManager({
+    config: parsePoolOptions({ containers: 1, lease: { ttlMs: 10_000 } }),
+    store,
+    runtime,
+    health: new FakeHealthGate(runtime),
+    cleaner: new FakeCleaner(),
+    resetter: new FakeResetter(),
+    clock,
+  });
+}
+
+describe('ContainerPoolManager on real Redis', () => {
+  it('a coordinator restarted on the same Redis finds its leases, queue, history and counters', async () => {
+    const prefix = uniquePrefix('restart');
+    const clock = new FakeClock();
+    const runtime = new FakeRuntime();
+    const first = new RedisPoolStore({ redis: server.url, keyPrefix: prefix });
+    const before = manager(first, clock, runtime);
+    await before.initialize();
+    const held = await before.allocateContainerAdvanced({ testRunId: 'holder', priority: 'normal' });
+    void before.allocateContainerAdvanced({ testRunId: 'waiter', priority: 'critical' }).catch(() => undefined);
+    await flushMicrotasks();
+    await before.recordExecution('checkout', 1200);
+    await before.requestTimeoutExtension('holder', 'slow sandbox', { requestedMs: 1000, currentTimeoutMs: 5000 });
+    await before.getAuditLog(); // flushes the audit batch, as the sweep would within 100 ms
+    // The coordinator process dies here: no shutdown, its connection just goes away.
+    await first.close();
+
+    const second = new RedisPoolStore({ redis: server.url, keyPrefix: prefix });
+    const after = manager(second, clock, runtime);
+    await after.resume();
+    const status = await after.getPoolStatus();
+    expect(status.containers).toMatchObject([{ id: 'container-1', state: 'Allocated', holder: 'holder' }]);
+    expect(status.leases.map((l) => [l.leaseId, l.token])).toEqual([[held.lease.leaseId, held.lease.token]]);
+    expect(status.queue).toMatchObject({ size: 1, byPriority: { critical: 1 } });
+    expect(await second.getExecutions('checkout')).toEqual([1200]);
+    expect(await second.getExtensionCount('holder')).toBe(1);
+    const analytics = await after.getSystemAnalytics();
+    expect(analytics.poolMetrics.totalAllocations).toBe(1);
+    expect(analytics.allocations.map((a) => a.testRunId)).toEqual(['holder']);
+
+    // The old holder's token still works with the new coordinator, and a wrong one is refused.
+    await expect(after.renewLease({ leaseId: held.lease.leaseId, token: held.lease.token + 7 })).rejects.toMatchObject({ code: 'STALE_TOKEN' });
+    await after.renewLease({ leaseId: held.lease.leaseId, token: held.lease.token });
+    const released = await after.releaseContainer({ leaseId: held.lease.leaseId, token: held.lease.token });
+    await released.recycled;
+    await flushMicrotasks();
+    // The waiting critical request (queued by the dead coordinator) is served next.
+    const leases = await second.listLeases();
+    expect(leases.map((l) => l.testRunId)).toEqual(['waiter']);
+    await after.shutdown();
+    await second.close();
+    await deletePrefix(admin, prefix);
+  });
+});
