@@ -285,6 +285,42 @@ describe('ContainerPoolManager leases', () => {
   });
 });
 
+describe('ContainerPoolManager health monitoring', () => {
+  it('restarts a container over its memory threshold as soon as no test holds it', async () => {
+    const { manager, runtime, resetter, clock } = setup({ containers: 1, health: { healthCheckIntervalMs: 1000, memoryThresholdMB: 300 }, lease: { ttlMs: 60_000 } });
+    const exceeded: unknown[] = [];
+    manager.on('memoryThresholdExceeded', (e) => exceeded.push(e));
+    await manager.initialize();
+    const a = await manager.allocateContainer('memory-hog');
+    runtime.memoryMB.set('container-1', 480);
+    await clock.advance(1000);
+    expect(exceeded).toEqual([{ containerId: 'container-1', memoryUsage: 480, threshold: 300 }]);
+    expect(resetter.calls).toEqual([]); // held: not touched yet
+    const transitions: string[] = [];
+    manager.on('containerStateChanged', (e) => transitions.push(`${e.from}>${e.to}`));
+    runtime.memoryMB.set('container-1', 100);
+    await (await manager.releaseContainer({ leaseId: a.lease.leaseId, token: a.lease.token })).recycled;
+    expect(resetter.calls).toEqual([{ containerId: 'container-1', strategy: 'hard' }]);
+    expect(transitions).toEqual(['Cleaning>Resetting', 'Resetting>Available']);
+    await manager.shutdown();
+  });
+
+  it('a container that stops answering health checks is taken out and recovered', async () => {
+    const { manager, health, clock, store, eventsNamed } = setup({ containers: 1, health: { healthCheckIntervalMs: 1000, unhealthyThreshold: 2 } });
+    await manager.initialize();
+    health.notReady.set('container-1', 'mcp');
+    await clock.advance(2000);
+    expect(eventsNamed('containerUnhealthy')[0]).toMatchObject({ containerId: 'container-1', reason: expect.stringContaining("failed health stage 'mcp'") });
+    // Still failing during the first recovery: the container is recreated, fails its gate, waits for the next try.
+    expect(await states(store)).toEqual(['Unhealthy']);
+    health.notReady.delete('container-1');
+    await clock.advance(1000);
+    expect(eventsNamed('containerRecovered').length).toBe(1);
+    expect(await states(store)).toEqual(['Available']);
+    await manager.shutdown();
+  });
+});
+
 describe('ContainerPoolManager degradation, extensions, config', () => {
   it('degrades under load: LOW refused at once, minimal cleanup; recovers with hysteresis', async () => {
     const { manager, clock, cleaner, eventsNamed } = setup({

@@ -8,7 +8,8 @@ import type { ContainerState } from '../domain/container-state.js';
 import { TEST_PRIORITIES, type TestPriority } from '../domain/priority.js';
 import { isPoolError, PoolError, type PoolErrorCode } from '../errors/pool-error.js';
 import type { HealthGate, HealthReport } from '../health/health-gate.js';
-import type { ContainerRuntime, RuntimeEvent } from '../runtime/container-runtime.js';
+import { HealthMonitor } from '../health/health-monitor.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { ContainerRecord, Grant, Lease, PoolStore, ResourceUsage } from '../store/pool-store.js';
 import { parseAllocationRequest, type AllocationRequest, type AllocationRequestInput } from './allocation-request.js';
 import { AuditLog } from './audit-log.js';
@@ -104,7 +105,10 @@ export class ContainerPoolManager extends EventEmitter {
   private sweeping = false;
   private dispatching: Promise<void> | undefined;
   private dispatchAgain = false;
-  private unsubscribeRuntime: (() => void) | undefined;
+  private readonly monitor: HealthMonitor;
+  /** Containers over their memory threshold while leased: restarted (with cleanup) once released. */
+  private readonly restartWhenFree = new Set<string>();
+  private monitoring = false;
   private closing: Promise<void> | undefined;
   private startedAt = 0;
 
@@ -124,6 +128,50 @@ export class ContainerPoolManager extends EventEmitter {
     this.audit = new AuditLog(this.store, this.clock, {
       onError: (error) => this.report(error, 'audit flush'),
     });
+    this.monitor = new HealthMonitor({
+      runtime: this.runtime,
+      health: this.health,
+      clock: this.clock,
+      config: this.config.health,
+      targets: async () =>
+        (await this.store.listContainers()).map((c) => ({ id: c.id, port: c.port, state: c.state, memoryLimitMB: c.limits.memoryMB })),
+      onError: (error, context) => this.report(error, context),
+    });
+    this.wireMonitor();
+  }
+
+  private wireMonitor(): void {
+    this.monitor.on('containerUnhealthy', ({ containerId, reason }) => {
+      void this.handleContainerFailure(containerId, `container ${this.spec(containerId).name} ${reason}`).catch((e: unknown) =>
+        this.report(e, `handle failure of ${containerId}`),
+      );
+    });
+    this.monitor.on('usage', ({ containerId, stats }) => {
+      void this.recordUsage(containerId, stats).catch((e: unknown) => this.report(e, `record usage of ${containerId}`));
+    });
+    this.monitor.on('memoryThresholdExceeded', (event) => {
+      this.emit('memoryThresholdExceeded', event);
+      this.audit.record({ type: 'memory-threshold-exceeded', actor: 'health-monitor', containerId: event.containerId, outcome: 'failed', detail: { ...event } });
+      void this.restartWhenIdle(event.containerId).catch((e: unknown) => this.report(e, `memory restart of ${event.containerId}`));
+    });
+    this.monitor.on('zombieProcesses', (event) => {
+      this.logger.warn(`Container ${event.containerId} has ${event.processes.length} defunct process(es): ${event.processes.join(', ')}`);
+      this.audit.record({ type: 'zombie-processes', actor: 'health-monitor', containerId: event.containerId, outcome: 'failed', detail: { ...event } });
+    });
+    this.monitor.on('sessionsLeftOpen', (event) => {
+      this.logger.warn(`Container ${event.containerId} is free but ${event.sessions} MCP session(s) are still open on it.`);
+      this.audit.record({ type: 'sessions-left-open', actor: 'health-monitor', containerId: event.containerId, outcome: 'failed', detail: { ...event } });
+    });
+  }
+
+  /** Restarts a container over its memory threshold (with cleanup) now if nobody holds it, else at its release. */
+  private async restartWhenIdle(containerId: string): Promise<void> {
+    const container = await this.store.getContainer(containerId);
+    if (container.state === 'Allocated') {
+      this.restartWhenFree.add(containerId);
+      return;
+    }
+    if (container.state === 'Available' && !this.pipelines.has(containerId)) await this.resetContainer(containerId, 'hard');
   }
 
   override emit<K extends PoolEventName>(event: K, payload: PoolEventMap[K]): boolean {
@@ -151,7 +199,8 @@ export class ContainerPoolManager extends EventEmitter {
       const reaped = await this.runtime.reapLeftovers(ctx);
       if (reaped.length) this.logger.warn(`Removed ${reaped.length} container(s) left by an earlier run: ${reaped.join(', ')}`);
       await this.store.registerContainers(this.config.containerSpecs, this.clock.now());
-      this.unsubscribeRuntime = this.runtime.onEvent((e) => this.onRuntimeEvent(e));
+      this.monitor.start();
+      this.monitoring = true;
       const results = await Promise.allSettled(
         this.config.containerSpecs.map(async (spec) => {
           await this.runtime.start(spec, ctx);
@@ -165,8 +214,8 @@ export class ContainerPoolManager extends EventEmitter {
       const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
       if (failures.length) throw failures.length === 1 ? failures[0] : combineStartFailures(failures);
     } catch (error) {
-      this.unsubscribeRuntime?.();
-      this.unsubscribeRuntime = undefined;
+      await this.monitor.stop();
+      this.monitoring = false;
       await Promise.allSettled(started.map((id) => this.runtime.stop(id)));
       this.phase = 'closed';
       throw error;
@@ -190,7 +239,8 @@ export class ContainerPoolManager extends EventEmitter {
         missing: missing.map((m) => m.id),
       });
     }
-    this.unsubscribeRuntime = this.runtime.onEvent((e) => this.onRuntimeEvent(e));
+    this.monitor.start();
+    this.monitoring = true;
     this.open();
     this.audit.record({ type: 'pool-resumed', actor: 'coordinator', outcome: 'ok', detail: { runId: this.runId } });
   }
@@ -216,7 +266,7 @@ export class ContainerPoolManager extends EventEmitter {
     const wasRunning = this.phase === 'running';
     this.phase = 'closing';
     if (this.sweepTimer) this.clock.clearTimeout(this.sweepTimer);
-    this.unsubscribeRuntime?.();
+    if (this.monitoring) await this.monitor.stop().catch(() => undefined);
     const errors: unknown[] = [];
     const shutDown = new PoolError('POOL_SHUT_DOWN', 'The pool shut down while this request was waiting.');
     await Promise.allSettled(
@@ -585,14 +635,15 @@ export class ContainerPoolManager extends EventEmitter {
       detail: { level, durationMs: result.durationMs, failed: result.stages.filter((s) => !s.success).map((s) => `${s.stage}: ${s.error ?? 'failed'}`) },
     });
     this.emit('cleanupCompleted', result);
-    if (result.success && this.config.cleanup.resetOnRelease === 'none') {
+    const overMemory = this.restartWhenFree.delete(containerId);
+    if (result.success && this.config.cleanup.resetOnRelease === 'none' && !overMemory) {
       await this.move(containerId, 'Cleaning', 'Available');
       this.kick();
       return 'Available';
     }
-    const why = result.success ? undefined : `cleanup failed: ${result.stages.filter((s) => !s.success).map((s) => s.stage).join(', ') || 'error'}`;
+    const why = result.success ? (overMemory ? 'memory threshold exceeded: restart' : undefined) : `cleanup failed: ${result.stages.filter((s) => !s.success).map((s) => s.stage).join(', ') || 'error'}`;
     await this.move(containerId, 'Cleaning', 'Resetting', why);
-    const strategy: ResetStrategy = result.success ? (this.config.cleanup.resetOnRelease as ResetStrategy) : 'medium';
+    const strategy: ResetStrategy = overMemory ? 'hard' : result.success ? (this.config.cleanup.resetOnRelease as ResetStrategy) : 'medium';
     const reset = await this.runReset(containerId, strategy);
     return reset.success ? 'Available' : (await this.store.getContainer(containerId)).state;
   }
@@ -678,15 +729,6 @@ export class ContainerPoolManager extends EventEmitter {
       if (this.pipelines.get(containerId) === tracked) this.pipelines.delete(containerId);
     });
     return run;
-  }
-
-  private onRuntimeEvent(event: RuntimeEvent): void {
-    if (event.type === 'died' || event.type === 'oom') {
-      const reason = event.type === 'oom' ? 'out of memory (OOM killed)' : event.reason;
-      void this.handleContainerFailure(event.containerId, `container ${this.spec(event.containerId).name} died: ${reason}`).catch((e: unknown) =>
-        this.report(e, `handle death of ${event.containerId}`),
-      );
-    }
   }
 
   // ---------------------------------------------------------------- dispatch and sweep

@@ -47,11 +47,18 @@ export class FakeRuntime implements ContainerRuntime {
   async inspect(id: string): Promise<RuntimeState> {
     return this.running.has(id) ? { running: true, health: 'healthy' } : { running: false, health: 'none', reason: 'not running' };
   }
-  async exec(): Promise<ExecResult> {
-    return { exitCode: 0, stdout: '', stderr: '' };
+  /** Answers exec calls; by default every probe finds nothing (no zombie, no open session). */
+  execHandler: (id: string, argv: readonly string[]) => ExecResult = (_id, argv) => ({
+    exitCode: 0,
+    stdout: argv.join(' ').includes('/proc/net/tcp') ? '0\n' : '',
+    stderr: '',
+  });
+  memoryMB = new Map<string, number>();
+  async exec(id: string, argv: readonly string[]): Promise<ExecResult> {
+    return this.execHandler(id, argv);
   }
-  async stats(): Promise<RuntimeStats> {
-    return { memoryMB: 100, cpuPercent: 1 };
+  async stats(id: string): Promise<RuntimeStats> {
+    return { memoryMB: this.memoryMB.get(id) ?? 100, cpuPercent: 1 };
   }
   onEvent(listener: (event: RuntimeEvent) => void): () => void {
     this.listeners.add(listener);
