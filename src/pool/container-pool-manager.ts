@@ -10,8 +10,9 @@ import { isPoolError, PoolError, type PoolErrorCode } from '../errors/pool-error
 import type { HealthGate, HealthReport } from '../health/health-gate.js';
 import { HealthMonitor } from '../health/health-monitor.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
-import type { ContainerRecord, Grant, Lease, PoolStore, ResourceUsage } from '../store/pool-store.js';
+import type { ContainerRecord, Lease, PoolStore, ResourceUsage } from '../store/pool-store.js';
 import { parseAllocationRequest, type AllocationRequest, type AllocationRequestInput } from './allocation-request.js';
+import { AllocationQueue } from './allocation-queue.js';
 import { AuditLog } from './audit-log.js';
 import { moveContainer } from './container-state-machine.js';
 import { computeAnalytics, type PoolStatus, type SystemAnalytics } from './pool-analytics.js';
@@ -68,13 +69,6 @@ const CALLER_CODES: readonly PoolErrorCode[] = ['INVALID_OPTIONS', 'INVALID_PRIO
 /** How many times in a row recovery is tried before a container is left Unhealthy (quarantined). */
 const MAX_RECOVERY_ATTEMPTS = 3;
 
-interface Waiter {
-  requestId: string;
-  resolve(lease: Lease): void;
-  reject(error: unknown): void;
-  timer: TimerHandle;
-  cleanupAbort?: () => void;
-}
 
 /**
  * The pool: a fixed set of containers handed out one lease at a time in priority order, cleaned between
@@ -94,9 +88,7 @@ export class ContainerPoolManager extends EventEmitter {
   private readonly clock: Clock;
   private readonly logger: PoolLogger;
   private readonly audit: AuditLog;
-  private readonly waiters = new Map<string, Waiter>();
-  /** Requests given up here whose store entry may still turn into a grant that must be handed back. */
-  private readonly abandoned = new Set<string>();
+  private readonly queue: AllocationQueue;
   /** Background work per container (cleanup, reset, recovery): one at a time. */
   private readonly pipelines = new Map<string, Promise<unknown>>();
   private readonly recoveryAttempts = new Map<string, number>();
@@ -127,6 +119,14 @@ export class ContainerPoolManager extends EventEmitter {
     this.resources = new ResourceManager(this.config.resources, this.clock);
     this.audit = new AuditLog(this.store, this.clock, {
       onError: (error) => this.report(error, 'audit flush'),
+    });
+    this.queue = new AllocationQueue({
+      store: this.store,
+      clock: this.clock,
+      leaseTtlMs: () => this.config.lease.ttlMs,
+      maxConcurrent: () => this.resources.settings.maxConcurrentAllocations,
+      returnUnwanted: (lease) => this.returnUnwanted(lease),
+      report: (error, context) => this.report(error, context),
     });
     this.monitor = new HealthMonitor({
       runtime: this.runtime,
@@ -268,13 +268,7 @@ export class ContainerPoolManager extends EventEmitter {
     if (this.sweepTimer) this.clock.clearTimeout(this.sweepTimer);
     if (this.monitoring) await this.monitor.stop().catch(() => undefined);
     const errors: unknown[] = [];
-    const shutDown = new PoolError('POOL_SHUT_DOWN', 'The pool shut down while this request was waiting.');
-    await Promise.allSettled(
-      [...this.waiters.values()].map(async (w) => {
-        await this.store.cancel(w.requestId).catch((e: unknown) => errors.push(e));
-        this.settle(w.requestId, (waiter) => waiter.reject(shutDown));
-      }),
-    );
+    await this.queue.rejectAll(new PoolError('POOL_SHUT_DOWN', 'The pool shut down while this request was waiting.'));
     await Promise.allSettled([...this.pipelines.values()]);
     if (wasRunning) this.audit.record({ type: 'pool-stopped', actor: 'coordinator', outcome: 'ok' });
     await this.audit.flush().catch((e: unknown) => errors.push(e));
@@ -318,7 +312,7 @@ export class ContainerPoolManager extends EventEmitter {
       let attempt = 0;
       for (; ; attempt++) {
         try {
-          lease = await this.waitForGrant(request, attempt, requestedAt);
+          lease = await this.queue.waitForGrant(request, attempt, requestedAt);
           break;
         } catch (error) {
           if (!isPoolError(error, 'ALLOCATION_TIMEOUT') || attempt >= request.maxRetries) throw error;
@@ -351,114 +345,18 @@ export class ContainerPoolManager extends EventEmitter {
   }
 
   /** Cancels a waiting request (its allocate call fails with ALLOCATION_CANCELLED). */
-  async cancelRequest(requestId: string): Promise<boolean> {
-    const ids = [...this.waiters.keys()].filter((id) => id === requestId || id.startsWith(`${requestId}#`));
-    for (const id of ids) await this.abandon(id, new PoolError('ALLOCATION_CANCELLED', `Request ${requestId} was cancelled while waiting.`, { requestId }));
-    return ids.length > 0;
-  }
-
-  private waitForGrant(request: AllocationRequest, attempt: number, requestedAt: number): Promise<Lease> {
-    const requestId = `${request.requestId}#${attempt}`;
-    const now = this.clock.now();
-    return new Promise<Lease>((resolve, reject) => {
-      const waiter: Waiter = {
-        requestId,
-        resolve,
-        reject,
-        timer: this.clock.setTimeout(() => void this.onDeadline(request, requestId), request.timeoutMs),
-      };
-      this.waiters.set(requestId, waiter);
-      if (request.signal) {
-        const onAbort = () =>
-          void this.abandon(requestId, new PoolError('ALLOCATION_CANCELLED', `Allocation for ${request.testRunId} was cancelled while waiting.`, { requestId }));
-        if (request.signal.aborted) queueMicrotask(onAbort);
-        else {
-          request.signal.addEventListener('abort', onAbort, { once: true });
-          waiter.cleanupAbort = () => request.signal?.removeEventListener('abort', onAbort);
-        }
-      }
-      this.store
-        .enqueue(
-          {
-            requestId,
-            testRunId: request.testRunId,
-            priority: request.priority,
-            requestedAt,
-            deadline: now + request.timeoutMs,
-            requirements: request.requiredResources,
-            attempt,
-          },
-          now,
-          this.config.lease.ttlMs,
-          this.resources.settings.maxConcurrentAllocations,
-        )
-        .then(
-          ({ grants }) => this.deliver(grants),
-          (error: unknown) => this.settle(requestId, (w) => w.reject(error)),
-        );
-    });
-  }
-
-  private async onDeadline(request: AllocationRequest, requestId: string): Promise<void> {
-    if (!this.waiters.has(requestId)) return;
-    try {
-      const result = await this.store.cancel(requestId);
-      if (result.status === 'granted') {
-        // Granted at the last moment: better handed over than wasted.
-        this.settle(requestId, (w) => w.resolve(result.lease));
-        return;
-      }
-      const error = new PoolError(
-        'ALLOCATION_TIMEOUT',
-        `No container was free for ${request.testRunId} (priority ${request.priority}) within ${request.timeoutMs} ms. ` +
-          `The pool has ${this.config.containers} container(s); add containers, lower the number of workers, or raise resources.maxWaitTimeMs.`,
-        { testRunId: request.testRunId, priority: request.priority, timeoutMs: request.timeoutMs, requestId },
-      );
-      this.settle(requestId, (w) => w.reject(error));
-    } catch (error) {
-      this.settle(requestId, (w) => w.reject(error));
-    }
-  }
-
-  /** Gives up a waiting request; a grant that slipped in (now or in a dispatch in flight) is handed back at once. */
-  private async abandon(requestId: string, error: PoolError): Promise<void> {
-    if (!this.waiters.has(requestId)) return;
-    this.abandoned.add(requestId);
-    this.settle(requestId, (w) => w.reject(error));
-    const result = await this.store.cancel(requestId).catch((e: unknown) => {
-      this.report(e, `cancel ${requestId}`);
-      return undefined;
-    });
-    if (result?.status === 'granted' && this.abandoned.delete(requestId)) await this.returnUnwanted(result.lease);
-    if (result?.status !== 'granted') this.abandoned.delete(requestId);
-  }
-
-  private deliver(grants: readonly Grant[]): void {
-    for (const grant of grants) {
-      const delivered = this.settle(grant.request.requestId, (w) => w.resolve(grant.lease));
-      // No local waiter: abandoned here (hand it back), or a request of another coordinator on the same store.
-      if (!delivered && this.abandoned.delete(grant.request.requestId)) void this.returnUnwanted(grant.lease);
-    }
+  cancelRequest(requestId: string): Promise<boolean> {
+    return this.queue.cancel(requestId, new PoolError('ALLOCATION_CANCELLED', `Request ${requestId} was cancelled while waiting.`, { requestId }));
   }
 
   private async returnUnwanted(lease: Lease): Promise<void> {
     try {
       await this.store.release(lease.leaseId, lease.token, this.clock.now());
       this.audit.record({ type: 'released', actor: 'coordinator', containerId: lease.containerId, outcome: 'ok', detail: { leaseId: lease.leaseId, heldMs: 0, unwanted: true } });
-      this.startPipeline(lease.containerId, () => this.recycle(lease.containerId));
+      void this.startPipeline(lease.containerId, () => this.recycle(lease.containerId)).catch(() => undefined);
     } catch (error) {
       this.report(error, `return unwanted lease on ${lease.containerId}`);
     }
-  }
-
-  private settle(requestId: string, action: (waiter: Waiter) => void): boolean {
-    const waiter = this.waiters.get(requestId);
-    if (!waiter) return false;
-    this.waiters.delete(requestId);
-    this.clock.clearTimeout(waiter.timer);
-    waiter.cleanupAbort?.();
-    action(waiter);
-    return true;
   }
 
   private recordAllocationFailure(input: AllocationRequestInput, request: AllocationRequest | undefined, error: unknown): void {
@@ -744,7 +642,7 @@ export class ContainerPoolManager extends EventEmitter {
       do {
         this.dispatchAgain = false;
         try {
-          this.deliver(await this.store.dispatch(this.clock.now(), this.config.lease.ttlMs));
+          this.queue.deliver(await this.store.dispatch(this.clock.now(), this.config.lease.ttlMs));
         } catch (error) {
           this.report(error, 'dispatch');
         }
@@ -776,7 +674,7 @@ export class ContainerPoolManager extends EventEmitter {
       const queue = await this.store.listQueue();
       // Requests past their deadline with no waiter here: their coordinator is gone (crash, restart).
       for (const q of queue) {
-        if (q.deadline <= now && !this.waiters.has(q.requestId)) {
+        if (q.deadline <= now && !this.queue.has(q.requestId)) {
           const result = await this.store.cancel(q.requestId);
           if (result.status === 'cancelled') await this.store.incrementCounter('cancelledRequests');
         }
