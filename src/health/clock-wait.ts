@@ -1,0 +1,23 @@
+import type { Clock } from '../clock/clock.js';
+
+/** Waits `ms` on the injected clock (a fake clock's advance() ends it). */
+export function sleepOn(clock: Clock, ms: number): Promise<void> {
+  return new Promise((resolve) => clock.setTimeout(resolve, Math.max(0, ms)));
+}
+
+/** `promise`, or a rejection with `timeoutError()` when it has not settled within `ms` on the injected clock. */
+export function withinBudget<T>(clock: Clock, promise: Promise<T>, ms: number, timeoutError: () => Error): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = clock.setTimeout(() => reject(timeoutError()), Math.max(0, ms));
+    promise.then(
+      (value) => {
+        clock.clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clock.clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}

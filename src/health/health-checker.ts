@@ -1,0 +1,198 @@
+import { SystemClock, type Clock } from '../clock/clock.js';
+import { healthConfigSchema, type HealthConfig } from '../config/schemas.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import { probeTcpPort } from '../runtime/port-probe.js';
+import { sleepOn, withinBudget } from './clock-wait.js';
+import type { HealthGate, HealthReport, HealthStage, StageResult } from './health-gate.js';
+import { describeMcpError, McpHandshakeRefused, mcpHandshake } from './mcp-handshake.js';
+
+/** Tools a Playwright MCP server must list to count as ready. */
+export const DEFAULT_REQUIRED_TOOLS: readonly string[] = ['browser_navigate', 'browser_snapshot'];
+
+/** First pause between TCP attempts; doubles up to the cap. A starting server needs about a second. */
+const TCP_FIRST_DELAY_MS = 25;
+const TCP_MAX_DELAY_MS = 100;
+/** Cap of one connect attempt, so a black-holed port is retried rather than waited on. */
+const TCP_ATTEMPT_MAX_MS = 1_000;
+const MCP_FIRST_DELAY_MS = 50;
+const MCP_MAX_DELAY_MS = 500;
+
+export interface HealthCheckerOptions {
+  /** Budgets: `stageTimeoutMs` per stage, `startupTimeoutMs` for the whole gate. @defaultValue the schema defaults (5000 / 30000 ms) */
+  config?: Partial<Pick<HealthConfig, 'stageTimeoutMs' | 'startupTimeoutMs'>>;
+  /** Asked for the runtime stage; without it (or without a containerId) that stage is skipped as passed. */
+  runtime?: ContainerRuntime;
+  /** Budgets and durations run on its monotonic(); pauses on its timers. @defaultValue SystemClock */
+  clock?: Clock;
+  /** Tools `tools/list` must include. @defaultValue DEFAULT_REQUIRED_TOOLS */
+  requiredTools?: readonly string[];
+  /** Address the TCP stage connects to. @defaultValue '127.0.0.1' */
+  tcpHost?: string;
+  /**
+   * MCP endpoint of a port. The host must be `localhost`: @playwright/mcp refuses other Host headers (403).
+   * @defaultValue `http://localhost:<port>/mcp`
+   */
+  mcpUrl?: (port: number) => URL;
+}
+
+/** A stage result with a one-line note of what was seen (attempts, tool count, why it was skipped). */
+export interface CheckedStage extends StageResult {
+  detail?: string;
+}
+
+export interface HealthCheckReport extends HealthReport {
+  stages: CheckedStage[];
+}
+
+type StageOutcome = { ok: true; detail?: string } | { ok: false; error: string; detail?: string };
+
+/**
+ * The three-stage gate every container passes before a test gets it, in order, stopping at the first
+ * failure: TCP (the port accepts connections, polled with backoff while the server starts), MCP (a real
+ * Streamable HTTP session: initialize, ping, tools/list, then DELETE), runtime (the runtime says it runs and
+ * is not unhealthy). Each stage gets `stageTimeoutMs`, all together `startupTimeoutMs` (or the call's
+ * `timeoutMs`).
+ */
+export class HealthChecker implements HealthGate {
+  private readonly stageTimeoutMs: number;
+  private readonly startupTimeoutMs: number;
+  private readonly clock: Clock;
+  private readonly requiredTools: readonly string[];
+  private readonly tcpHost: string;
+  private readonly mcpUrl: (port: number) => URL;
+
+  constructor(private readonly options: HealthCheckerOptions = {}) {
+    const defaults = healthConfigSchema.parse({});
+    this.stageTimeoutMs = options.config?.stageTimeoutMs ?? defaults.stageTimeoutMs;
+    this.startupTimeoutMs = options.config?.startupTimeoutMs ?? defaults.startupTimeoutMs;
+    this.clock = options.clock ?? new SystemClock();
+    this.requiredTools = options.requiredTools ?? DEFAULT_REQUIRED_TOOLS;
+    this.tcpHost = options.tcpHost ?? '127.0.0.1';
+    this.mcpUrl = options.mcpUrl ?? ((port) => new URL(`http://localhost:${port}/mcp`));
+  }
+
+  async isContainerReady(port: number, containerId?: string, options: { timeoutMs?: number } = {}): Promise<HealthCheckReport> {
+    // SystemClock timers do not hold the event loop; without this a lone check in a script could let Node
+    // exit during a backoff pause.
+    const keepAlive = setInterval(() => undefined, 60_000);
+    try {
+      return await this.check(port, containerId, options.timeoutMs ?? this.startupTimeoutMs);
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  private async check(port: number, containerId: string | undefined, totalBudgetMs: number): Promise<HealthCheckReport> {
+    const started = this.clock.monotonic();
+    const overallDeadline = started + totalBudgetMs;
+    const stages: CheckedStage[] = [];
+    const plan: Array<[HealthStage, (deadline: number) => Promise<StageOutcome>]> = [
+      ['tcp', (deadline) => this.tcpStage(port, containerId, deadline)],
+      ['mcp', (deadline) => this.mcpStage(port, containerId, deadline)],
+      ['runtime', (deadline) => this.runtimeStage(containerId, deadline)],
+    ];
+    let failedStage: HealthStage | undefined;
+    for (const [stage, run] of plan) {
+      const stageStart = this.clock.monotonic();
+      const deadline = Math.min(overallDeadline, stageStart + this.stageTimeoutMs);
+      let outcome: StageOutcome;
+      try {
+        outcome = await run(deadline);
+      } catch (error) {
+        outcome = { ok: false, error: describeMcpError(error) };
+      }
+      const result: CheckedStage = { stage, ok: outcome.ok, durationMs: round(this.clock.monotonic() - stageStart) };
+      if (!outcome.ok) result.error = outcome.error;
+      if (outcome.detail) result.detail = outcome.detail;
+      stages.push(result);
+      if (!outcome.ok) {
+        failedStage = stage;
+        break;
+      }
+    }
+    const report: HealthCheckReport = {
+      port,
+      ready: failedStage === undefined,
+      stages,
+      durationMs: round(this.clock.monotonic() - started),
+    };
+    if (containerId !== undefined) report.containerId = containerId;
+    if (failedStage) report.failedStage = failedStage;
+    return report;
+  }
+
+  private async tcpStage(port: number, containerId: string | undefined, deadline: number): Promise<StageOutcome> {
+    let delay = TCP_FIRST_DELAY_MS;
+    let lastCode = 'no attempt';
+    for (let attempt = 1; ; attempt++) {
+      const left = deadline - this.clock.monotonic();
+      if (left <= 0) {
+        return { ok: false, error: `nothing accepted a connection on ${this.tcpHost}:${port} within the budget (${attempt - 1} attempts, last: ${lastCode})` };
+      }
+      const probe = await probeTcpPort(this.tcpHost, port, Math.min(left, TCP_ATTEMPT_MAX_MS));
+      if (probe.open) return { ok: true, detail: `open after ${attempt} attempt${attempt > 1 ? 's' : ''}` };
+      lastCode = probe.code;
+      // A server that already died will never open its port: say so now instead of waiting out the budget.
+      const gone = await this.deadReason(containerId, deadline);
+      if (gone) return { ok: false, error: `nothing listens on ${this.tcpHost}:${port} (${lastCode}) and container ${containerId} is not running: ${gone}` };
+      await sleepOn(this.clock, Math.min(delay, Math.max(0, deadline - this.clock.monotonic())));
+      delay = Math.min(delay * 2, TCP_MAX_DELAY_MS);
+    }
+  }
+
+  /** Why the container is not running, or undefined when it runs (or cannot be asked). */
+  private async deadReason(containerId: string | undefined, deadline: number): Promise<string | undefined> {
+    const runtime = this.options.runtime;
+    if (!runtime || containerId === undefined) return undefined;
+    try {
+      const state = await withinBudget(this.clock, runtime.inspect(containerId), deadline - this.clock.monotonic(), () => new Error('inspect timed out'));
+      return state.running ? undefined : state.reason ?? 'stopped';
+    } catch {
+      // Inspect trouble is the runtime stage's to report; here it only means "cannot tell yet".
+      return undefined;
+    }
+  }
+
+  private async mcpStage(port: number, containerId: string | undefined, deadline: number): Promise<StageOutcome> {
+    const url = this.mcpUrl(port);
+    let delay = MCP_FIRST_DELAY_MS;
+    let lastError = 'no attempt';
+    // Retried because an open port is not yet a serving server: Docker's port proxy accepts connections
+    // before the server inside listens, and resets them.
+    for (let attempt = 1; ; attempt++) {
+      const left = deadline - this.clock.monotonic();
+      if (left <= 0) return { ok: false, error: `no MCP answer from ${url.href} within the budget (${attempt - 1} attempts, last: ${lastError})` };
+      try {
+        const result = await withinBudget(this.clock, mcpHandshake(url, this.requiredTools, left), left, () => new Error(`timed out after ${round(left)} ms`));
+        const server = result.serverName ? `${result.serverName} ${result.serverVersion ?? ''}`.trim() : 'server';
+        const terminate = result.terminateError ? `; session not terminated: ${result.terminateError}` : '';
+        return { ok: true, detail: `${server}: initialize, ping, ${result.toolCount} tools${terminate}` };
+      } catch (error) {
+        lastError = describeMcpError(error);
+        if (error instanceof McpHandshakeRefused) return { ok: false, error: `${url.href} refused the MCP handshake: ${lastError}` };
+        // The port can still accept for a moment after the server died (a connection already queued):
+        // a dead container will not answer, so stop retrying.
+        const gone = await this.deadReason(containerId, deadline);
+        if (gone) return { ok: false, error: `no MCP answer from ${url.href} (${lastError}) and container ${containerId} is not running: ${gone}` };
+      }
+      await sleepOn(this.clock, Math.min(delay, Math.max(0, deadline - this.clock.monotonic())));
+      delay = Math.min(delay * 2, MCP_MAX_DELAY_MS);
+    }
+  }
+
+  private async runtimeStage(containerId: string | undefined, deadline: number): Promise<StageOutcome> {
+    const runtime = this.options.runtime;
+    if (!runtime || containerId === undefined) {
+      return { ok: true, detail: `skipped: no ${runtime ? 'containerId' : 'runtime'} given` };
+    }
+    const left = deadline - this.clock.monotonic();
+    const state = await withinBudget(this.clock, runtime.inspect(containerId), left, () => new Error(`${runtime.kind} runtime did not answer inspect within ${round(left)} ms`));
+    if (!state.running) return { ok: false, error: `${runtime.kind} runtime reports container ${containerId} not running: ${state.reason ?? 'stopped'}` };
+    if (state.health === 'unhealthy') return { ok: false, error: `${runtime.kind} runtime reports container ${containerId} running but its health check says unhealthy` };
+    return { ok: true, detail: `running, health ${state.health}` };
+  }
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}

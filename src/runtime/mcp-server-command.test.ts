@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { resolveMcpPackage } from './mcp-package.js';
+import { buildMcpServerArgv, buildMcpServerConfig, POOL_CHROMIUM_ARGS } from './mcp-server-command.js';
+
+const input = { cliPath: '/pkg/cli.js', port: 3001, chromiumPath: '/usr/bin/chromium', configPath: '/sb/mcp-config.json' };
+
+describe('MCP server command', () => {
+  it('binds 127.0.0.1, headless, isolated, with the given Chromium', () => {
+    expect(buildMcpServerArgv(input)).toEqual([
+      '/pkg/cli.js',
+      '--config',
+      '/sb/mcp-config.json',
+      '--port',
+      '3001',
+      '--host',
+      '127.0.0.1',
+      '--headless',
+      '--isolated',
+      '--browser',
+      'chromium',
+      '--executable-path',
+      '/usr/bin/chromium',
+    ]);
+  });
+
+  it('passes the pool\'s Chromium switches through the config file, sandbox off by default', () => {
+    const config = buildMcpServerConfig({ ...input, chromiumArgs: ['--lang=en-US'] }) as {
+      browser: { launchOptions: { args: string[]; chromiumSandbox: boolean; executablePath: string } };
+    };
+    expect(config.browser.launchOptions.args).toEqual([...POOL_CHROMIUM_ARGS, '--lang=en-US']);
+    expect(config.browser.launchOptions.chromiumSandbox).toBe(false);
+    expect(config.browser.launchOptions.executablePath).toBe('/usr/bin/chromium');
+    for (const flag of ['--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync', '--disable-gpu']) {
+      expect(POOL_CHROMIUM_ARGS).toContain(flag);
+    }
+  });
+
+  it('finds the installed @playwright/mcp cli.js', () => {
+    const mcp = resolveMcpPackage();
+    expect(mcp.cliPath).toMatch(/@playwright\/mcp\/cli\.js$/);
+    expect(mcp.version).toMatch(/^\d+\.\d+\.\d+/);
+  });
+});

@@ -1,0 +1,75 @@
+/**
+ * Chromium switches the pool needs on CI machines: no background traffic or self-updates that would make
+ * runs slower and less repeatable, no first-run UI, and no GPU (headless VMs have none; the software
+ * fallback is what Chromium would pick after failing anyway, minus the failure).
+ */
+export const POOL_CHROMIUM_ARGS: readonly string[] = [
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+  '--disable-gpu',
+];
+
+export interface McpServerCommandInput {
+  /** `cli.js` of the installed @playwright/mcp. */
+  cliPath: string;
+  port: number;
+  /** Interface the server binds. @defaultValue '127.0.0.1' */
+  host?: string;
+  chromiumPath: string;
+  /** Where the JSON config built by {@link buildMcpServerConfig} is written. */
+  configPath: string;
+  /**
+   * Chromium's own sandbox. Off by default: Chromium refuses it when run as root, and as another user it
+   * needs unprivileged user namespaces, which many CI hosts disable (Playwright's own Linux default for
+   * Chromium is off too).
+   * @defaultValue false
+   */
+  chromiumSandbox?: boolean;
+  /** Extra Chromium switches after {@link POOL_CHROMIUM_ARGS}. */
+  chromiumArgs?: readonly string[];
+  /** Extra `@playwright/mcp` CLI flags, appended last. */
+  serverArgs?: readonly string[];
+}
+
+/**
+ * The JSON config file given with `--config`. Chromium switches can only be passed this way (the CLI has no
+ * flag for launch args); everything the CLI can say is said on the command line too, where it wins, so `ps`
+ * shows how a server was started.
+ */
+export function buildMcpServerConfig(input: McpServerCommandInput): Record<string, unknown> {
+  return {
+    browser: {
+      browserName: 'chromium',
+      isolated: true,
+      launchOptions: {
+        headless: true,
+        executablePath: input.chromiumPath,
+        chromiumSandbox: input.chromiumSandbox ?? false,
+        args: [...POOL_CHROMIUM_ARGS, ...(input.chromiumArgs ?? [])],
+      },
+    },
+    server: { port: input.port, host: input.host ?? '127.0.0.1' },
+  };
+}
+
+/** Arguments for `node` (the current Node binary) that start one MCP server. */
+export function buildMcpServerArgv(input: McpServerCommandInput): string[] {
+  return [
+    input.cliPath,
+    '--config',
+    input.configPath,
+    '--port',
+    String(input.port),
+    '--host',
+    input.host ?? '127.0.0.1',
+    '--headless',
+    '--isolated',
+    '--browser',
+    'chromium',
+    '--executable-path',
+    input.chromiumPath,
+    ...(input.serverArgs ?? []),
+  ];
+}
