@@ -57,8 +57,8 @@ describe('ContainerPoolManager lifecycle', () => {
     const { manager, runtime, health } = setup();
     health.notReady.set('container-2', 'mcp');
     const error = await manager.initialize().then(() => undefined, (e: unknown) => e);
-    expect(error).toMatchObject({ code: 'HEALTH_GATE_FAILED', data: { containerId: 'container-2', stage: 'mcp' } });
-    expect((error as Error).message).toMatch(/cinnamon-qa-mcp-2.*mcp health stage.*Fix:/s);
+    expect(error).toMatchObject({ code: 'HEALTH_GATE_FAILED', data: { containerId: 'container-2', failedStage: 'mcp' } });
+    expect((error as Error).message).toMatch(/cinnamon-qa-mcp-2.*stage 'mcp'.*Fix:/s);
     expect(runtime.running.size).toBe(0);
     expect(runtime.listenerCount()).toBe(0);
     await expect(manager.allocateContainer('t')).rejects.toMatchObject({ code: 'POOL_SHUT_DOWN' });
@@ -298,10 +298,21 @@ describe('ContainerPoolManager health monitoring', () => {
     expect(resetter.calls).toEqual([]); // held: not touched yet
     const transitions: string[] = [];
     manager.on('containerStateChanged', (e) => transitions.push(`${e.from}>${e.to}`));
-    runtime.memoryMB.set('container-1', 100);
     await (await manager.releaseContainer({ leaseId: a.lease.leaseId, token: a.lease.token })).recycled;
     expect(resetter.calls).toEqual([{ containerId: 'container-1', strategy: 'hard' }]);
     expect(transitions).toEqual(['Cleaning>Resetting', 'Resetting>Available']);
+    await manager.shutdown();
+  });
+
+  it('does not restart when cleanup brought memory back under the threshold', async () => {
+    const { manager, runtime, resetter, clock } = setup({ containers: 1, health: { healthCheckIntervalMs: 1000, memoryThresholdMB: 300 }, lease: { ttlMs: 60_000 } });
+    await manager.initialize();
+    const a = await manager.allocateContainer('memory-hog');
+    runtime.memoryMB.set('container-1', 480);
+    await clock.advance(1000);
+    runtime.memoryMB.set('container-1', 120); // the browser's memory goes with the browser
+    expect(await (await manager.releaseContainer({ leaseId: a.lease.leaseId, token: a.lease.token })).recycled).toBe('Available');
+    expect(resetter.calls).toEqual([]);
     await manager.shutdown();
   });
 

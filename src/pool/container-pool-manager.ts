@@ -7,7 +7,8 @@ import type { ContainerCleaner, ContainerResetter, CleanupResult, ResetResult } 
 import type { ContainerState } from '../domain/container-state.js';
 import { TEST_PRIORITIES, type TestPriority } from '../domain/priority.js';
 import { isPoolError, PoolError, type PoolErrorCode } from '../errors/pool-error.js';
-import type { HealthGate, HealthReport } from '../health/health-gate.js';
+import type { HealthGate } from '../health/health-gate.js';
+import { healthGateError } from '../health/health-gate-error.js';
 import { HealthMonitor } from '../health/health-monitor.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import type { ContainerRecord, Lease, PoolStore, ResourceUsage } from '../store/pool-store.js';
@@ -164,6 +165,17 @@ export class ContainerPoolManager extends EventEmitter {
     });
   }
 
+  private async stillOverMemory(containerId: string): Promise<boolean> {
+    try {
+      const stats = await this.runtime.stats(containerId);
+      const spec = this.spec(containerId);
+      return stats.memoryMB > (this.config.health.memoryThresholdMB ?? spec.memoryMB * 0.9);
+    } catch (error) {
+      this.report(error, `memory re-check of ${containerId}`);
+      return true;
+    }
+  }
+
   /** Restarts a container over its memory threshold (with cleanup) now if nobody holds it, else at its release. */
   private async restartWhenIdle(containerId: string): Promise<void> {
     const container = await this.store.getContainer(containerId);
@@ -206,7 +218,7 @@ export class ContainerPoolManager extends EventEmitter {
           await this.runtime.start(spec, ctx);
           started.push(spec.id);
           const report = await this.health.isContainerReady(spec.port, spec.id, { timeoutMs: this.config.health.startupTimeoutMs });
-          if (!report.ready) throw healthGateError(spec.id, spec.name, report);
+          if (!report.ready) throw healthGateError(report, { containerName: spec.name });
           await this.move(spec.id, 'Starting', 'Available');
           this.emit('containerHealthy', { containerId: spec.id, report });
         }),
@@ -533,7 +545,8 @@ export class ContainerPoolManager extends EventEmitter {
       detail: { level, durationMs: result.durationMs, failed: result.stages.filter((s) => !s.success).map((s) => `${s.stage}: ${s.error ?? 'failed'}`) },
     });
     this.emit('cleanupCompleted', result);
-    const overMemory = this.restartWhenFree.delete(containerId);
+    // Cleanup ends the browser, which frees most memory: restart only if the container is still over its threshold.
+    const overMemory = this.restartWhenFree.delete(containerId) && result.success && (await this.stillOverMemory(containerId));
     if (result.success && this.config.cleanup.resetOnRelease === 'none' && !overMemory) {
       await this.move(containerId, 'Cleaning', 'Available');
       this.kick();
@@ -589,7 +602,7 @@ export class ContainerPoolManager extends EventEmitter {
     try {
       await this.runtime.recreate(containerId);
       const gate = await this.health.isContainerReady(spec.port, containerId, { timeoutMs: this.config.health.startupTimeoutMs });
-      if (!gate.ready) throw healthGateError(containerId, spec.name, gate);
+      if (!gate.ready) throw healthGateError(gate, { containerName: spec.name });
       await this.move(containerId, 'Starting', 'Available');
       this.emit('containerHealthy', { containerId, report: gate });
       this.kick();
@@ -810,22 +823,6 @@ export class ContainerPoolManager extends EventEmitter {
     this.logger.warn(`${context}: ${errorMessage(error)}`);
     this.emit('backgroundError', { error, context });
   }
-}
-
-function healthGateError(containerId: string, name: string, report: HealthReport): PoolError {
-  const stage = report.failedStage ?? 'unknown';
-  const failed = report.stages.find((s) => s.stage === stage);
-  const fix: Record<string, string> = {
-    tcp: 'the server did not open its port: check the port is free (`npx cinnamon-pool doctor`) and the container logs',
-    mcp: 'the port answered but not as an MCP server: check the image version and the server logs',
-    runtime: 'the container is not running: check `docker logs` or the process sandbox log',
-    unknown: 'check the container logs',
-  };
-  return new PoolError(
-    'HEALTH_GATE_FAILED',
-    `Container ${name} (${containerId}) failed the ${stage} health stage on port ${report.port}: ${failed?.error ?? 'not ready'}. Fix: ${fix[stage] ?? fix.unknown}.`,
-    { containerId, name, stage, port: report.port, stages: report.stages },
-  );
 }
 
 function combineStartFailures(failures: unknown[]): PoolError {
