@@ -15,6 +15,12 @@ const TCP_MAX_DELAY_MS = 100;
 /** Cap of one connect attempt, so a black-holed port is retried rather than waited on. */
 const TCP_ATTEMPT_MAX_MS = 1_000;
 const MCP_FIRST_DELAY_MS = 50;
+/**
+ * Cap of one MCP handshake attempt. Seen with Docker: the first request to a container on a fresh network can
+ * hang (accepted by the port proxy, never answered) while a new connection a moment later works; a capped
+ * attempt followed by a retry costs seconds where one long wait would spend the whole budget.
+ */
+const MCP_ATTEMPT_MAX_MS = 2_500;
 const MCP_MAX_DELAY_MS = 500;
 
 export interface HealthCheckerOptions {
@@ -163,7 +169,8 @@ export class HealthChecker implements HealthGate {
       const left = deadline - this.clock.monotonic();
       if (left <= 0) return { ok: false, error: `no MCP answer from ${url.href} within the budget (${attempt - 1} attempts, last: ${lastError})` };
       try {
-        const result = await withinBudget(this.clock, mcpHandshake(url, this.requiredTools, left), left, () => new Error(`timed out after ${round(left)} ms`));
+        const cap = Math.min(left, MCP_ATTEMPT_MAX_MS);
+        const result = await withinBudget(this.clock, mcpHandshake(url, this.requiredTools, cap), cap, () => new Error(`timed out after ${round(cap)} ms`));
         const server = result.serverName ? `${result.serverName} ${result.serverVersion ?? ''}`.trim() : 'server';
         const terminate = result.terminateError ? `; session not terminated: ${result.terminateError}` : '';
         return { ok: true, detail: `${server}: initialize, ping, ${result.toolCount} tools${terminate}` };

@@ -1,0 +1,29 @@
+// Docker HEALTHCHECK: healthy when the MCP server itself answers HTTP on its port with the Host header clients
+// use. A bare TCP probe would pass while the server is wedged; a 403 means the host check rejects clients
+// (MCP_PORT differs from the published port), which is a broken container too.
+'use strict';
+const http = require('node:http');
+
+const port = Number(process.env.MCP_PORT);
+const request = http.request(
+  {
+    host: '127.0.0.1',
+    port,
+    path: '/mcp',
+    method: 'GET',
+    headers: { host: `localhost:${port}` },
+    timeout: 2000,
+  },
+  (response) => {
+    response.resume();
+    // GET /mcp without a session is answered 400 by a live server: the MCP handler ran, no session was created.
+    const status = response.statusCode ?? 0;
+    process.exit(status !== 403 && status < 500 ? 0 : 1);
+  },
+);
+request.on('timeout', () => request.destroy(new Error('timeout')));
+request.on('error', (error) => {
+  console.error(`MCP server on port ${port} did not answer: ${error.message}`);
+  process.exit(1);
+});
+request.end();

@@ -1,0 +1,79 @@
+import type Docker from 'dockerode';
+import type { ContainerSpec } from '../../config/pool-config.js';
+import type { RunContext } from '../container-runtime.js';
+import { runLabels } from './docker-labels.js';
+import type { ImageLayout } from './image-layout.js';
+
+/** Sizes that are not per-container pool options; every one bounded so a runaway page cannot fill the host. */
+export interface HardeningLimits {
+  /** /dev/shm; Chromium renders through it and Docker's 64 MB default crashes tabs. */
+  shmSizeMB: number;
+  /** Processes + threads; Chromium with a few tabs uses about 150-250. */
+  pidsLimit: number;
+  tmpSizeMB: number;
+  homeSizeMB: number;
+  workdirSizeMB: number;
+}
+
+export interface ContainerOptionsInput {
+  spec: ContainerSpec;
+  ctx: RunContext;
+  image: string;
+  networkName: string;
+  layout: ImageLayout;
+  limits: HardeningLimits;
+}
+
+const MB = 1024 * 1024;
+
+/**
+ * The create request for one pool container. Everything that makes the container safe to hand to an untrusted
+ * page lives here, in one place the integration test checks against `docker inspect`:
+ * no capabilities, no privilege gain, read-only root with size-capped tmpfs for the paths the image declares,
+ * non-root user, memory (and no extra swap), CPU and pids limits, port published on 127.0.0.1 only, an init
+ * process that reaps Chromium's orphans, a network where pool containers cannot reach each other, and no mounts
+ * at all (in particular never the Docker socket).
+ */
+export function hardenedContainerOptions(input: ContainerOptionsInput): Docker.ContainerCreateOptions {
+  const { spec, ctx, image, networkName, layout, limits } = input;
+  const portKey = `${spec.port}/tcp`;
+  const owner = `uid=${layout.uid},gid=${layout.gid}`;
+  // noexec everywhere: Chromium and node run from the read-only image, nothing needs to execute from a tmpfs.
+  const tmpfs = (sizeMB: number, mode: string, owned: boolean) =>
+    `rw,nosuid,nodev,noexec,size=${sizeMB}m,mode=${mode}${owned ? `,${owner}` : ''}`;
+  return {
+    name: spec.name,
+    Image: image,
+    Hostname: spec.name,
+    User: `${layout.uid}:${layout.gid}`,
+    // The server listens on the port number it is published on, so the Host header clients send
+    // (localhost:PORT) is the one its --allowed-hosts accepts.
+    Env: [`MCP_PORT=${spec.port}`],
+    Labels: runLabels(ctx, spec.id),
+    ExposedPorts: { [portKey]: {} },
+    HostConfig: {
+      PortBindings: { [portKey]: [{ HostIp: '127.0.0.1', HostPort: String(spec.port) }] },
+      NetworkMode: networkName,
+      ExtraHosts: ['host.docker.internal:host-gateway'],
+      Init: true,
+      Memory: spec.memoryMB * MB,
+      // Equal to Memory: no swap on top, so the limit is what the container really gets.
+      MemorySwap: spec.memoryMB * MB,
+      NanoCpus: Math.round((spec.cpuPercent / 100) * 1e9),
+      PidsLimit: limits.pidsLimit,
+      ShmSize: limits.shmSizeMB * MB,
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges:true'],
+      Privileged: false,
+      ReadonlyRootfs: true,
+      Tmpfs: {
+        [layout.tmpdir]: tmpfs(limits.tmpSizeMB, '1777', false),
+        [layout.home]: tmpfs(limits.homeSizeMB, '0700', true),
+        [layout.workdir]: tmpfs(limits.workdirSizeMB, '0755', true),
+        [layout.rundir]: tmpfs(1, '0700', true),
+      },
+      // The pool decides about restarts (hard reset, recreate); an automatic restart would hide a death.
+      RestartPolicy: { Name: 'no' },
+    },
+  };
+}

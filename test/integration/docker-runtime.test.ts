@@ -1,0 +1,394 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { connect, createServer as createNetServer } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import Docker from 'dockerode';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SystemClock } from '../../src/clock/clock.js';
+import type { ContainerSpec } from '../../src/config/pool-config.js';
+import { isPoolError } from '../../src/errors/pool-error.js';
+import type { RunContext, RuntimeEvent } from '../../src/runtime/container-runtime.js';
+import { DockerRuntime } from '../../src/runtime/docker-runtime.js';
+
+const run = promisify(execFile);
+const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Why Docker cannot be used here, or undefined when it can. Outside CI the suite is skipped for that reason. */
+async function dockerUnavailableReason(): Promise<string | undefined> {
+  try {
+    await Promise.race([
+      new Docker().ping(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 2 s')), 2_000).unref()),
+    ]);
+    return undefined;
+  } catch (error) {
+    return `no Docker daemon answers (${error instanceof Error ? error.message : String(error)})`;
+  }
+}
+
+const unavailable = await dockerUnavailableReason();
+if (unavailable && !process.env.CI) {
+  console.warn(`[docker-runtime.test] skipped: ${unavailable}. Start dockerd (or set DOCKER_HOST) to run it; in CI it fails instead.`);
+}
+
+const skip = unavailable !== undefined && !process.env.CI;
+
+describe.skipIf(skip)(`DockerRuntime against a real daemon${skip ? ` (skipped: ${unavailable})` : ''}`, () => {
+  const docker = new Docker();
+  const clock = new SystemClock();
+  // Unique per file run: labels select only what this file made, even next to a real pool or another run.
+  const poolId = `it-docker-${randomBytes(4).toString('hex')}`;
+  const ctx: RunContext = { poolId, runId: `run-${randomBytes(4).toString('hex')}` };
+  const events: RuntimeEvent[] = [];
+  const timings: Record<string, number> = {};
+  let image = '';
+  let runtime: DockerRuntime;
+  let specs: ContainerSpec[] = [];
+  let webServer: Server | undefined;
+  let webPort = 0;
+  const webText = `cinnamon page ${randomBytes(3).toString('hex')}`;
+
+  beforeAll(async () => {
+    if (unavailable) throw new Error(`CI is set but Docker cannot be used: ${unavailable}`);
+    const started = performance.now();
+    // Idempotent: a no-op when the image exists, otherwise the full offline build (about a minute here).
+    const { stdout } = await run('bash', ['docker/build-image.sh'], { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 });
+    image = stdout.trim().split('\n').pop() ?? '';
+    timings.imageBuildOrCheckMs = performance.now() - started;
+
+    const ports = await freePorts(2);
+    specs = ports.map((port, i) => ({ id: `container-${i + 1}`, name: `${poolId}-mcp-${i + 1}`, port, memoryMB: 768, cpuPercent: 100 }));
+    runtime = new DockerRuntime({ image, clock });
+    runtime.onEvent((event) => events.push(event));
+
+    webPort = (await freePorts(1))[0]!;
+    webServer = createHttpServer((_req, res) => {
+      res.setHeader('content-type', 'text/html');
+      res.end(`<!doctype html><title>Integration page</title><h1>${webText}</h1>`);
+    });
+    // 0.0.0.0: the container reaches the host through the bridge gateway, not through loopback.
+    await new Promise<void>((resolve) => webServer!.listen(webPort, '0.0.0.0', resolve));
+  });
+
+  afterAll(async () => {
+    await runtime?.close().catch(() => undefined);
+    webServer?.close();
+    // Safety net when a test failed half-way: nothing labelled with this pool may outlive the file.
+    for (const c of await docker.listContainers({ all: true, filters: { label: [`cinnamon-qa.pool=${poolId}`] } })) {
+      await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+    }
+    for (const n of await docker.listNetworks({ filters: { label: [`cinnamon-qa.pool=${poolId}`] } })) {
+      await docker.getNetwork(n.Id).remove().catch(() => undefined);
+    }
+    console.info(`[docker-runtime.test] timings (ms): ${JSON.stringify(Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])))}`);
+  });
+
+  it('starts two containers whose ports are published on 127.0.0.1 only', async () => {
+    const started = performance.now();
+    const infos = await Promise.all(specs.map((spec) => runtime.start(spec, ctx)));
+    timings.startCallMs = performance.now() - started;
+    await Promise.all(specs.map((spec) => waitForPort(spec.port, 20_000)));
+    timings.startToPortOpenMs = performance.now() - started;
+    const clients = await Promise.all(specs.map((spec) => connectMcp(spec.port, 20_000)));
+    timings.startToMcpReadyMs = performance.now() - started;
+    await Promise.all(clients.map((client) => client.close()));
+
+    expect(infos.map((i) => i.name)).toEqual(specs.map((s) => s.name));
+    for (const [i, info] of infos.entries()) {
+      const details = await docker.getContainer(info.runtimeId).inspect();
+      expect(details.State.Running).toBe(true);
+      expect(details.NetworkSettings.Ports[`${specs[i]!.port}/tcp`]).toEqual([{ HostIp: '127.0.0.1', HostPort: String(specs[i]!.port) }]);
+      expect(details.Config.Labels).toMatchObject({ 'cinnamon-qa.pool': poolId, 'cinnamon-qa.run': ctx.runId, 'cinnamon-qa.container': info.id });
+    }
+    // Not reachable on any other host address.
+    const external = Object.values(networkInterfaces()).flat().find((a) => a && a.family === 'IPv4' && !a.internal);
+    if (external) await expect(tcpConnect(external.address, specs[0]!.port, 1_000)).rejects.toThrow();
+  });
+
+  it('serves MCP: browser_navigate to a host page via host.docker.internal, then browser_snapshot reads it', async () => {
+    const client = await connectMcp(specs[0]!.port, 10_000);
+    try {
+      const { tools } = await client.listTools();
+      const navigate = tools.find((t) => t.name === 'browser_navigate');
+      const snapshot = tools.find((t) => t.name === 'browser_snapshot');
+      expect(navigate && snapshot).toBeTruthy();
+      // Argument names come from the server's own schema, not from memory of some version.
+      const urlArg = Object.keys(navigate!.inputSchema.properties ?? {}).find((k) => /url/i.test(k));
+      expect(urlArg).toBeDefined();
+
+      const started = performance.now();
+      const navigated = await client.callTool({ name: 'browser_navigate', arguments: { [urlArg!]: `http://host.docker.internal:${webPort}/` } });
+      timings.firstNavigateMs = performance.now() - started;
+      expect(navigated.isError ?? false).toBe(false);
+      const read = await client.callTool({ name: 'browser_snapshot', arguments: {} });
+      expect(textOf(read)).toContain(webText);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('applies every hardening setting (docker inspect) and isolates pool containers from each other', async () => {
+    const spec = specs[0]!;
+    const details = await docker.getContainer(await runtimeIdOf(spec.id)).inspect();
+    const host = details.HostConfig;
+    expect(host.Memory).toBe(spec.memoryMB * 1024 * 1024);
+    expect(host.MemorySwap).toBe(spec.memoryMB * 1024 * 1024);
+    expect(host.NanoCpus).toBe(spec.cpuPercent * 1e7);
+    expect(host.PidsLimit).toBeGreaterThan(0);
+    expect(host.ShmSize).toBeGreaterThanOrEqual(256 * 1024 * 1024);
+    expect(host.SecurityOpt).toContain('no-new-privileges:true');
+    expect(host.CapDrop).toEqual(['ALL']);
+    expect(host.CapAdd ?? []).toEqual([]);
+    expect(host.Privileged).toBe(false);
+    expect(host.ReadonlyRootfs).toBe(true);
+    expect(Object.keys(host.Tmpfs ?? {}).sort()).toEqual(['/mcp/home', '/mcp/run', '/mcp/work', '/tmp']);
+    expect(host.Init).toBe(true);
+    expect(host.ExtraHosts).toContain('host.docker.internal:host-gateway');
+    expect(host.RestartPolicy?.Name).toBe('no');
+    expect(details.Config.User).toMatch(/^[1-9][0-9]*:[0-9]+$/);
+    // No mounts at all, so certainly not the Docker socket.
+    expect(details.Mounts).toEqual([]);
+    expect(host.Binds ?? []).toEqual([]);
+
+    const networks = Object.keys(details.NetworkSettings.Networks);
+    expect(networks).toHaveLength(1);
+    const network = await docker.getNetwork(networks[0]!).inspect();
+    expect(network.Options?.['com.docker.network.bridge.enable_icc']).toBe('false');
+    expect(network.Labels).toMatchObject({ 'cinnamon-qa.pool': poolId, 'cinnamon-qa.run': ctx.runId });
+
+    // Live check: container 1 cannot open a TCP connection to container 2's server, but reaches its own.
+    const other = await docker.getContainer(await runtimeIdOf(specs[1]!.id)).inspect();
+    const otherIp = Object.values(other.NetworkSettings.Networks)[0]!.IPAddress;
+    const probe = (target: string, port: number) =>
+      runtime.exec(spec.id, ['node', '-e', `const s=require('net').connect(${port},'${target}',()=>{console.log('open');process.exit(0)});s.on('error',e=>{console.log(e.code);process.exit(1)});setTimeout(()=>{console.log('timeout');process.exit(1)},1500)`]);
+    expect((await probe('127.0.0.1', spec.port)).stdout.trim()).toBe('open');
+    expect((await probe(otherIp, specs[1]!.port)).stdout.trim()).not.toBe('open');
+    // Nor through the host: the other port is published on the host's loopback only.
+    expect((await probe('host.docker.internal', specs[1]!.port)).stdout.trim()).not.toBe('open');
+  });
+
+  it('exec sees the environment contract, demultiplexes output and enforces its timeout', async () => {
+    const id = specs[0]!.id;
+    const script = [
+      'echo "HOME=$MCP_HOME"; echo "TMP=$MCP_TMPDIR"; echo "WORK=$MCP_WORKDIR"; echo "PORT=$MCP_PORT"; echo "CWD=$(pwd)"',
+      'echo "PID=$MCP_SERVER_PID"; echo "CMD=$(ps -o args= -p "$MCP_SERVER_PID")"',
+      'command -v ps find >/dev/null && echo TOOLS=ok',
+      'echo to-stderr >&2; exit 3',
+    ].join('\n');
+    const result = await runtime.exec(id, ['sh', '-c', script]);
+    const env = Object.fromEntries(result.stdout.trim().split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
+    expect(result.exitCode).toBe(3);
+    expect(result.stderr.trim()).toBe('to-stderr');
+    expect(env).toMatchObject({ HOME: '/mcp/home', TMP: '/tmp', WORK: '/mcp/work', CWD: '/mcp/work', PORT: String(specs[0]!.port), TOOLS: 'ok' });
+    expect(Number(env.PID)).toBeGreaterThan(1);
+    expect(env.CMD).toContain('@playwright/mcp/cli.js');
+    // The server writes its output under the working directory, which is writable while / is not.
+    const files = await runtime.exec(id, ['sh', '-c', 'ls -a .playwright-mcp | head -3; touch /forbidden 2>&1 || true']);
+    expect(files.stdout).toMatch(/Read-only file system/);
+
+    const started = performance.now();
+    const timedOut = await runtime.exec(id, ['sleep', '30'], { timeoutMs: 500 }).catch((error: unknown) => error);
+    expect(isPoolError(timedOut, 'RUNTIME_ERROR')).toBe(true);
+    expect((timedOut as { data: Record<string, unknown> }).data.timedOut).toBe(true);
+    expect(performance.now() - started).toBeLessThan(3_000);
+  });
+
+  it('stats reports real memory use and a CPU figure', async () => {
+    const stats = await runtime.stats(specs[0]!.id);
+    timings.statsMemoryMB = stats.memoryMB;
+    expect(stats.memoryMB).toBeGreaterThan(10);
+    expect(stats.memoryMB).toBeLessThan(specs[0]!.memoryMB);
+    expect(stats.cpuPercent).toBeGreaterThanOrEqual(0);
+  });
+
+  it('inspect turns healthy from the image HEALTHCHECK', async () => {
+    const deadline = performance.now() + 30_000;
+    let state = await runtime.inspect(specs[0]!.id);
+    while (state.health !== 'healthy' && performance.now() < deadline) {
+      await sleep(250);
+      state = await runtime.inspect(specs[0]!.id);
+    }
+    expect(state).toEqual({ running: true, health: 'healthy' });
+  });
+
+  it('restart and recreate bring the container back without reporting a death', async () => {
+    const id = specs[1]!.id;
+    const before = events.length;
+    await runtime.restart(id);
+    expect((await runtime.inspect(id)).running).toBe(true);
+    const oldRuntimeId = await runtimeIdOf(id);
+    const recreatedAt = performance.now();
+    const info = await runtime.recreate(id);
+    expect(info.runtimeId).not.toBe(oldRuntimeId);
+    await expect(docker.getContainer(oldRuntimeId).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    await connectMcp(specs[1]!.port, 20_000).then((client) => client.close());
+    timings.recreateToMcpReadyMs = performance.now() - recreatedAt;
+    while ((await runtime.inspect(id)).health !== 'healthy' && performance.now() - recreatedAt < 30_000) await sleep(100);
+    timings.recreateToHealthyMs = performance.now() - recreatedAt;
+    await sleep(500);
+    const since = events.slice(before);
+    expect(since.filter((e) => e.type === 'died')).toEqual([]);
+    expect(since.filter((e) => e.type === 'started' && e.containerId === id).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('reports `docker kill` as a died event within one second', async () => {
+    await runtime.eventsReady();
+    const id = specs[1]!.id;
+    const died = new Promise<RuntimeEvent>((resolve) => {
+      const off = runtime.onEvent((event) => {
+        if (event.type === 'died' && event.containerId === id) {
+          off();
+          resolve(event);
+        }
+      });
+    });
+    const killedAt = performance.now();
+    await docker.getContainer(await runtimeIdOf(id)).kill();
+    const event = await Promise.race([died, sleep(5_000).then(() => undefined)]);
+    timings.killToDiedEventMs = performance.now() - killedAt;
+    expect(event).toMatchObject({ type: 'died', containerId: id });
+    expect(timings.killToDiedEventMs).toBeLessThan(1_000);
+    expect((event as { reason: string }).reason).toContain('137');
+    expect(await runtime.inspect(id)).toMatchObject({ running: false, exitCode: 137 });
+  });
+
+  it('stop is safe twice, concurrently and for unknown ids', async () => {
+    const id = specs[1]!.id;
+    const runtimeId = await runtimeIdOf(id);
+    await Promise.all([runtime.stop(id), runtime.stop(id)]);
+    await runtime.stop(id);
+    await runtime.stop('no-such-container');
+    await expect(docker.getContainer(runtimeId).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    await expect(runtime.inspect(id)).rejects.toMatchObject({ code: 'RUNTIME_ERROR' });
+  });
+
+  it('reaps what a crashed earlier run of the same pool left behind', async () => {
+    const crashed: RunContext = { poolId, runId: `crashed-${randomBytes(3).toString('hex')}` };
+    const [port] = await freePorts(1);
+    const doomed = new DockerRuntime({ image, clock });
+    const leftover = await doomed.start({ id: 'container-9', name: `${poolId}-mcp-9`, port: port!, memoryMB: 256, cpuPercent: 50 }, crashed);
+    // The crashed run's runtime is simply dropped: no stop, no close.
+
+    const next = new DockerRuntime({ image, clock });
+    const removed = await next.reapLeftovers(ctx);
+    expect(removed).toContain(`${poolId}-mcp-9`);
+    expect(removed.some((name) => name.includes(crashed.runId))).toBe(true);
+    await expect(docker.getContainer(leftover.runtimeId).inspect()).rejects.toMatchObject({ statusCode: 404 });
+    // This run's own containers survive the reap.
+    expect((await runtime.inspect(specs[0]!.id)).running).toBe(true);
+    await next.close();
+  });
+
+  it('a failed start undoes itself and says what to do', async () => {
+    const [port] = await freePorts(1);
+    const blocker = createNetServer();
+    await new Promise<void>((resolve) => blocker.listen(port, '127.0.0.1', resolve));
+    try {
+      const spec = { id: 'container-8', name: `${poolId}-mcp-8`, port: port!, memoryMB: 256, cpuPercent: 50 };
+      const failed = await runtime.start(spec, ctx).catch((error: unknown) => error);
+      expect(isPoolError(failed, 'RUNTIME_ERROR')).toBe(true);
+      expect((failed as Error).message).toMatch(new RegExp(`container-8.*port ${port} is in use`, 's'));
+      expect(await docker.listContainers({ all: true, filters: { name: [spec.name] } })).toEqual([]);
+      await expect(runtime.inspect(spec.id)).rejects.toMatchObject({ code: 'RUNTIME_ERROR' });
+    } finally {
+      blocker.close();
+    }
+    const missing = new DockerRuntime({ image: 'cinnamon-qa/no-such-image:0', clock });
+    await expect(missing.start({ ...specs[0]!, id: 'container-7', name: `${poolId}-mcp-7` }, ctx)).rejects.toThrow(/docker\/build-image\.sh/);
+    await missing.close();
+  });
+
+  it('leaves nothing behind after close, and close is safe twice', async () => {
+    await runtime.close();
+    await runtime.close();
+    const filters = { label: [`cinnamon-qa.pool=${poolId}`] };
+    expect(await docker.listContainers({ all: true, filters })).toEqual([]);
+    expect(await docker.listNetworks({ filters })).toEqual([]);
+    await expect(runtime.start(specs[0]!, ctx)).rejects.toMatchObject({ code: 'RUNTIME_ERROR' });
+  });
+
+  async function runtimeIdOf(id: string): Promise<string> {
+    const found = await docker.listContainers({ all: true, filters: { label: [`cinnamon-qa.pool=${poolId}`, `cinnamon-qa.container=${id}`, `cinnamon-qa.run=${ctx.runId}`] } });
+    expect(found).toHaveLength(1);
+    return found[0]!.Id;
+  }
+});
+
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () => new Promise<ReturnType<typeof createNetServer>>((resolve) => {
+      const server = createNetServer();
+      server.listen(0, '127.0.0.1', () => resolve(server));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
+function tcpConnect(host: string, port: number, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, host);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`timeout connecting to ${host}:${port}`));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.end();
+      resolve();
+    });
+    socket.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+  });
+}
+
+async function waitForPort(port: number, budgetMs: number): Promise<void> {
+  const deadline = performance.now() + budgetMs;
+  for (;;) {
+    try {
+      await tcpConnect('127.0.0.1', port, 500);
+      return;
+    } catch (error) {
+      if (performance.now() > deadline) throw error;
+      await sleep(50);
+    }
+  }
+}
+
+/**
+ * docker-proxy accepts on the host before the server listens inside, so readiness is an MCP handshake. Each
+ * attempt has its own short timeout: right after a start, docker-proxy can hold a connection whose backend
+ * SYN went unanswered, and the SDK's default 60 s request timeout would then swallow the whole budget.
+ */
+async function connectMcp(port: number, budgetMs: number): Promise<Client> {
+  const deadline = performance.now() + budgetMs;
+  for (;;) {
+    const client = new Client({ name: 'docker-runtime-test', version: '1.0.0' });
+    try {
+      await client.connect(new StreamableHTTPClientTransport(new URL(`http://localhost:${port}/mcp`)), { timeout: 3_000 });
+      await client.ping({ timeout: 3_000 });
+      return client;
+    } catch (error) {
+      await client.close().catch(() => undefined);
+      if (performance.now() > deadline) throw error;
+      await sleep(100);
+    }
+  }
+}
+
+function textOf(result: unknown): string {
+  const content = (result as { content?: Array<{ type: string; text?: string }> }).content ?? [];
+  return content.map((part) => part.text ?? '').join('\n');
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
