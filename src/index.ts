@@ -61,3 +61,15 @@ export type { PoolStore, Lease, ContainerRecord, AuditEvent, ResourceRequirement
 export type { ContainerRuntime, RuntimeEvent } from './runtime/container-runtime.js';
 export type { HealthGate, HealthReport } from './health/health-gate.js';
 export type { CleanupResult, ContainerCleaner, ContainerResetter, ResetResult } from './cleanup/cleanup-types.js';
+
+export { DockerRuntime } from './runtime/docker-runtime.js';
+export type { DockerRuntimeOptions } from './runtime/docker-runtime.js';
+export { ProcessRuntime } from './runtime/process-runtime.js';
+export type { ProcessRuntimeOptions } from './runtime/process-runtime.js';
+export { selectRuntime, RUNTIME_ENV_VAR } from './runtime/select-runtime.js';
+export type { RuntimeChoice, RuntimeDecision } from './runtime/select-runtime.js';
+export { locateChromium } from './runtime/chromium-locator.js';
+export { HealthChecker } from './health/health-checker.js';
+export type { HealthCheckerOptions } from './health/health-checker.js';
+export { healthGateError } from './health/health-gate-error.js';
+export { HealthMonitor } from './health/health-monitor.js';
