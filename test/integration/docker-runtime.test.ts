@@ -14,6 +14,7 @@ import type { ContainerSpec } from '../../src/config/pool-config.js';
 import { isPoolError } from '../../src/errors/pool-error.js';
 import type { RunContext, RuntimeEvent } from '../../src/runtime/container-runtime.js';
 import { DockerRuntime } from '../../src/runtime/docker-runtime.js';
+import { freePorts } from '../support/ports.js';
 
 const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -319,17 +320,6 @@ describe.skipIf(skip)(`DockerRuntime against a real daemon${skip ? ` (skipped: $
   }
 });
 
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<ReturnType<typeof createNetServer>>((resolve) => {
-      const server = createNetServer();
-      server.listen(0, '127.0.0.1', () => resolve(server));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
 
 function tcpConnect(host: string, port: number, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -1,4 +1,3 @@
-import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,17 +9,11 @@ import { healthGateError } from '../../src/health/health-gate-error.js';
 import type { RuntimeEvent } from '../../src/runtime/container-runtime.js';
 import { processTree } from '../../src/runtime/proc-table.js';
 import { ProcessRuntime } from '../../src/runtime/process-runtime.js';
+import { freePort } from '../support/ports.js';
 
 const poolId = `ithc-${process.pid}`;
 const ctx = { poolId, runId: 'run-1' };
 
-async function freePort(): Promise<number> {
-  const server = createTcpServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('HealthChecker against real @playwright/mcp servers', () => {
   let rootDir: string;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer as createTcpServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,18 +17,12 @@ import { probeTcpPort } from '../../src/runtime/port-probe.js';
 import { listProcesses, readEnvironVariable, readProcEntry } from '../../src/runtime/proc-table.js';
 import { ProcessRuntime } from '../../src/runtime/process-runtime.js';
 import { poolDir, runDir, SANDBOX_MARKER_ENV } from '../../src/runtime/sandbox-layout.js';
+import { freePort } from '../support/ports.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const poolId = `itpr-${process.pid}`;
 const ctx = { poolId, runId: 'run-1' };
 
-async function freePort(): Promise<number> {
-  const server = createTcpServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function spec(i: number, port: number): ContainerSpec {
   return { id: `container-${i}`, name: `${poolId}-${i}`, port, memoryMB: 512, cpuPercent: 80 };
