@@ -15,6 +15,8 @@ export interface CleanupStageResult {
   success: boolean;
   durationMs: number;
   error?: string;
+  /** validateCleanup only: MCP sessions (connections to the server port) still open at the end. */
+  openSessions?: number;
 }
 
 export interface CleanupResult {

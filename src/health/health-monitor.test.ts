@@ -82,9 +82,15 @@ describe('HealthMonitor', () => {
     };
     await monitor.checkNow();
     expect(named('memoryThresholdExceeded')).toEqual([{ containerId: 'container-2', memoryUsage: 420, threshold: 300 }]);
+    // A zombie is reported only when it is still there a round later (a just-killed browser is one briefly).
+    expect(named('zombieProcesses')).toEqual([]);
+    await monitor.checkNow();
     expect(named('zombieProcesses').map((z) => z.processes)).toEqual([['4711 chromium'], ['4711 chromium']]);
     // Sessions count only where nobody holds the container: container-1 is Available, container-2 Allocated.
-    expect(named('sessionsLeftOpen')).toEqual([{ containerId: 'container-1', sessions: 2 }]);
+    expect(named('sessionsLeftOpen')).toEqual([
+      { containerId: 'container-1', sessions: 2 },
+      { containerId: 'container-1', sessions: 2 },
+    ]);
   });
 
   it('defaults the memory threshold to 90 % of the limit', async () => {

@@ -53,6 +53,8 @@ export class HealthMonitor extends EventEmitter {
   private round: Promise<void> | undefined;
   private readonly failures = new Map<string, number>();
   private readonly unhealthy = new Set<string>();
+  /** Zombies seen in the previous round, per container: only those still there a round later are reported. */
+  private readonly zombiesSeen = new Map<string, Set<string>>();
   private unsubscribe: (() => void) | undefined;
 
   constructor(private readonly options: HealthMonitorOptions) {
@@ -154,8 +156,13 @@ export class HealthMonitor extends EventEmitter {
     if (stats.memoryMB > threshold) {
       this.emit('memoryThresholdExceeded', { containerId: target.id, memoryUsage: Math.round(stats.memoryMB), threshold });
     }
+    // A browser killed by cleanup is a zombie for a moment until its parent reaps it: report only the ones
+    // that outlive a whole round, which nobody is going to reap.
     const zombies = await countZombies(runtime, target.id, config.stageTimeoutMs);
-    if (zombies.length) this.emit('zombieProcesses', { containerId: target.id, processes: zombies });
+    const before = this.zombiesSeen.get(target.id) ?? new Set<string>();
+    this.zombiesSeen.set(target.id, new Set(zombies));
+    const lasting = zombies.filter((z) => before.has(z));
+    if (lasting.length) this.emit('zombieProcesses', { containerId: target.id, processes: lasting });
     if (target.state === 'Available') {
       const sessions = await countOpenSessions(runtime, target.id, config.stageTimeoutMs);
       if (sessions > 0) this.emit('sessionsLeftOpen', { containerId: target.id, sessions });

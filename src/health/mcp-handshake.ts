@@ -1,5 +1,6 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { createClosableFetch } from './closable-fetch.js';
 
 export interface McpHandshakeResult {
   toolCount: number;
@@ -20,7 +21,10 @@ export class McpHandshakeRefused extends Error {
  */
 export async function mcpHandshake(url: URL, requiredTools: readonly string[], timeoutMs: number): Promise<McpHandshakeResult> {
   const client = new Client({ name: '@cinnamon-qa/containers health-check', version: '1' });
-  const transport = new StreamableHTTPClientTransport(url);
+  // Sockets closed when the check ends: idle keep-alive connections would otherwise look like an open MCP
+  // session to cleanup's validation (which waits for them to drain) for seconds after every check.
+  const http = createClosableFetch();
+  const transport = new StreamableHTTPClientTransport(url, { fetch: http.fetch });
   const timeout = Math.max(1, timeoutMs);
   try {
     await client.connect(transport, { timeout });
@@ -48,6 +52,7 @@ export async function mcpHandshake(url: URL, requiredTools: readonly string[], t
   } finally {
     // Also aborts a request still in flight when a timeout gave up on it.
     await client.close().catch(() => undefined);
+    http.close();
   }
 }
 

@@ -554,7 +554,10 @@ export class ContainerPoolManager extends EventEmitter {
     }
     const why = result.success ? (overMemory ? 'memory threshold exceeded: restart' : undefined) : `cleanup failed: ${result.stages.filter((s) => !s.success).map((s) => s.stage).join(', ') || 'error'}`;
     await this.move(containerId, 'Cleaning', 'Resetting', why);
-    const strategy: ResetStrategy = overMemory ? 'hard' : result.success ? (this.config.cleanup.resetOnRelease as ResetStrategy) : 'medium';
+    // A client still holding its MCP session survives a browser restart: only a hard reset (restart) drops it.
+    const sessionsOpen = (result.stages.find((st) => st.stage === 'validateCleanup')?.openSessions ?? 0) > 0;
+    const strategy: ResetStrategy =
+      overMemory || sessionsOpen ? 'hard' : result.success ? (this.config.cleanup.resetOnRelease as ResetStrategy) : 'medium';
     const reset = await this.runReset(containerId, strategy);
     return reset.success ? 'Available' : (await this.store.getContainer(containerId)).state;
   }

@@ -99,18 +99,27 @@ export class FakeHealthGate implements HealthGate {
 
 export class FakeCleaner implements ContainerCleaner {
   failing = new Set<string>();
+  /** Containers whose validation finds MCP sessions still open. */
+  sessionsOpen = new Set<string>();
   calls: Array<{ containerId: string; level: CleanupLevel }> = [];
   /** Resolves cleanups only when released, for tests that need a container to stay in Cleaning. */
   gate: Promise<void> | undefined;
   async cleanup(containerId: string, level: CleanupLevel): Promise<CleanupResult> {
     this.calls.push({ containerId, level });
     if (this.gate) await this.gate;
-    const ok = !this.failing.has(containerId);
+    const sessions = this.sessionsOpen.has(containerId);
+    const ok = !this.failing.has(containerId) && !sessions;
     return {
       containerId,
       success: ok,
       durationMs: 5,
-      stages: CLEANUP_STAGES.map((stage) => ({ stage, success: ok || stage !== 'validateCleanup', durationMs: 1, ...(ok || stage !== 'validateCleanup' ? {} : { error: 'a browser process remains' }) })),
+      stages: CLEANUP_STAGES.map((stage) => ({
+        stage,
+        success: ok || stage !== 'validateCleanup',
+        durationMs: 1,
+        ...(ok || stage !== 'validateCleanup' ? {} : { error: sessions ? '1 MCP session still open' : 'a browser process remains' }),
+        ...(stage === 'validateCleanup' ? { openSessions: sessions ? 1 : 0 } : {}),
+      })),
     };
   }
 }

@@ -1,0 +1,243 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import Docker from 'dockerode';
+import { openMcpSession } from '../fixtures/mcp-session.js';
+import { CleanupService } from '../src/cleanup/cleanup-service.js';
+import { CLEANUP_STAGES, type CleanupStage } from '../src/cleanup/cleanup-types.js';
+import { ContainerResetManager } from '../src/cleanup/container-reset-manager.js';
+import { SystemClock } from '../src/clock/clock.js';
+import { HealthChecker } from '../src/health/health-checker.js';
+import type { ContainerRuntime } from '../src/runtime/container-runtime.js';
+import { DockerRuntime } from '../src/runtime/docker-runtime.js';
+import { ProcessRuntime } from '../src/runtime/process-runtime.js';
+import { freePort } from '../test/support/ports.js';
+import { machine } from './latency.js';
+
+/**
+ * Cleanup and reset latency on real MCP servers: soft reset, six-stage cleanup and hard reset, each measured
+ * over ROUNDS rounds (after WARMUP unmeasured ones) with a real browser navigation before every round, so
+ * there is a browser to end and files to remove. Runs on the process runtime, and on Docker when a daemon
+ * answers (the image is built first if needed: `bash docker/build-image.sh`).
+ *
+ * The MCP client is the fixture's own (fixtures/mcp-session.ts): it ends its session (DELETE) and destroys its
+ * sockets before it lets go, as a test's worker does before it releases its lease.
+ */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
+const WARMUP = 2;
+const TARGETS_MS = { soft: 150, cleanup: 1_000, hard: 3_000 } as const;
+type Operation = keyof typeof TARGETS_MS;
+
+const execFileAsync = promisify(execFile);
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+
+interface Series {
+  runtime: string;
+  operation: Operation;
+  samples: number[];
+  failures: string[];
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+async function startSite(listenHost: string): Promise<{ server: Server; port: number }> {
+  const server = createHttpServer((req, res) => {
+    res.setHeader('content-type', 'text/html');
+    res.setHeader('set-cookie', `bench=${randomBytes(4).toString('hex')}; Path=/`);
+    res.end(`<!doctype html><title>bench</title><script>localStorage.setItem('bench', '${req.url}')</script><h1>bench page</h1><p>${'text '.repeat(200)}</p>`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, listenHost, resolve));
+  const address = server.address();
+  return { server, port: typeof address === 'object' && address ? address.port : 0 };
+}
+
+/** A session as the pool's fixture opens one (fixtures/mcp-session.ts): DELETE on close, sockets destroyed. */
+async function connect(port: number): Promise<{ navigate(url: string): Promise<void>; close(): Promise<void> }> {
+  const session = await openMcpSession(`http://localhost:${port}/mcp`, () => undefined, 'cleanup-reset-bench');
+  return {
+    async navigate(url: string) {
+      const result = await session.client.callTool({ name: 'browser_navigate', arguments: { url } }, undefined, { timeout: 60_000 });
+      if (result.isError) throw new Error(`browser_navigate failed: ${JSON.stringify(result.content).slice(0, 300)}`);
+    },
+    close: () => session.close(),
+  };
+}
+
+async function timed(fn: () => Promise<boolean | string>): Promise<{ ms: number; failure?: string }> {
+  const started = performance.now();
+  const outcome = await fn();
+  const ms = performance.now() - started;
+  return outcome === true ? { ms } : { ms, failure: outcome === false ? 'failed' : outcome };
+}
+
+interface RuntimeUnderTest {
+  name: string;
+  runtime: ContainerRuntime;
+  siteHost: string;
+  listenHost: string;
+  close(): Promise<void>;
+}
+
+async function dockerAvailable(): Promise<string | undefined> {
+  try {
+    await Promise.race([new Docker().ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 2 s')), 2_000).unref())]);
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
+}
+
+async function benchRuntime(target: RuntimeUnderTest, stageSamples: Map<string, number[]>): Promise<Series[]> {
+  const port = await freePort();
+  const spec = { id: 'bench-1', name: `cq-bench-${randomBytes(3).toString('hex')}`, port, memoryMB: 768, cpuPercent: 100 };
+  const site = await startSite(target.listenHost);
+  const url = (path: string) => `http://${target.siteHost}:${site.port}${path}`;
+  const health = new HealthChecker({ runtime: target.runtime, config: { startupTimeoutMs: 30_000 } });
+  const cleaner = new CleanupService({ runtime: target.runtime });
+  const resetter = new ContainerResetManager({ runtime: target.runtime, health, portOf: () => port });
+  const series = (operation: Operation): Series => ({ runtime: target.name, operation, samples: [], failures: [] });
+  const soft = series('soft');
+  const cleanup = series('cleanup');
+  const hard = series('hard');
+  try {
+    await target.runtime.start(spec, { poolId: 'cq-bench', runId: randomBytes(3).toString('hex') });
+    const gate = await health.isContainerReady(port, spec.id, { timeoutMs: 30_000 });
+    if (!gate.ready) throw new Error(`${target.name}: the server did not pass its health gate: ${JSON.stringify(gate.stages)}`);
+
+    // Soft reset between two tests of one holder: the session stays, its browser is replaced.
+    const holder = await connect(port);
+    for (let i = 0; i < WARMUP + ROUNDS; i++) {
+      await holder.navigate(url(`/soft/${i}`));
+      const { ms, failure } = await timed(async () => {
+        const r = await resetter.reset(spec.id, 'soft');
+        return r.success && r.applied === 'soft' ? true : `applied ${r.applied ?? 'nothing'}: ${r.attempts[0]?.error ?? ''}`;
+      });
+      if (i < WARMUP) continue;
+      soft.samples.push(ms);
+      if (failure) soft.failures.push(failure);
+    }
+    await holder.close();
+
+    // Cleanup between two holders: the first one browses and lets go, then the six stages run.
+    for (let i = 0; i < WARMUP + ROUNDS; i++) {
+      const client = await connect(port);
+      await client.navigate(url(`/cleanup/${i}`));
+      await client.close();
+      let stages: Array<{ stage: CleanupStage; durationMs: number }> = [];
+      const { ms, failure } = await timed(async () => {
+        const r = await cleaner.cleanup(spec.id, 'full');
+        stages = r.stages;
+        return r.success ? true : r.stages.filter((s) => !s.success).map((s) => s.error).join('; ');
+      });
+      if (i < WARMUP) continue;
+      cleanup.samples.push(ms);
+      if (failure) cleanup.failures.push(failure);
+      for (const s of stages) {
+        const key = `${target.name}\u0000${s.stage}`;
+        stageSamples.set(key, [...(stageSamples.get(key) ?? []), s.durationMs]);
+      }
+    }
+
+    // Hard reset: restart, then the health gate proves the server answers MCP again.
+    for (let i = 0; i < WARMUP + ROUNDS; i++) {
+      const client = await connect(port);
+      await client.navigate(url(`/hard/${i}`));
+      await client.close();
+      const { ms, failure } = await timed(async () => {
+        const r = await resetter.reset(spec.id, 'hard');
+        return r.success && r.applied === 'hard' ? true : `applied ${r.applied ?? 'nothing'}: ${r.attempts[0]?.error ?? ''}`;
+      });
+      if (i < WARMUP) continue;
+      hard.samples.push(ms);
+      if (failure) hard.failures.push(failure);
+    }
+  } finally {
+    await target.runtime.stop(spec.id).catch(() => undefined);
+    site.server.close();
+  }
+  return [soft, cleanup, hard];
+}
+
+export async function run(): Promise<string> {
+  const targets: Array<() => Promise<RuntimeUnderTest>> = [
+    async () => {
+      const rootDir = await mkdtemp(join(tmpdir(), 'cq-bench-'));
+      const runtime = new ProcessRuntime({ rootDir });
+      return {
+        name: 'process',
+        runtime,
+        siteHost: '127.0.0.1',
+        listenHost: '127.0.0.1',
+        async close() {
+          await runtime.close();
+          await rm(rootDir, { recursive: true, force: true });
+        },
+      };
+    },
+  ];
+  const notes: string[] = [];
+  const dockerProblem = await dockerAvailable();
+  if (dockerProblem) {
+    notes.push(`Docker runtime not measured: no Docker daemon answers (${dockerProblem}).`);
+  } else {
+    targets.push(async () => {
+      const { stdout } = await execFileAsync('bash', ['docker/build-image.sh'], { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 });
+      const image = stdout.trim().split('\n').pop() ?? '';
+      const runtime = new DockerRuntime({ image, clock: new SystemClock() });
+      // The container reaches the host through the bridge gateway, not through loopback.
+      return { name: 'docker', runtime, siteHost: 'host.docker.internal', listenHost: '0.0.0.0', close: () => runtime.close() };
+    });
+  }
+
+  const all: Series[] = [];
+  const stageSamples = new Map<string, number[]>();
+  const load = [loadavg()[0]!];
+  for (const make of targets) {
+    const target = await make();
+    try {
+      all.push(...(await benchRuntime(target, stageSamples)));
+    } finally {
+      await target.close().catch(() => undefined);
+    }
+    load.push(loadavg()[0]!);
+  }
+
+  const fmt = (v: number) => (Number.isNaN(v) ? '-' : v.toFixed(0));
+  const lines = [
+    `### Cleanup and reset latency (${ROUNDS} rounds each after ${WARMUP} warm-up, a real navigation before every round)`,
+    '',
+    `Machine: ${machine()}; 1-minute load average ${load.map((l) => l.toFixed(1)).join(' → ')} during the run.`,
+    '',
+    '| runtime | operation | n | p50 ms | p95 ms | max ms | target p95 | met | failures |',
+    '|---|---|---:|---:|---:|---:|---:|:-:|---:|',
+  ];
+  for (const s of all) {
+    const sorted = [...s.samples].sort((a, b) => a - b);
+    const p95 = percentile(sorted, 95);
+    const target = TARGETS_MS[s.operation];
+    lines.push(
+      `| ${s.runtime} | ${s.operation === 'cleanup' ? 'cleanup (6 stages)' : `${s.operation} reset`} | ${sorted.length} | ${fmt(percentile(sorted, 50))} | ${fmt(p95)} | ${fmt(sorted.at(-1) ?? Number.NaN)} | ≤ ${target} | ${p95 <= target ? 'yes' : 'no'} | ${s.failures.length} |`,
+    );
+  }
+  const runtimes = [...new Set(all.map((s) => s.runtime))];
+  lines.push('', 'Cleanup stages, p50 / p95 ms:', '', `| stage | ${runtimes.join(' | ')} |`, `|---|${runtimes.map(() => '---:').join('|')}|`);
+  for (const stage of CLEANUP_STAGES) {
+    const cells = runtimes.map((r) => {
+      const sorted = [...(stageSamples.get(`${r}\u0000${stage}`) ?? [])].sort((a, b) => a - b);
+      return `${fmt(percentile(sorted, 50))} / ${fmt(percentile(sorted, 95))}`;
+    });
+    lines.push(`| ${stage} | ${cells.join(' | ')} |`);
+  }
+  const failures = all.flatMap((s) => s.failures.slice(0, 2).map((f) => `- ${s.runtime} ${s.operation}: ${f}`));
+  if (failures.length) lines.push('', 'First failures:', ...failures);
+  if (notes.length) lines.push('', ...notes);
+  return lines.join('\n');
+}

@@ -1,0 +1,159 @@
+import { SystemClock, type Clock } from '../clock/clock.js';
+import { cleanupConfigSchema } from '../config/schemas.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import { cleanupStageError, describeReport, errorText } from './cleanup-errors.js';
+import {
+  CLEANUP_STAGES,
+  type CleanupLevel,
+  type CleanupResult,
+  type CleanupStage,
+  type CleanupStageResult,
+  type ContainerCleaner,
+} from './cleanup-types.js';
+import { runSandboxScript } from './run-sandbox-script.js';
+import {
+  clearCachesArgv,
+  clearLogsArgv,
+  clearTemporaryFilesArgv,
+  resetEnvironmentArgv,
+  terminateBrowserArgv,
+  validateArgv,
+} from './sandbox-scripts.js';
+
+/** @defaultValue 500 ms between SIGTERM and SIGKILL; Chromium exits on SIGTERM in 50-150 ms. */
+export const DEFAULT_KILL_GRACE_MS = 500;
+/**
+ * @defaultValue 5500 ms: how long validateCleanup lets connections to the MCP port close. A client that has
+ * gone can leave connections that look like open sessions: the global fetch keeps idle keep-alive sockets
+ * for about 4 s, and an aborted SSE stream can stay open as long (seen with MCP SDK 1.32 and
+ * @playwright/mcp 0.0.83); Node's HTTP server ends idle ones after 5 s. A client that destroys its sockets
+ * when it ends its session (fixtures/mcp-session.ts does) leaves none, and cleanup does not wait at all.
+ */
+export const DEFAULT_SESSION_DRAIN_MS = 5_500;
+/** Pause between two calls of an injected session counter while connections drain. */
+const SESSION_POLL_MS = 50;
+
+/** Stages of a 'minimal' cleanup (under degradation): the browser, its temporary files, the proof. */
+export const MINIMAL_STAGES: readonly CleanupStage[] = ['terminateBrowserProcesses', 'clearTemporaryFiles', 'validateCleanup'];
+
+export interface CleanupServiceOptions {
+  runtime: ContainerRuntime;
+  /** Times stages. @defaultValue SystemClock */
+  clock?: Clock;
+  /** Budget of one stage. @defaultValue 10000 ms (`cleanup.stageTimeoutMs`) */
+  stageTimeoutMs?: number;
+  /** Time browser processes get between SIGTERM and SIGKILL. @defaultValue {@link DEFAULT_KILL_GRACE_MS} */
+  killGraceMs?: number;
+  /** How long open connections to the MCP port may take to close. @defaultValue {@link DEFAULT_SESSION_DRAIN_MS} */
+  sessionDrainMs?: number;
+  /**
+   * Counts the open MCP sessions of a container. When given it replaces the default check (ESTABLISHED TCP
+   * connections to MCP_PORT, read from /proc/net/tcp{,6} inside the exec) and is polled for `sessionDrainMs`.
+   */
+  mcpSessions?: (containerId: string) => Promise<number>;
+  /** Names in MCP_WORKDIR that resetEnvironment keeps (both runtimes start it empty). @defaultValue none */
+  workdirKeep?: readonly string[];
+}
+
+type StageOutcome = ({ ok: true } | { ok: false; error: string }) & { openSessions?: number };
+
+/**
+ * The six-stage cleanup between two holders of a container. Every stage is one POSIX `sh` script run through
+ * `runtime.exec` under the exec environment contract, so one implementation serves Docker and the process
+ * runtime (see sandbox-scripts.ts for what each script does). Stages are timed and independent: a failing
+ * stage does not stop the next ones, and validateCleanup always runs last, whatever came before it.
+ * `cleanup()` never throws; the result says which stage failed and why (a CLEANUP_FAILED message).
+ */
+export class CleanupService implements ContainerCleaner {
+  private readonly runtime: ContainerRuntime;
+  private readonly clock: Clock;
+  private readonly stageTimeoutMs: number;
+  private readonly killGraceMs: number;
+  private readonly sessionDrainMs: number;
+  private readonly mcpSessions?: (containerId: string) => Promise<number>;
+  private readonly workdirKeep: readonly string[];
+
+  constructor(options: CleanupServiceOptions) {
+    this.runtime = options.runtime;
+    this.clock = options.clock ?? new SystemClock();
+    this.stageTimeoutMs = options.stageTimeoutMs ?? cleanupConfigSchema.parse({}).stageTimeoutMs;
+    this.killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+    this.sessionDrainMs = options.sessionDrainMs ?? DEFAULT_SESSION_DRAIN_MS;
+    this.mcpSessions = options.mcpSessions;
+    this.workdirKeep = [...(options.workdirKeep ?? [])];
+    // Fail at construction, not in the middle of a cleanup, when an option cannot be turned into a script.
+    resetEnvironmentArgv(this.workdirKeep);
+    terminateBrowserArgv(this.killGraceMs);
+    for (const [name, value] of Object.entries({ stageTimeoutMs: this.stageTimeoutMs, sessionDrainMs: this.sessionDrainMs })) {
+      if (!Number.isInteger(value) || value < 0) throw new RangeError(`CleanupService: ${name} must be a non-negative integer of ms, got ${value}`);
+    }
+  }
+
+  async cleanup(containerId: string, level: CleanupLevel): Promise<CleanupResult> {
+    const started = this.clock.monotonic();
+    const stages = level === 'minimal' ? MINIMAL_STAGES : CLEANUP_STAGES;
+    const results: CleanupStageResult[] = [];
+    for (const stage of stages) results.push(await this.runStage(containerId, stage));
+    return {
+      containerId,
+      success: results.every((r) => r.success),
+      durationMs: Math.round(this.clock.monotonic() - started),
+      stages: results,
+    };
+  }
+
+  private async runStage(containerId: string, stage: CleanupStage): Promise<CleanupStageResult> {
+    const started = this.clock.monotonic();
+    let outcome: StageOutcome;
+    try {
+      outcome = await this.stage(containerId, stage);
+    } catch (error) {
+      outcome = { ok: false, error: cleanupStageError(containerId, stage, errorText(error), error).message };
+    }
+    const durationMs = Math.round(this.clock.monotonic() - started);
+    const sessions = outcome.openSessions !== undefined ? { openSessions: outcome.openSessions } : {};
+    return outcome.ok ? { stage, success: true, durationMs, ...sessions } : { stage, success: false, durationMs, error: outcome.error, ...sessions };
+  }
+
+  private stage(containerId: string, stage: CleanupStage): Promise<StageOutcome> {
+    switch (stage) {
+      case 'terminateBrowserProcesses':
+        return this.script(containerId, stage, terminateBrowserArgv(this.killGraceMs));
+      case 'clearTemporaryFiles':
+        return this.script(containerId, stage, clearTemporaryFilesArgv());
+      case 'clearCaches':
+        return this.script(containerId, stage, clearCachesArgv());
+      case 'clearLogs':
+        return this.script(containerId, stage, clearLogsArgv());
+      case 'resetEnvironment':
+        return this.script(containerId, stage, resetEnvironmentArgv(this.workdirKeep));
+      case 'validateCleanup':
+        return this.validate(containerId);
+    }
+  }
+
+  private async validate(containerId: string): Promise<StageOutcome> {
+    // The drain has to fit in the stage's budget, with room left for the process and file checks.
+    const drainMs = Math.max(0, Math.min(this.sessionDrainMs, this.stageTimeoutMs - 1_000));
+    const inScript = await this.script(containerId, 'validateCleanup', validateArgv(this.mcpSessions ? undefined : drainMs));
+    if (!inScript.ok || !this.mcpSessions) return inScript;
+    const deadline = this.clock.monotonic() + drainMs;
+    for (;;) {
+      const open = await this.mcpSessions(containerId);
+      if (open <= 0) return { ok: true };
+      if (this.clock.monotonic() >= deadline) {
+        return { ok: false, openSessions: open, error: cleanupStageError(containerId, 'validateCleanup', `${open} MCP session(s) still open after ${drainMs} ms`).message };
+      }
+      await new Promise<void>((resolve) => this.clock.setTimeout(resolve, SESSION_POLL_MS));
+    }
+  }
+
+  private async script(containerId: string, stage: CleanupStage, argv: readonly string[]): Promise<StageOutcome> {
+    const { exitCode, report, stderr } = await runSandboxScript(this.runtime, this.clock, containerId, argv, this.stageTimeoutMs);
+    const sessions = stage === 'validateCleanup' && !this.mcpSessions ? { openSessions: report.connections.length } : {};
+    if (exitCode === 0) return { ok: true, ...sessions };
+    const problems = describeReport(report);
+    const what = problems.length ? problems.join('; ') : `the script exited with code ${exitCode}${stderr ? `: ${stderr.slice(0, 300)}` : ''}`;
+    return { ok: false, error: cleanupStageError(containerId, stage, what).message, ...sessions };
+  }
+}

@@ -1,0 +1,39 @@
+import type { Clock } from '../clock/clock.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import { parseScriptReport, type ScriptReport } from './sandbox-scripts.js';
+
+/** Extra time the runtime gets beyond the script's own budget to report a timeout itself. */
+const RUNTIME_GRACE_MS = 2_000;
+
+export interface ScriptOutcome {
+  exitCode: number;
+  report: ScriptReport;
+  stderr: string;
+}
+
+/**
+ * Runs one sandbox script through `runtime.exec` with `timeoutMs` as its budget. The runtime enforces the
+ * budget inside (Docker: `timeout`, process runtime: a kill of the process group); the timer here is only a
+ * backstop for a runtime that stops answering (a wedged Docker daemon), so a cleanup can never hang.
+ */
+export async function runSandboxScript(
+  runtime: ContainerRuntime,
+  clock: Clock,
+  containerId: string,
+  argv: readonly string[],
+  timeoutMs: number,
+): Promise<ScriptOutcome> {
+  let timer: ReturnType<Clock['setTimeout']> | undefined;
+  const backstop = new Promise<never>((_, reject) => {
+    timer = clock.setTimeout(
+      () => reject(new Error(`the ${runtime.kind} runtime did not answer within ${timeoutMs + RUNTIME_GRACE_MS} ms`)),
+      timeoutMs + RUNTIME_GRACE_MS,
+    );
+  });
+  try {
+    const result = await Promise.race([runtime.exec(containerId, argv, { timeoutMs }), backstop]);
+    return { exitCode: result.exitCode, report: parseScriptReport(result.stdout), stderr: result.stderr.trim() };
+  } finally {
+    if (timer) clock.clearTimeout(timer);
+  }
+}

@@ -1,0 +1,420 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { createServer, connect, type Server, type Socket, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ContainerSpec } from '../config/pool-config.js';
+import type { HealthGate, HealthReport } from '../health/health-gate.js';
+import type { ContainerRuntime, ExecResult, RuntimeContainerInfo, RuntimeState, RuntimeStats } from '../runtime/container-runtime.js';
+import { CleanupService } from './cleanup-service.js';
+import { ContainerResetManager } from './container-reset-manager.js';
+import { decodeProcNetAddress, parseScriptReport } from './sandbox-scripts.js';
+
+/**
+ * The scripts run for real here: a fake runtime whose exec spawns `sh` on this machine with the exec
+ * environment contract pointing at a temporary sandbox, a fake "MCP server" process (a shell) whose children
+ * play the browser, and a TCP listener on MCP_PORT. That is what the process runtime does too.
+ */
+class ShellSandbox implements ContainerRuntime {
+  readonly kind = 'fake' as const;
+  readonly limitations = [];
+  readonly home: string;
+  readonly tmp: string;
+  readonly work: string;
+  readonly bin: string;
+  server: ChildProcess | undefined;
+  /** Overrides of the contract variables, to test the scripts' guards. */
+  env: Record<string, string> = {};
+  execs = 0;
+  private listener: Server | undefined;
+  private readonly spawned: ChildProcess[] = [];
+  port = 0;
+
+  constructor(readonly root: string) {
+    this.home = join(root, 'home');
+    this.tmp = join(root, 'tmp');
+    this.work = join(root, 'work');
+    this.bin = join(root, 'bin');
+  }
+
+  async setUp(): Promise<void> {
+    for (const dir of [this.home, this.tmp, this.work, this.bin]) await mkdir(dir, { recursive: true });
+    // The kernel names a process after the file it executed: these links make `sleep` and `sh` look like
+    // Chromium and its crash handler to ps.
+    await symlink('/bin/sleep', join(this.bin, 'chromium'));
+    await symlink('/bin/sh', join(this.bin, 'chrome_crashpad_handler'));
+    this.listener = createServer((socket) => socket.on('error', () => undefined));
+    await new Promise<void>((resolve) => this.listener!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.listener.address() as AddressInfo).port;
+  }
+
+  /** Starts the fake server: `sh -c <script>`, with BIN pointing at the fake browser binaries. */
+  async startServer(script: string): Promise<number> {
+    this.server = spawn('sh', ['-c', script], { env: { ...process.env, BIN: this.bin }, stdio: 'ignore', detached: true });
+    this.spawned.push(this.server);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    return this.server.pid!;
+  }
+
+  /** A process outside the server's tree (re-parented helper, or another pool's process). */
+  spawnOutside(command: string, args: string[]): ChildProcess {
+    const child = spawn(command, args, { stdio: 'ignore', detached: true });
+    this.spawned.push(child);
+    return child;
+  }
+
+  connectClient(): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(this.port, '127.0.0.1', () => resolve(socket));
+      socket.on('error', reject);
+    });
+  }
+
+  async tearDown(): Promise<void> {
+    for (const child of this.spawned) {
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    await new Promise<void>((resolve) => (this.listener ? this.listener.close(() => resolve()) : resolve()));
+  }
+
+  async exec(_id: string, argv: readonly string[], options: { timeoutMs?: number } = {}): Promise<ExecResult> {
+    this.execs++;
+    const env = {
+      ...process.env,
+      MCP_HOME: this.home,
+      MCP_TMPDIR: this.tmp,
+      MCP_WORKDIR: this.work,
+      MCP_SERVER_PID: String(this.server?.pid ?? ''),
+      MCP_PORT: String(this.port),
+      ...this.env,
+    };
+    return new Promise((resolve, reject) => {
+      const child = spawn(argv[0]!, argv.slice(1), { cwd: this.work, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 10_000);
+      child.on('error', reject);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ exitCode: code ?? 137, stdout, stderr });
+      });
+    });
+  }
+
+  async reapLeftovers(): Promise<string[]> {
+    return [];
+  }
+  async start(spec: ContainerSpec): Promise<RuntimeContainerInfo> {
+    return { id: spec.id, name: spec.name, port: spec.port, runtimeId: '' };
+  }
+  async stop(): Promise<void> {}
+  async restart(): Promise<void> {}
+  async recreate(id: string): Promise<RuntimeContainerInfo> {
+    return { id, name: id, port: this.port, runtimeId: '' };
+  }
+  async inspect(): Promise<RuntimeState> {
+    return { running: true, health: 'none' };
+  }
+  async stats(): Promise<RuntimeStats> {
+    return { memoryMB: 0, cpuPercent: 0 };
+  }
+  onEvent(): () => void {
+    return () => undefined;
+  }
+  async close(): Promise<void> {}
+}
+
+function alive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie still answers kill(0); it is gone for every purpose here.
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/\) Z /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+/** Children of a pid, from /proc. */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === pid && fields[0] !== 'Z') out.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+const readyGate: HealthGate = {
+  async isContainerReady(port: number, containerId?: string): Promise<HealthReport> {
+    return { containerId, port, ready: true, stages: [], durationMs: 1 };
+  },
+};
+
+describe('sandbox scripts, run with sh against a temporary sandbox', () => {
+  let sandbox: ShellSandbox;
+
+  beforeEach(async () => {
+    sandbox = new ShellSandbox(await mkdtemp(join(tmpdir(), 'cq-sandbox-')));
+    await sandbox.setUp();
+  });
+
+  afterEach(async () => {
+    await sandbox.tearDown();
+    await rm(sandbox.root, { recursive: true, force: true });
+  });
+
+  /** What a browser session leaves, as seen with @playwright/mcp 0.0.83 in both runtimes. */
+  async function leaveBrowserDebris(): Promise<void> {
+    const files: Record<string, string> = {
+      'tmp/playwright_chromiumdev_profile-Hkx5MB/Default/Cookies': 'c',
+      'tmp/playwright-artifacts-8gKMlt/video.webm': 'v',
+      'tmp/org.chromium.Chromium.qXfI0l/SingletonCookie': 's',
+      'tmp/pw-7505d64a/browser/browser-72d6da.sock': '',
+      'tmp/.hidden-lock': '',
+      'work/.playwright-mcp/page-2026-11-26T06-41-14-504Z.yml': '- heading "hi"',
+      'work/.playwright-mcp/console-2026.log': 'log',
+      'work/screenshot.png': 'png',
+      'work/notes/a.txt': 'x',
+      'home/.cache/ms-playwright/b/registry.json': '{}',
+      'home/.cache/fontconfig/CACHEDIR.TAG': '',
+      'home/.config/chromium/Crash Reports/settings.dat': '',
+      'home/.config/chromium/Crash Reports/pending/1.dmp': '',
+      'home/.pki/nssdb/cert9.db': '',
+      'home/.local/share/chromium/x': '',
+      'home/chrome_debug.log': 'x',
+      'home/core.1234': 'x',
+      'home/.config/other-tool/settings.ini': 'kept: not a browser profile',
+    };
+    for (const [path, content] of Object.entries(files)) {
+      const full = join(sandbox.root, path);
+      await mkdir(join(full, '..'), { recursive: true });
+      await writeFile(full, content);
+    }
+  }
+
+  function listTree(dir: string): string[] {
+    const out: string[] = [];
+    const walk = (d: string, prefix: string) => {
+      for (const entry of readdirSync(d, { withFileTypes: true })) {
+        out.push(`${prefix}${entry.name}`);
+        if (entry.isDirectory()) walk(join(d, entry.name), `${prefix}${entry.name}/`);
+      }
+    };
+    if (existsSync(dir)) walk(dir, '');
+    return out.sort();
+  }
+
+  it('full cleanup: ends the browser tree, removes temp files, caches, logs and workdir extras, then validates', async () => {
+    const serverPid = await sandbox.startServer('"$BIN/chromium" 300 & sh -c \'"$BIN/chromium" 301 & wait\' & exec sleep 600');
+    const browser = childrenOf(serverPid);
+    expect(browser.length).toBe(2);
+    await leaveBrowserDebris();
+    await writeFile(join(sandbox.work, 'keep-me'), 'image content');
+
+    const service = new CleanupService({ runtime: sandbox, stageTimeoutMs: 5_000, killGraceMs: 300, sessionDrainMs: 200, workdirKeep: ['keep-me'] });
+    const result = await service.cleanup('c1', 'full');
+
+    expect(result.stages.map((s) => [s.stage, s.success, s.error])).toEqual([
+      ['terminateBrowserProcesses', true, undefined],
+      ['clearTemporaryFiles', true, undefined],
+      ['clearCaches', true, undefined],
+      ['clearLogs', true, undefined],
+      ['resetEnvironment', true, undefined],
+      ['validateCleanup', true, undefined],
+    ]);
+    expect(result.success).toBe(true);
+    expect(sandbox.execs).toBe(6);
+    for (const pid of browser) expect(alive(pid)).toBe(false);
+    expect(alive(serverPid)).toBe(true); // the server itself is never touched
+    expect(listTree(sandbox.tmp)).toEqual([]);
+    expect(listTree(sandbox.work)).toEqual(['keep-me']);
+    expect(listTree(sandbox.home)).toEqual(['.config', '.config/other-tool', '.config/other-tool/settings.ini', '.local']);
+    for (const stage of result.stages) expect(stage.durationMs).toBeGreaterThanOrEqual(0);
+  });
+
+  it('SIGKILLs a browser process that ignores SIGTERM after the grace, and reports each signal', async () => {
+    const serverPid = await sandbox.startServer('sh -c \'trap "" TERM; "$BIN/chromium" 302 & wait\' & exec sleep 600');
+    const stubborn = childrenOf(serverPid);
+    const service = new CleanupService({ runtime: sandbox, killGraceMs: 200, sessionDrainMs: 0 });
+    const started = performance.now();
+    const result = await service.cleanup('c1', 'minimal');
+    expect(result.stages.map((s) => s.stage)).toEqual(['terminateBrowserProcesses', 'clearTemporaryFiles', 'validateCleanup']);
+    expect(result.success).toBe(true);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(200);
+    for (const pid of stubborn) expect(alive(pid)).toBe(false);
+  });
+
+  it('kills re-parented helpers only when their command line names this sandbox; never other processes', async () => {
+    await sandbox.startServer('exec sleep 600');
+    const crashpad = join(sandbox.bin, 'chrome_crashpad_handler');
+    const ours = sandbox.spawnOutside(crashpad, ['-c', 'sleep 300; :', 'x', `--database=${sandbox.home}/.config/chromium/Crash Reports`]);
+    // Another pool's helper, whose sandbox path merely starts with ours, and an unrelated process.
+    const theirs = sandbox.spawnOutside(crashpad, ['-c', 'sleep 300; :', 'x', `--database=${sandbox.home}2/.config/chromium/Crash Reports`]);
+    const unrelated = sandbox.spawnOutside('sleep', ['300']);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    const service = new CleanupService({ runtime: sandbox, killGraceMs: 200, sessionDrainMs: 0 });
+    const result = await service.cleanup('c1', 'minimal');
+    expect(result.success).toBe(true);
+    expect(alive(ours.pid)).toBe(false);
+    expect(alive(theirs.pid)).toBe(true);
+    expect(alive(unrelated.pid)).toBe(true);
+  });
+
+  it('ignores zombies: an exited child its parent never reaped holds nothing', async () => {
+    const serverPid = await sandbox.startServer('"$BIN/chromium" 0 & exec sleep 600');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const service = new CleanupService({ runtime: sandbox, sessionDrainMs: 0 });
+    const result = await service.cleanup('c1', 'minimal');
+    expect(result.success).toBe(true);
+    expect(alive(serverPid)).toBe(true);
+  });
+
+  it('validateCleanup names the browser process, the temp file and the open connection that remain', async () => {
+    await sandbox.startServer('"$BIN/chromium" 303 & exec sleep 600');
+    await writeFile(join(sandbox.tmp, 'left-behind.tmp'), 'x');
+    const service = new CleanupService({ runtime: sandbox, sessionDrainMs: 100 });
+    // Run only the validation: a minimal cleanup would remove what we want it to see.
+    const validate = (service as unknown as { validate(id: string): Promise<{ ok: boolean; error?: string }> }).validate.bind(service);
+    const first = await validate('c1');
+    expect(first.ok).toBe(false);
+    expect(first.error).toMatch(/^Cleanup of container c1 failed at stage validateCleanup: browser process\(es\) of the MCP server running: \d+ chromium; temporary files remain: .*left-behind\.tmp\. Fix: /);
+
+    await service.cleanup('c1', 'minimal');
+    const client = await sandbox.connectClient();
+    try {
+      const started = performance.now();
+      const second = await validate('c1');
+      expect(performance.now() - started).toBeGreaterThanOrEqual(100); // it waited for the connection to close
+      expect(second.ok).toBe(false);
+      expect(second.error).toContain(`1 connection(s) to the MCP port still open (an MCP client holds its session) from 127.0.0.1:${client.localPort}`);
+      expect(second.error).toContain('terminateSession()');
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('validateCleanup waits for a connection that closes within the drain time', async () => {
+    await sandbox.startServer('exec sleep 600');
+    const client = await sandbox.connectClient();
+    setTimeout(() => client.destroy(), 150);
+    const service = new CleanupService({ runtime: sandbox, sessionDrainMs: 2_000 });
+    const result = await service.cleanup('c1', 'minimal');
+    expect(result.success).toBe(true);
+    expect(result.stages.at(-1)!.durationMs).toBeGreaterThanOrEqual(100);
+  });
+
+  it('refuses to clean a root, relative or missing directory, and says which variable is wrong', async () => {
+    await sandbox.startServer('exec sleep 600');
+    const service = new CleanupService({ runtime: sandbox, sessionDrainMs: 0 });
+    for (const [name, value, expected] of [
+      ['MCP_TMPDIR', '/', "MCP_TMPDIR is '/'; refusing to clean the root directory"],
+      ['MCP_TMPDIR', '///', "MCP_TMPDIR is '/'; refusing to clean the root directory"],
+      ['MCP_TMPDIR', 'tmp', "MCP_TMPDIR is 'tmp', not an absolute path"],
+      ['MCP_HOME', `${sandbox.root}/../x`, 'has . or .. components'],
+      ['MCP_WORKDIR', `${sandbox.root}/missing`, 'is not a directory'],
+    ] as const) {
+      sandbox.env = { [name]: value };
+      const result = await service.cleanup('c1', 'full');
+      expect(result.success, `${name}=${value}`).toBe(false);
+      expect(result.stages.filter((s) => !s.success).map((s) => s.error).join('\n')).toContain(expected);
+    }
+    sandbox.env = {};
+    expect(existsSync(sandbox.root)).toBe(true);
+  });
+
+  it('fails terminateBrowserProcesses and validateCleanup plainly when MCP_SERVER_PID is empty', async () => {
+    const service = new CleanupService({ runtime: sandbox, sessionDrainMs: 0 });
+    const result = await service.cleanup('c1', 'minimal');
+    expect(result.success).toBe(false);
+    const terminate = result.stages.find((s) => s.stage === 'terminateBrowserProcesses')!;
+    expect(terminate.error).toContain('MCP_SERVER_PID is empty: the MCP server is not running');
+    expect(result.stages.find((s) => s.stage === 'clearTemporaryFiles')!.success).toBe(true);
+    expect(result.stages.at(-1)!.success).toBe(false);
+  });
+
+  describe('resets', () => {
+    it('soft: SIGTERM to the top browser process ends its tree, and the server still runs and listens', async () => {
+      const serverPid = await sandbox.startServer('sh -c \'"$BIN/chromium" 304 & wait\' & exec sleep 600');
+      const [top] = childrenOf(serverPid);
+      const helpers = childrenOf(top!);
+      await leaveBrowserDebris();
+      const resetter = new ContainerResetManager({ runtime: sandbox, health: readyGate, portOf: () => sandbox.port, softGraceMs: 500 });
+      const result = await resetter.reset('c1', 'soft');
+      expect(result).toMatchObject({ success: true, requested: 'soft', applied: 'soft' });
+      expect(result.attempts).toHaveLength(1);
+      for (const pid of [top, ...helpers]) expect(alive(pid)).toBe(false);
+      expect(alive(serverPid)).toBe(true);
+      // Soft touches only the browser: files are the cleanup's business.
+      expect(listTree(sandbox.work)).toContain('.playwright-mcp');
+    });
+
+    it('soft fails (and medium takes over) when the browser ignores SIGTERM', async () => {
+      await sandbox.startServer('sh -c \'trap "" TERM; "$BIN/chromium" 305 & wait\' & exec sleep 600');
+      await leaveBrowserDebris();
+      const resetter = new ContainerResetManager({ runtime: sandbox, health: readyGate, portOf: () => sandbox.port, softGraceMs: 150 });
+      const result = await resetter.reset('c1', 'soft');
+      expect(result.success).toBe(true);
+      expect(result.applied).toBe('medium');
+      expect(result.attempts[0]).toMatchObject({ strategy: 'soft', success: false });
+      expect(result.attempts[0]!.error).toMatch(/^Reset \(soft\) of container c1 failed: browser process\(es\) still running after the signals: \d+ sh, \d+ chromium\. Fix: /);
+      // Medium emptied the temporary folder and the MCP output.
+      expect(listTree(sandbox.tmp)).toEqual([]);
+      expect(listTree(sandbox.work)).not.toContain('.playwright-mcp');
+    });
+
+    it('soft and medium fail their verification when nothing listens on MCP_PORT any more', async () => {
+      await sandbox.startServer('exec sleep 600');
+      sandbox.env = { MCP_PORT: '1' };
+      const resetter = new ContainerResetManager({ runtime: sandbox, health: readyGate, portOf: () => sandbox.port });
+      const result = await resetter.reset('c1', 'soft');
+      expect(result.attempts.slice(0, 2).map((a) => [a.strategy, a.success])).toEqual([
+        ['soft', false],
+        ['medium', false],
+      ]);
+      expect(result.attempts[0]!.error).toContain('the MCP server does not answer: nothing listens on port 1');
+      // Hard (a restart of the fake) then succeeds.
+      expect(result).toMatchObject({ success: true, applied: 'hard' });
+    });
+  });
+});
+
+describe('script report parsing', () => {
+  it('decodes /proc/net/tcp addresses (IPv4, IPv6, IPv4-mapped IPv6)', () => {
+    expect(decodeProcNetAddress('0100007F:963E')).toBe('127.0.0.1:38462');
+    expect(decodeProcNetAddress('010011AC:0BB9')).toBe('172.17.0.1:3001');
+    expect(decodeProcNetAddress('0000000000000000FFFF00000100007F:9C40')).toBe('[::ffff:127.0.0.1]:40000');
+    expect(decodeProcNetAddress('00000000000000000000000001000000:0050')).toBe('[0:0:0:0:0:0:0:1]:80');
+  });
+
+  it('sorts lines by keyword and ignores the rest', () => {
+    const report = parseScriptReport('SIGNAL TERM 12 chromium\nnoise\nSURVIVOR 12 chromium\nFILE /tmp/x\nMORE 3 in /tmp\nCONN 0100007F:963E\nERROR bad\n');
+    expect(report).toMatchObject({
+      signals: ['TERM 12 chromium'],
+      survivors: ['12 chromium'],
+      files: ['/tmp/x', '3 more in /tmp'],
+      connections: ['127.0.0.1:38462'],
+      errors: ['bad'],
+    });
+  });
+});
