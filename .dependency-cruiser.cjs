@@ -1,6 +1,8 @@
 /**
  * Layers: imports point down only.
- *   fixtures/, src/reporter/, src/coordinator/  (Playwright + HTTP edges)
+ *   fixtures/, src/cli/         (what users run: Playwright fixtures, the cinnamon-pool command)
+ *   src/coordinator/            (globalSetup, HTTP coordinator and its client, withContainerPool)
+ *   src/reporter/               (analytics reporter and its HTML-report entry)
  *   src/pool/
  *   src/health/, src/cleanup/
  *   src/runtime/
@@ -28,6 +30,15 @@ module.exports = {
     layer('health', [...leaves, 'runtime']),
     layer('cleanup', [...leaves, 'runtime', 'health']),
     layer('pool', [...leaves, 'store', 'runtime', 'health', 'cleanup']),
+    layer('reporter', [...leaves, 'store', 'pool']),
+    layer('coordinator', [...leaves, 'store', 'runtime', 'health', 'cleanup', 'pool', 'reporter']),
+    layer('cli', [...leaves, 'store', 'runtime', 'health', 'cleanup', 'pool', 'reporter', 'coordinator']),
+    {
+      name: 'src-never-imports-fixtures',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { path: '^fixtures/' },
+    },
     {
       name: 'no-test-code-in-product',
       severity: 'error',

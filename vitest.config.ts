@@ -20,6 +20,18 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          // Builds the package once into a private folder that the inline projects link to.
+          globalSetup: ['test/e2e/support/build-package.ts'],
+          testTimeout: 240_000,
+          hookTimeout: 120_000,
+          // Each test runs a whole `playwright test` with MCP servers and Chromium: one at a time on 2 cores.
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -73,3 +73,7 @@ export { HealthChecker } from './health/health-checker.js';
 export type { HealthCheckerOptions } from './health/health-checker.js';
 export { healthGateError } from './health/health-gate-error.js';
 export { HealthMonitor } from './health/health-monitor.js';
+
+export { withContainerPool } from './coordinator/with-container-pool.js';
+export type { ContainerPoolOptions } from './coordinator/container-pool-options.js';
+export { PoolClient, POOL_URL_ENV, POOL_TOKEN_ENV } from './coordinator/pool-client.js';

@@ -29,6 +29,10 @@ export const POOL_ERROR_CODES = [
   'HEALTH_GATE_FAILED',
   'CLEANUP_FAILED',
   'RESET_FAILED',
+  /** A coordinator call without the run's bearer token. */
+  'UNAUTHORIZED',
+  /** The coordinator (HTTP) cannot be reached or answered something that is not its API. */
+  'COORDINATOR_UNAVAILABLE',
 ] as const;
 
 export type PoolErrorCode = (typeof POOL_ERROR_CODES)[number];

@@ -1,0 +1,103 @@
+import { z } from 'zod';
+import { RESET_STRATEGIES, type ResetStrategy } from '../config/schemas.js';
+import { TEST_PRIORITIES } from '../domain/priority.js';
+import type { Allocation } from '../pool/container-pool-manager.js';
+import type { RuntimeKind } from '../runtime/container-runtime.js';
+import type { Lease } from '../store/pool-store.js';
+
+/**
+ * The coordinator's HTTP API, version 1: request bodies (validated with these schemas at the server, so a
+ * bad body is a 400 that changed nothing) and response shapes (shared by the client). Every route is under
+ * `/v1`; every call carries `Authorization: Bearer <run token>`.
+ */
+export const API_PREFIX = '/v1';
+
+const leaseRef = z.object({ leaseId: z.string().min(1).max(200), token: z.number().int().nonnegative() }).strict();
+const ms = z.number().int().positive().finite();
+
+export const allocateBodySchema = z
+  .object({
+    testRunId: z.string().min(1).max(512),
+    priority: z.enum(TEST_PRIORITIES).optional(),
+    timeoutMs: ms.optional(),
+    maxRetries: z.number().int().min(0).max(100).optional(),
+    requiredResources: z
+      .object({ minMemoryMB: z.number().nonnegative().finite().optional(), maxCpuPercent: z.number().nonnegative().finite().optional() })
+      .strict()
+      .optional(),
+    requestId: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+export type AllocateBody = z.input<typeof allocateBodySchema>;
+
+export const tokenBodySchema = z.object({ token: z.number().int().nonnegative() }).strict();
+
+export const resetBodySchema = z.object({ token: z.number().int().nonnegative(), strategy: z.enum(RESET_STRATEGIES) }).strict();
+
+export const extensionBodySchema = z
+  .object({
+    testRunId: z.string().min(1).max(512),
+    justification: z.string().max(2_000),
+    requestedMs: ms.optional(),
+    currentTimeoutMs: ms.optional(),
+    lease: leaseRef.optional(),
+  })
+  .strict();
+export type ExtensionBody = z.input<typeof extensionBodySchema>;
+
+export const executionBodySchema = z
+  .object({ testId: z.string().min(1).max(2_000), durationMs: z.number().nonnegative().finite() })
+  .strict();
+export type ExecutionBody = z.input<typeof executionBodySchema>;
+
+export interface AllocateResponse {
+  allocation: Allocation;
+  /** Where the container runs: 'docker' means a host URL must use host.docker.internal to be reached. */
+  runtime: RuntimeKind;
+}
+
+export interface RenewResponse {
+  lease: Lease;
+  /**
+   * True when a request of equal or higher priority than this lease's is waiting: the holder should hand the
+   * container back at its next test boundary.
+   */
+  contended: boolean;
+  /** Waiting requests: all, and those of equal or higher priority than the lease. */
+  waiting: { total: number; atOrAbove: number };
+}
+
+export interface ReleaseResponse {
+  lease: Lease;
+  heldMs: number;
+}
+
+export interface CoordinatorInfo {
+  apiVersion: 1;
+  poolId: string;
+  runId: string;
+  runtime: RuntimeKind;
+  containers: number;
+  leaseTtlMs: number;
+  maxWaitTimeMs: number;
+  /** True after the run's teardown: only status, analytics and audit (a final snapshot) are still served. */
+  final: boolean;
+}
+
+/** Server-sent events of `GET /v1/leases/:id/events`. The stream ends after the first of them. */
+export type LeaseEvent =
+  | { type: 'revoked'; leaseId: string; containerId: string; reason: string }
+  | { type: 'expired'; leaseId: string; containerId: string }
+  | { type: 'released'; leaseId: string; containerId: string };
+
+export const leaseEventSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('revoked'), leaseId: z.string(), containerId: z.string(), reason: z.string() }),
+  z.object({ type: z.literal('expired'), leaseId: z.string(), containerId: z.string() }),
+  z.object({ type: z.literal('released'), leaseId: z.string(), containerId: z.string() }),
+]);
+
+export const errorBodySchema = z.object({
+  error: z.object({ code: z.string(), message: z.string(), data: z.record(z.string(), z.unknown()).optional() }),
+});
+
+export type { ResetStrategy };

@@ -1,0 +1,330 @@
+import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { POOL_ERROR_CODES, PoolError, type PoolErrorCode } from '../errors/pool-error.js';
+import type { ResetResult } from '../cleanup/cleanup-types.js';
+import type { ResetStrategy } from '../config/schemas.js';
+import type { PoolStatus, SystemAnalytics } from '../pool/analytics-types.js';
+import type { LeaseRef } from '../pool/container-pool-manager.js';
+import type { ExtensionDecision, TimeoutRecommendation } from '../pool/timeout-manager.js';
+import type { AuditEvent } from '../store/pool-store.js';
+import {
+  errorBodySchema,
+  leaseEventSchema,
+  type AllocateBody,
+  type AllocateResponse,
+  type CoordinatorInfo,
+  type ExtensionBody,
+  type LeaseEvent,
+  type ReleaseResponse,
+  type RenewResponse,
+} from './coordinator-protocol.js';
+import { LeaseHeartbeat, type HeartbeatOptions } from './lease-heartbeat.js';
+
+/** Environment variables through which globalSetup hands the coordinator to the workers. */
+export const POOL_URL_ENV = 'CINNAMON_POOL_URL';
+export const POOL_TOKEN_ENV = 'CINNAMON_POOL_TOKEN';
+/** The pool's queue limit (ms), so the fixtures' allocation fixture can wait a little longer than the pool. */
+export const POOL_MAX_WAIT_ENV = 'CINNAMON_POOL_MAX_WAIT_MS';
+
+export interface PoolClientOptions {
+  /** The coordinator, e.g. `http://127.0.0.1:40123`. */
+  url: string;
+  token: string;
+  /** Budget of every call except allocate (which waits as long as the queue makes it). @defaultValue 30000 ms */
+  requestTimeoutMs?: number;
+}
+
+export interface LeaseEventSubscription {
+  /** Settles when the stream is open (the subscription is in place) or failed to open. */
+  readonly ready: Promise<void>;
+  close(): void;
+}
+
+/**
+ * The worker side of the coordinator API: typed calls over one keep-alive connection pool, errors rebuilt
+ * as the PoolErrors the coordinator raised (same code, message and data).
+ */
+export class PoolClient {
+  readonly url: URL;
+  private readonly token: string;
+  private readonly agent: Agent;
+  private readonly requestTimeoutMs: number;
+
+  constructor(options: PoolClientOptions) {
+    this.url = new URL(options.url);
+    this.token = options.token;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    // Keep-alive: a worker renews, reports and checks contention at every test boundary; reusing the socket
+    // keeps each of those at a fraction of a millisecond on loopback.
+    this.agent = new Agent({ keepAlive: true, maxSockets: 16 });
+  }
+
+  /** The client for the coordinator of this run, from the variables globalSetup set. */
+  static fromEnv(env: NodeJS.ProcessEnv = process.env): PoolClient {
+    const url = env[POOL_URL_ENV];
+    const token = env[POOL_TOKEN_ENV];
+    if (!url || !token) {
+      throw new PoolError(
+        'COORDINATOR_UNAVAILABLE',
+        `${!url ? POOL_URL_ENV : POOL_TOKEN_ENV} is not set, so this worker cannot reach the container pool. ` +
+          `The pool is started by globalSetup: wrap your config with withContainerPool(defineConfig(...), options) ` +
+          `(or add globalSetup: '@cinnamon-qa/containers/global-setup' and metadata.cinnamonPool by hand).`,
+        { missing: !url ? POOL_URL_ENV : POOL_TOKEN_ENV },
+      );
+    }
+    return new PoolClient({ url, token });
+  }
+
+  info(): Promise<CoordinatorInfo> {
+    return this.call('GET', '/v1/info');
+  }
+
+  /** Waits in the pool's queue until a container is granted. Aborting `signal` cancels the waiting request. */
+  allocate(body: AllocateBody, options: { signal?: AbortSignal } = {}): Promise<AllocateResponse> {
+    return this.call('POST', '/v1/leases', body, { timeoutMs: 0, ...(options.signal ? { signal: options.signal } : {}) });
+  }
+
+  renew(lease: LeaseRef): Promise<RenewResponse> {
+    return this.call('POST', `/v1/leases/${encodeURIComponent(lease.leaseId)}/renew`, { token: lease.token });
+  }
+
+  release(lease: LeaseRef): Promise<ReleaseResponse> {
+    return this.call('POST', `/v1/leases/${encodeURIComponent(lease.leaseId)}/release`, { token: lease.token });
+  }
+
+  /** Resets the leased container in place; a hard reset restarts its server, so reconnect MCP clients after. */
+  reset(lease: LeaseRef, strategy: ResetStrategy): Promise<ResetResult> {
+    // A hard or recovery reset restarts the server and re-gates it: minutes, not the default budget.
+    return this.call('POST', `/v1/leases/${encodeURIComponent(lease.leaseId)}/reset`, { token: lease.token, strategy }, { timeoutMs: 0 });
+  }
+
+  requestExtension(body: ExtensionBody): Promise<ExtensionDecision> {
+    // Only the reference travels: a whole Lease object would be refused by the strict body schema.
+    const { lease, ...rest } = body;
+    return this.call('POST', '/v1/extensions', { ...rest, ...(lease ? { lease: { leaseId: lease.leaseId, token: lease.token } } : {}) });
+  }
+
+  async recordExecution(testId: string, durationMs: number): Promise<void> {
+    await this.call('POST', '/v1/executions', { testId, durationMs });
+  }
+
+  recommendTimeout(testId?: string): Promise<TimeoutRecommendation> {
+    return this.call('GET', `/v1/timeouts/recommendation${testId === undefined ? '' : `?testId=${encodeURIComponent(testId)}`}`);
+  }
+
+  status(): Promise<PoolStatus> {
+    return this.call('GET', '/v1/status');
+  }
+
+  analytics(): Promise<SystemAnalytics> {
+    return this.call('GET', '/v1/analytics');
+  }
+
+  audit(): Promise<AuditEvent[]> {
+    return this.call('GET', '/v1/audit');
+  }
+
+  /** Prometheus text of `/metrics`. */
+  async metrics(): Promise<string> {
+    const { body } = await this.raw('GET', '/metrics', undefined, {});
+    return body;
+  }
+
+  /** Renews `lease` every `intervalMs` (default TTL/2) until stopped or lost; see LeaseHeartbeat. */
+  startHeartbeat(lease: LeaseRef & { ttlMs: number }, options: HeartbeatOptions = {}): LeaseHeartbeat {
+    return new LeaseHeartbeat(this, lease, options);
+  }
+
+  /**
+   * Listens for the end of `lease` (server-sent events): `onEvent` gets 'revoked', 'expired' or 'released'
+   * at most once. `onError` hears a stream that broke or was refused; the holder then relies on renew.
+   */
+  subscribeLeaseEvents(lease: LeaseRef, onEvent: (event: LeaseEvent) => void, onError: (error: PoolError) => void = () => {}): LeaseEventSubscription {
+    let closed = false;
+    let settle!: { resolve(): void; reject(e: unknown): void };
+    const ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    ready.catch(() => undefined);
+    const req = httpRequest(
+      new URL(`/v1/leases/${encodeURIComponent(lease.leaseId)}/events?token=${lease.token}`, this.url),
+      // Its own socket: a stream that stays open must not hold one of the keep-alive pool's.
+      { method: 'GET', headers: { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' }, agent: false },
+      (res) => {
+        if (res.statusCode !== 200) {
+          void readBody(res).then((body) => {
+            const error = toPoolError(res.statusCode ?? 0, body, 'GET lease events');
+            settle.reject(error);
+            if (!closed) onError(error);
+          });
+          return;
+        }
+        settle.resolve();
+        res.setEncoding('utf8');
+        let buffer = '';
+        let delivered = false;
+        res.on('data', (chunk: string) => {
+          buffer += chunk;
+          let end: number;
+          while ((end = buffer.indexOf('\n\n')) >= 0) {
+            const frame = buffer.slice(0, end);
+            buffer = buffer.slice(end + 2);
+            const parsed = parseFrame(frame);
+            if (!parsed || closed || delivered) continue;
+            if (parsed.event === 'error') {
+              const e = safeJson(parsed.data) as { code?: string; message?: string } | undefined;
+              onError(new PoolError(knownCode(e?.code), e?.message ?? 'lease event stream refused', { leaseId: lease.leaseId }));
+              continue;
+            }
+            const event = leaseEventSchema.safeParse(safeJson(parsed.data));
+            if (event.success) {
+              delivered = true;
+              onEvent(event.data);
+            }
+          }
+        });
+        res.on('error', () => undefined);
+        res.on('end', () => {
+          if (!closed && !delivered) onError(new PoolError('COORDINATOR_UNAVAILABLE', `The lease event stream of ${lease.leaseId} ended without an event.`, { leaseId: lease.leaseId }));
+        });
+      },
+    );
+    req.on('error', (error) => {
+      const e = unreachable(this.url, error);
+      settle.reject(e);
+      if (!closed) onError(e);
+    });
+    req.end();
+    return {
+      ready,
+      close: () => {
+        closed = true;
+        req.destroy();
+      },
+    };
+  }
+
+  /** Closes idle keep-alive sockets; in-flight calls finish. */
+  close(): void {
+    this.agent.destroy();
+  }
+
+  // ---------------------------------------------------------------- transport
+
+  private async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<T> {
+    const { status, body: text } = await this.raw(method, path, body, options);
+    if (status === 204) return undefined as T;
+    const parsed = safeJson(text);
+    if (parsed === undefined) {
+      throw new PoolError('COORDINATOR_UNAVAILABLE', `The coordinator at ${this.url.origin} answered ${method} ${path} with something that is not JSON (status ${status}).`, {
+        status,
+      });
+    }
+    return parsed as T;
+  }
+
+  private raw(method: 'GET' | 'POST', path: string, body: unknown, options: { timeoutMs?: number; signal?: AbortSignal }): Promise<{ status: number; body: string }> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const attempt = (retry: boolean): Promise<{ status: number; body: string }> =>
+      new Promise((resolve, reject) => {
+        const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
+        const req = httpRequest(new URL(path, this.url), {
+          method,
+          agent: this.agent,
+          headers: {
+            authorization: `Bearer ${this.token}`,
+            accept: 'application/json',
+            ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
+          },
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+        let timer: NodeJS.Timeout | undefined;
+        if (timeoutMs > 0) {
+          timer = setTimeout(() => req.destroy(new PoolError('COORDINATOR_UNAVAILABLE', `The coordinator did not answer ${method} ${path} within ${timeoutMs} ms.`, { path })), timeoutMs);
+        }
+        req.on('response', (res) => {
+          void readBody(res).then(
+            (text) => {
+              if (timer) clearTimeout(timer);
+              const status = res.statusCode ?? 0;
+              if (status >= 400) reject(toPoolError(status, text, `${method} ${path}`));
+              else resolve({ status, body: text });
+            },
+            (error: unknown) => {
+              if (timer) clearTimeout(timer);
+              reject(unreachable(this.url, error));
+            },
+          );
+        });
+        req.on('error', (error: NodeJS.ErrnoException) => {
+          if (timer) clearTimeout(timer);
+          // The server may close an idle keep-alive socket just as it is reused: the request never arrived,
+          // so sending it again is safe (Node's documented pattern for reusedSocket).
+          if (retry && req.reusedSocket && error.code === 'ECONNRESET') {
+            attempt(false).then(resolve, reject);
+            return;
+          }
+          if (options.signal?.aborted) {
+            reject(new PoolError('ALLOCATION_CANCELLED', `${method} ${path} was cancelled by the caller.`, { path }));
+            return;
+          }
+          reject(error instanceof PoolError ? error : unreachable(this.url, error));
+        });
+        req.end(payload);
+      });
+    return attempt(true);
+  }
+}
+
+function readBody(res: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.on('error', reject);
+  });
+}
+
+function toPoolError(status: number, text: string, what: string): PoolError {
+  const parsed = errorBodySchema.safeParse(safeJson(text));
+  if (parsed.success) {
+    const { code, message, data } = parsed.data.error;
+    return new PoolError(knownCode(code), message, { ...data, httpStatus: status });
+  }
+  return new PoolError('COORDINATOR_UNAVAILABLE', `${what}: the coordinator answered ${status} without an error body: ${text.slice(0, 200)}`, { httpStatus: status });
+}
+
+function knownCode(code: string | undefined): PoolErrorCode {
+  return (POOL_ERROR_CODES as readonly string[]).includes(code ?? '') ? (code as PoolErrorCode) : 'COORDINATOR_UNAVAILABLE';
+}
+
+function unreachable(url: URL, error: unknown): PoolError {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return new PoolError(
+    'COORDINATOR_UNAVAILABLE',
+    `Cannot reach the pool coordinator at ${url.origin}: ${error instanceof Error ? error.message : String(error)}. ` +
+      `It runs in the Playwright runner process; if the run was interrupted or globalSetup failed, see the runner's output.`,
+    { url: url.origin, ...(code ? { errno: code } : {}) },
+    { cause: error },
+  );
+}
+
+function safeJson(text: string | undefined): unknown {
+  if (text === undefined || text === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseFrame(frame: string): { event: string; data: string } | undefined {
+  let event = 'message';
+  const data: string[] = [];
+  for (const line of frame.split('\n')) {
+    if (line.startsWith(':') || line === '') continue;
+    const colon = line.indexOf(':');
+    const field = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+    if (field === 'event') event = value;
+    else if (field === 'data') data.push(value);
+  }
+  return data.length ? { event, data: data.join('\n') } : undefined;
+}

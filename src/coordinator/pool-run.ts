@@ -1,0 +1,263 @@
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { SystemClock, type Clock } from '../clock/clock.js';
+import { CleanupService } from '../cleanup/cleanup-service.js';
+import { ContainerResetManager } from '../cleanup/container-reset-manager.js';
+import type { PoolConfig } from '../config/pool-config.js';
+import { isPoolError, PoolError } from '../errors/pool-error.js';
+import { HealthChecker } from '../health/health-checker.js';
+import { ContainerPoolManager } from '../pool/container-pool-manager.js';
+import type { PoolLogger } from '../pool/pool-events.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import { MemoryPoolStore } from '../store/memory-store.js';
+import type { PoolStore } from '../store/pool-store.js';
+import { RedisPoolStore } from '../store/redis-store.js';
+import { DEFAULT_HISTORY_FILE, type PluginOptions } from './container-pool-options.js';
+import { startCoordinator, type FinalSnapshot, type RunningCoordinator } from './coordinator-server.js';
+import { HistoryFile } from './history-file.js';
+import { createRuntime, planRuntime } from './pool-runtime-factory.js';
+
+/** @defaultValue 60000 ms: how long the coordinator keeps serving the final figures after the teardown. */
+const FROZEN_COORDINATOR_LIFETIME_MS = 60_000;
+/** @defaultValue 5000 ms: how long a configured Redis gets to answer at start before the run fails. */
+const REDIS_START_TIMEOUT_MS = 5_000;
+
+export interface PoolRunOptions {
+  pool: PoolConfig;
+  plugin: PluginOptions;
+  /** Folder that relative paths (history file, coordinator file) are resolved against: the config's. */
+  baseDir: string;
+  /** Where the one-line start message and pool warnings go. @defaultValue stdout/stderr with a prefix */
+  log?: (line: string) => void;
+  logger?: PoolLogger;
+  env?: NodeJS.ProcessEnv;
+  clock?: Clock;
+}
+
+export interface PoolRunStopOptions {
+  /** Called with the final figures before anything is closed (the reporter's snapshot file). */
+  onSnapshot?: (snapshot: FinalSnapshot) => Promise<void>;
+}
+
+const PREFIX = '[cinnamon-pool]';
+
+/**
+ * One run's pool, wired: runtime and store chosen, containers started and health-gated, coordinator up.
+ * `start()` undoes itself when any step fails; `stop()` drains and stops everything, runs every step even
+ * when one fails, and is safe to call twice (Ctrl-C may call it while the teardown already does).
+ */
+export class PoolRun implements AsyncDisposable {
+  /** A file (mode 600) with the coordinator's URL and token, for `cinnamon-pool status` from another shell. */
+  readonly coordinatorFile: string;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly manager: ContainerPoolManager,
+    readonly coordinator: RunningCoordinator,
+    readonly runtime: ContainerRuntime,
+    readonly store: PoolStore,
+    private readonly history: HistoryFile | undefined,
+    baseDir: string,
+  ) {
+    this.coordinatorFile = resolve(baseDir, '.cinnamon-pool', 'coordinator.json');
+  }
+
+  static async start(options: PoolRunOptions, signal?: AbortSignal): Promise<PoolRun> {
+    const env = options.env ?? process.env;
+    const clock = options.clock ?? new SystemClock();
+    const log = options.log ?? ((line: string) => process.stdout.write(`${PREFIX} ${line}\n`));
+    const logger = options.logger ?? stderrLogger();
+    const { pool, plugin } = options;
+
+    const plan = await planRuntime(plugin.runtime, { env, ...(plugin.dockerImage ? { dockerImage: plugin.dockerImage } : {}) });
+    const { store, storeReason, history } = await openStore(pool, plugin, options.baseDir);
+    const cleanups: Array<() => Promise<unknown>> = [() => store.close()];
+    const undo = async () => {
+      for (const c of cleanups.reverse()) await c().catch(() => undefined);
+    };
+    try {
+      const historyNote = history ? await loadHistory(history, logger) : '';
+      log(`runtime: ${plan.decision.kind} (${plan.decision.reason.replace(/^\w+: /, '')}); store: ${store.kind} (${storeReason}${historyNote})`);
+      abortIfAsked(signal);
+
+      const runtime = createRuntime(plan, clock);
+      cleanups.push(() => runtime.close());
+      if (runtime.limitations.length) logger.info(`${runtime.kind} runtime limits not enforced: ${runtime.limitations.join('; ')}`);
+      const health = new HealthChecker({ config: pool.health, runtime, clock });
+      const portOf = (id: string) => {
+        const spec = pool.containerSpecs.find((s) => s.id === id);
+        if (!spec) throw new PoolError('UNKNOWN_CONTAINER', `No container ${JSON.stringify(id)} in this pool.`, { containerId: id });
+        return spec.port;
+      };
+      const manager = new ContainerPoolManager({
+        config: pool,
+        store,
+        runtime,
+        health,
+        cleaner: new CleanupService({ runtime, clock, stageTimeoutMs: pool.cleanup.stageTimeoutMs }),
+        resetter: new ContainerResetManager({ runtime, health, portOf, clock }),
+        clock,
+        logger,
+      });
+      cleanups.push(() => manager.shutdown());
+      // Ctrl-C during start: stop the runtime at once, so initialize() fails fast instead of finishing.
+      const onAbort = () => void runtime.close().catch(() => undefined);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const t0 = clock.monotonic();
+      try {
+        await manager.initialize();
+      } catch (error) {
+        throw startFailure(error, signal);
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+      }
+      abortIfAsked(signal);
+
+      const coordinator = await startCoordinator({
+        manager,
+        runtime: runtime.kind,
+        clock,
+        logger,
+        ...(history ? { onExecutionRecorded: (testId: string) => history.noteRecorded(testId) } : {}),
+      });
+      cleanups.push(() => coordinator.close());
+      const run = new PoolRun(manager, coordinator, runtime, store, history, options.baseDir);
+      await run.writeCoordinatorFile().catch((e: unknown) => logger.warn(`cannot write ${run.coordinatorFile}: ${String(e)}`));
+      log(
+        `${pool.containers} container(s) ready in ${((clock.monotonic() - t0) / 1000).toFixed(1)} s; coordinator ${coordinator.url} ` +
+          `(URL and token for \`cinnamon-pool status\`: ${run.coordinatorFile})`,
+      );
+      return run;
+    } catch (error) {
+      await undo();
+      throw error;
+    }
+  }
+
+  /**
+   * Drains the queue (waiters fail with POOL_SHUT_DOWN), waits for cleanups, stops every container, hands
+   * the final figures to `onSnapshot`, keeps serving them read-only from the coordinator, saves the history
+   * and closes the store.
+   */
+  stop(options: PoolRunStopOptions = {}): Promise<void> {
+    this.stopping ??= this.doStop(options);
+    return this.stopping;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  private async doStop(options: PoolRunStopOptions): Promise<void> {
+    const failures: unknown[] = [];
+    const step = async (what: string, work: () => Promise<unknown>) => {
+      try {
+        await work();
+      } catch (error) {
+        failures.push(new Error(`${what}: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
+      }
+    };
+    await step('stop the pool', () => this.manager.shutdown());
+    let snapshot: FinalSnapshot | undefined;
+    await step('collect the final analytics', async () => {
+      const [status, analytics, audit] = await Promise.all([this.manager.getPoolStatus(), this.manager.getSystemAnalytics(), this.manager.getAuditLog()]);
+      snapshot = { status, analytics, audit };
+    });
+    if (snapshot) {
+      const final = snapshot;
+      if (options.onSnapshot) await step('hand over the final analytics', () => options.onSnapshot!(final));
+      // Reporters asking the coordinator at onEnd (after this teardown) still get the figures; the process
+      // may exit under it.
+      this.coordinator.freeze(final);
+      this.coordinator.unref();
+      // A runner that lives on (UI and watch mode run globalSetup per run) must not collect frozen servers.
+      setTimeout(() => void this.coordinator.close(), FROZEN_COORDINATOR_LIFETIME_MS).unref();
+    } else {
+      await step('close the coordinator', () => this.coordinator.close());
+    }
+    if (this.history) await step(`save ${this.history.path}`, () => this.history!.save());
+    await step('close the store', () => this.store.close());
+    await step('remove the coordinator file', () => rm(this.coordinatorFile, { force: true }));
+    if (failures.length) {
+      throw new PoolError('RUNTIME_ERROR', `The container pool did not stop cleanly:\n${failures.map((f) => `  - ${(f as Error).message}`).join('\n')}`, {}, { cause: failures[0] });
+    }
+  }
+
+  private async writeCoordinatorFile(): Promise<void> {
+    await mkdir(dirname(this.coordinatorFile), { recursive: true });
+    const body = { url: this.coordinator.url, token: this.coordinator.token, pid: process.pid, runId: this.manager.runId, startedAt: new Date().toISOString() };
+    await writeFile(this.coordinatorFile, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
+    await chmod(this.coordinatorFile, 0o600);
+  }
+}
+
+async function openStore(pool: PoolConfig, plugin: PluginOptions, baseDir: string): Promise<{ store: PoolStore; storeReason: string; history?: HistoryFile }> {
+  if (!plugin.redisUrl) {
+    const store = new MemoryPoolStore();
+    const path = resolve(baseDir, plugin.historyFile ?? DEFAULT_HISTORY_FILE);
+    return { store, storeReason: `no redisUrl; timeout history in ${path}`, history: new HistoryFile(path, store, pool.timeouts.historyLimit) };
+  }
+  const keyPrefix = plugin.redisKeyPrefix ?? `cinnamon-pool:${pool.poolId}`;
+  const where = redactedRedisUrl(plugin.redisUrl);
+  const store = new RedisPoolStore({ redis: plugin.redisUrl, keyPrefix });
+  try {
+    await withTimeout(store.getCounters(), REDIS_START_TIMEOUT_MS, `no answer within ${REDIS_START_TIMEOUT_MS} ms`);
+  } catch (error) {
+    await store.close().catch(() => undefined);
+    throw new PoolError(
+      'STORE_UNAVAILABLE',
+      `Redis at ${where} (option redisUrl) is unreachable: ${error instanceof Error ? error.message : String(error)}. ` +
+        `Start it (e.g. \`redis-server --port <port>\`), fix redisUrl, or remove redisUrl to use the embedded in-memory store.`,
+      { url: where },
+      { cause: error },
+    );
+  }
+  return { store, storeReason: `redisUrl ${where}, key prefix '${keyPrefix}'` };
+}
+
+async function loadHistory(history: HistoryFile, logger: PoolLogger): Promise<string> {
+  const loaded = await history.load();
+  if (loaded.problem) logger.warn(`timeout history: ${loaded.problem}`);
+  return loaded.tests ? `, ${loaded.samples} durations of ${loaded.tests} tests loaded` : '';
+}
+
+/** The start failure as the run should print it: what failed (container, stage, fix come from the pool). */
+function startFailure(error: unknown, signal: AbortSignal | undefined): unknown {
+  if (signal?.aborted) return new PoolError('POOL_SHUT_DOWN', 'The container pool start was interrupted; everything started was stopped.', {}, { cause: error });
+  if (isPoolError(error)) {
+    return new PoolError(error.code, `The container pool could not start; everything started was stopped.\n${error.message}`, { ...error.data }, { cause: error });
+  }
+  return error;
+}
+
+function abortIfAsked(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new PoolError('POOL_SHUT_DOWN', 'The container pool start was interrupted; everything started was stopped.');
+}
+
+function redactedRedisUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'redis (unparsable URL)';
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+function stderrLogger(): PoolLogger {
+  return {
+    info: () => {},
+    warn: (m) => process.stderr.write(`${PREFIX} ${m}\n`),
+    error: (m) => process.stderr.write(`${PREFIX} ${m}\n`),
+  };
+}

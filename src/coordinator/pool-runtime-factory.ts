@@ -1,0 +1,90 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import type { Clock } from '../clock/clock.js';
+import { PoolError } from '../errors/pool-error.js';
+import { packageRoot } from '../runtime/package-root.js';
+import { poolImageTag } from '../runtime/docker/pool-image.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import { dockerEndpoint } from '../runtime/docker-endpoint.js';
+import { DockerRuntime } from '../runtime/docker-runtime.js';
+import { ProcessRuntime } from '../runtime/process-runtime.js';
+import { selectRuntime, type RuntimeChoice, type RuntimeDecision } from '../runtime/select-runtime.js';
+
+/** @defaultValue 15 minutes: first build of the offline base image included (≈1 min measured, slow mirrors more). */
+const IMAGE_BUILD_TIMEOUT_MS = 15 * 60_000;
+
+export interface RuntimePlan {
+  decision: RuntimeDecision;
+  /** The image the docker runtime will run (decided with the runtime). */
+  image?: string;
+}
+
+/**
+ * Decides the runtime (see selectRuntime) and, for Docker, the image. 'auto' takes Docker only when the
+ * image is already built (building takes a minute; an automatic choice must not); an explicit 'docker'
+ * builds a missing image with docker/build-image.sh.
+ */
+export async function planRuntime(requested: RuntimeChoice, options: { dockerImage?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RuntimePlan> {
+  const env = options.env ?? process.env;
+  let image: string | undefined;
+  const decision = await selectRuntime({
+    requested,
+    env,
+    dockerImageAvailable: async () => {
+      image = options.dockerImage ?? (await poolImageTag(packageRoot(import.meta.url), env));
+      const present = await imagePresent(image, env);
+      return present
+        ? { ok: true, reason: `image ${image} is present` }
+        : { ok: false, reason: `image ${image} is not built (run \`bash docker/build-image.sh\` to use Docker)` };
+    },
+  });
+  if (decision.kind !== 'docker') return { decision };
+  image ??= options.dockerImage ?? (await poolImageTag(packageRoot(import.meta.url), env));
+  if (!(await imagePresent(image, env))) {
+    if (options.dockerImage) {
+      throw new PoolError('RUNTIME_ERROR', `Docker image ${image} (option dockerImage) does not exist on the daemon. Build or load it, or drop the option to use the pool's own image.`, {
+        operation: 'select-runtime',
+        image,
+      });
+    }
+    await buildPoolImage(env);
+    return { decision: { ...decision, reason: `${decision.reason}; built image ${image}` }, image };
+  }
+  return { decision, image };
+}
+
+export function createRuntime(plan: RuntimePlan, clock: Clock): ContainerRuntime {
+  if (plan.decision.kind === 'docker') {
+    if (!plan.image) throw new PoolError('RUNTIME_ERROR', 'Internal: docker runtime chosen without an image.', { operation: 'create-runtime' });
+    return new DockerRuntime({ image: plan.image, clock });
+  }
+  return new ProcessRuntime({ clock });
+}
+
+async function imagePresent(tag: string, env: NodeJS.ProcessEnv): Promise<boolean> {
+  try {
+    await new Docker(dockerEndpoint(env).connection).getImage(tag).inspect();
+    return true;
+  } catch (error) {
+    if ((error as { statusCode?: number }).statusCode === 404) return false;
+    throw error;
+  }
+}
+
+function buildPoolImage(env: NodeJS.ProcessEnv): Promise<void> {
+  const script = join(packageRoot(import.meta.url), 'docker', 'build-image.sh');
+  process.stderr.write(`[cinnamon-pool] building the MCP server image (bash ${script}); the first build takes about a minute\n`);
+  return new Promise((resolve, reject) => {
+    const child = execFile('bash', [script], { env, timeout: IMAGE_BUILD_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (error, _stdout, stderr) => {
+      if (!error) return resolve();
+      const tail = String(stderr).trim().split('\n').slice(-5).join('\n');
+      reject(
+        new PoolError('RUNTIME_ERROR', `Building the pool image failed (bash ${script}):\n${tail}\nFix the build, or use runtime: 'process'.`, {
+          operation: 'build-image',
+        }),
+      );
+    });
+    child.stderr?.pipe(process.stderr);
+  });
+}
