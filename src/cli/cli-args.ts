@@ -1,0 +1,118 @@
+import { parseArgs } from 'node:util';
+import { parsePoolOptions } from '../config/pool-config.js';
+import { POOL_TOKEN_ENV, POOL_URL_ENV } from '../coordinator/pool-client.js';
+import { RUNTIME_CHOICES, RUNTIME_ENV_VAR, type RuntimeChoice } from '../runtime/select-runtime.js';
+import type { CoordinatorLookup } from './coordinator-file.js';
+import type { DoctorOptions } from './doctor-checks.js';
+
+export const USAGE = `Usage: cinnamon-pool <command> [options]
+
+Commands:
+  doctor   check what a pool run needs before it starts (exit code 1 on a miss)
+    --runtime auto|docker|process   runtime to check for (default: $${RUNTIME_ENV_VAR}, else auto)
+    --containers N                  pool size (default 2)
+    --base-port PORT                first container port (default 3001)
+    --redis URL                     Redis to check (default: $REDIS_URL; unset means the in-memory store)
+    --image TAG                     Docker image to look for (default: what docker/build-image.sh --print-tag says)
+    --json                          print the checks as JSON
+  status   show a running pool: containers and states, leases, queue by priority
+    --url URL                       coordinator URL (default: $${POOL_URL_ENV})
+    --token TOKEN                   its bearer token (default: $${POOL_TOKEN_ENV})
+    --file PATH                     coordinator file of a run (default: .cinnamon-pool/coordinator.json
+                                    in this folder or above, written by the run while it runs)
+    --json                          print the info and status JSON
+  help     this text
+`;
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export type Command =
+  | { kind: 'help' }
+  | { kind: 'doctor'; options: DoctorOptions; json: boolean }
+  | { kind: 'status'; lookup: CoordinatorLookup; json: boolean };
+
+export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
+  const [name, ...rest] = argv;
+  switch (name) {
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      return { kind: 'help' };
+    case 'doctor':
+      return parseDoctor(rest, env);
+    case 'status':
+      return parseStatus(rest, env);
+    default:
+      throw new UsageError(`unknown command '${name}'`);
+  }
+}
+
+function parseDoctor(args: string[], env: NodeJS.ProcessEnv): Command {
+  const { values } = strictParse(args, {
+    runtime: { type: 'string' },
+    containers: { type: 'string' },
+    'base-port': { type: 'string' },
+    redis: { type: 'string' },
+    image: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  });
+  const fromEnv = env[RUNTIME_ENV_VAR]?.trim();
+  const runtime = values.runtime ?? (fromEnv || 'auto');
+  if (!(RUNTIME_CHOICES as readonly string[]).includes(runtime)) {
+    const where = values.runtime !== undefined ? '--runtime' : RUNTIME_ENV_VAR;
+    throw new UsageError(`${where} must be one of ${RUNTIME_CHOICES.join(', ')}, got '${runtime}'`);
+  }
+  const runtimeSource = values.runtime !== undefined ? '--runtime' : fromEnv ? `${RUNTIME_ENV_VAR}=${fromEnv}` : 'default';
+
+  // The pool's own option parser, so the doctor accepts exactly what the config accepts.
+  const pool = parsePoolOptions({
+    ...(values.containers !== undefined ? { containers: integer('--containers', values.containers) } : {}),
+    ...(values['base-port'] !== undefined ? { basePort: integer('--base-port', values['base-port']) } : {}),
+  });
+  const redisUrl = values.redis ?? (env.REDIS_URL?.trim() || undefined);
+  return {
+    kind: 'doctor',
+    json: values.json === true,
+    options: {
+      runtime: runtime as RuntimeChoice,
+      runtimeSource,
+      ports: pool.containerSpecs.map((s) => s.port),
+      redisUrl,
+      ...(values.image !== undefined ? { image: values.image } : {}),
+    },
+  };
+}
+
+function parseStatus(args: string[], env: NodeJS.ProcessEnv): Command {
+  const { values } = strictParse(args, {
+    url: { type: 'string' },
+    token: { type: 'string' },
+    file: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  });
+  // Flags first, then the variables a run's workers see; the coordinator file is looked for later, on disk.
+  return {
+    kind: 'status',
+    json: values.json === true,
+    lookup: { url: values.url ?? env[POOL_URL_ENV], token: values.token ?? env[POOL_TOKEN_ENV], file: values.file },
+  };
+}
+
+type Spec = Record<string, { type: 'string' | 'boolean'; default?: boolean }>;
+
+function strictParse<S extends Spec>(args: string[], options: S) {
+  try {
+    return parseArgs({ args, options, strict: true, allowPositionals: false });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function integer(flag: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value)) throw new UsageError(`${flag} must be a whole number, got '${text}'`);
+  return value;
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+/**
+ * `cinnamon-pool`: operate a container pool from a shell.
+ *   cinnamon-pool doctor   what a run needs, checked before it starts
+ *   cinnamon-pool status   a running pool, from its coordinator
+ * From a checkout, without building: npx tsx src/cli/main.ts doctor
+ */
+import { PoolClient } from '../coordinator/pool-client.js';
+import { isPoolError } from '../errors/pool-error.js';
+import { formatChecks, hasFailures } from './check-result.js';
+import { USAGE, UsageError, parseCommand } from './cli-args.js';
+import { findCoordinator } from './coordinator-file.js';
+import { runDoctor } from './doctor-checks.js';
+import { packageRoot } from '../runtime/package-root.js';
+import { renderStatus } from './status-command.js';
+import { systemProbes } from './system-probes.js';
+
+/** Exit codes: 0 ready / shown, 1 a check failed or the pool cannot be reached, 2 bad usage. */
+async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const command = parseCommand(argv, env);
+  switch (command.kind) {
+    case 'help':
+      process.stdout.write(USAGE);
+      return 0;
+    case 'doctor': {
+      const results = await runDoctor(command.options, systemProbes(packageRoot(), env));
+      process.stdout.write(command.json ? `${JSON.stringify(results, null, 2)}\n` : formatChecks(results));
+      return hasFailures(results) ? 1 : 0;
+    }
+    case 'status': {
+      const coordinator = findCoordinator(command.lookup, process.cwd());
+      const client = new PoolClient({ url: coordinator.url, token: coordinator.token, requestTimeoutMs: 5_000 });
+      try {
+        process.stdout.write(await renderStatus(client, { json: command.json }));
+        return 0;
+      } finally {
+        client.close();
+      }
+    }
+  }
+}
+
+main(process.argv.slice(2), process.env).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      process.stderr.write(`cinnamon-pool: ${error.message}\n\n${USAGE}`);
+      process.exitCode = 2;
+    } else if (isPoolError(error, 'INVALID_OPTIONS')) {
+      process.stderr.write(`cinnamon-pool: ${error.message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`cinnamon-pool: ${isPoolError(error) ? `${error.code}: ` : ''}${error instanceof Error ? error.message : String(error)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);
