@@ -21,9 +21,9 @@ export interface RuntimePlan {
 }
 
 /**
- * Decides the runtime (see selectRuntime) and, for Docker, the image. 'auto' takes Docker only when the
- * image is already built (building takes a minute; an automatic choice must not); an explicit 'docker'
- * builds a missing image with docker/build-image.sh.
+ * Decides the runtime (see selectRuntime) and, for Docker, the image. When a daemon answers and the image is
+ * missing, it is built with docker/build-image.sh (progress on stderr; about a minute the first time): with
+ * 'auto' a failed build falls back to the process runtime and the reason says why, with 'docker' it fails.
  */
 export async function planRuntime(requested: RuntimeChoice, options: { dockerImage?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RuntimePlan> {
   const env = options.env ?? process.env;
@@ -33,10 +33,14 @@ export async function planRuntime(requested: RuntimeChoice, options: { dockerIma
     env,
     dockerImageAvailable: async () => {
       image = options.dockerImage ?? (await poolImageTag(packageRoot(import.meta.url), env));
-      const present = await imagePresent(image, env);
-      return present
-        ? { ok: true, reason: `image ${image} is present` }
-        : { ok: false, reason: `image ${image} is not built (run \`bash docker/build-image.sh\` to use Docker)` };
+      if (await imagePresent(image, env)) return { ok: true, reason: `image ${image} is present` };
+      if (options.dockerImage) return { ok: false, reason: `image ${image} (option dockerImage) does not exist on the daemon` };
+      try {
+        await buildPoolImage(env);
+        return { ok: true, reason: `image ${image} was built` };
+      } catch (error) {
+        return { ok: false, reason: `image ${image} is missing and could not be built (${error instanceof Error ? error.message.split('\n')[0] : String(error)})` };
+      }
     },
   });
   if (decision.kind !== 'docker') return { decision };
