@@ -2,6 +2,7 @@ import type { ChromiumLocation } from '../runtime/chromium-locator.js';
 import type { DockerPingResult } from '../runtime/docker-endpoint.js';
 import type { RuntimeChoice } from '../runtime/select-runtime.js';
 import type { CheckResult } from './check-result.js';
+import { redactUrl } from '../store/redact-url.js';
 
 /** @defaultValue 20.12: the package's `engines.node`. */
 export const MIN_NODE_VERSION: readonly [number, number] = [20, 12];
@@ -199,15 +200,6 @@ function runtimeVerdict(options: DoctorOptions, dockerUsable: boolean, results: 
   };
 }
 
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparsable URL)';
-  }
-}
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);

@@ -16,6 +16,7 @@ import { DEFAULT_HISTORY_FILE, type PluginOptions } from './container-pool-optio
 import { startCoordinator, type FinalSnapshot, type RunningCoordinator } from './coordinator-server.js';
 import { HistoryFile } from './history-file.js';
 import { createRuntime, planRuntime } from './pool-runtime-factory.js';
+import { redactUrl } from '../store/redact-url.js';
 
 /** @defaultValue 60000 ms: how long the coordinator keeps serving the final figures after the teardown. */
 const FROZEN_COORDINATOR_LIFETIME_MS = 60_000;
@@ -198,7 +199,7 @@ async function openStore(pool: PoolConfig, plugin: PluginOptions, baseDir: strin
     return { store, storeReason: `no redisUrl; timeout history in ${path}`, history: new HistoryFile(path, store, pool.timeouts.historyLimit) };
   }
   const keyPrefix = plugin.redisKeyPrefix ?? `cinnamon-pool:${pool.poolId}`;
-  const where = redactedRedisUrl(plugin.redisUrl);
+  const where = redactUrl(plugin.redisUrl);
   const store = new RedisPoolStore({ redis: plugin.redisUrl, keyPrefix });
   try {
     await withTimeout(store.getCounters(), REDIS_START_TIMEOUT_MS, `no answer within ${REDIS_START_TIMEOUT_MS} ms`);
@@ -234,15 +235,6 @@ function abortIfAsked(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new PoolError('POOL_SHUT_DOWN', 'The container pool start was interrupted; everything started was stopped.');
 }
 
-function redactedRedisUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'redis (unparsable URL)';
-  }
-}
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -16,7 +16,7 @@ import { parseAllocationRequest, type AllocationRequest, type AllocationRequestI
 import { AllocationQueue } from './allocation-queue.js';
 import { AuditLog } from './audit-log.js';
 import { moveContainer } from './container-state-machine.js';
-import { computeAnalytics, type PoolStatus, type SystemAnalytics } from './pool-analytics.js';
+import { computeAnalytics, type AnalyticsInput, type PoolStatus, type SystemAnalytics } from './pool-analytics.js';
 import { SILENT_LOGGER, type PoolEventMap, type PoolEventName, type PoolLogger } from './pool-events.js';
 import { ResourceManager, type DegradationChange } from './resource-manager.js';
 import { TimeoutManager, type ExtensionDecision } from './timeout-manager.js';
@@ -726,19 +726,8 @@ export class ContainerPoolManager extends EventEmitter {
       this.store.getCounters(),
     ]);
     const byPriority = Object.fromEntries(TEST_PRIORITIES.map((p) => [p, queue.filter((q) => q.priority === p).length])) as Record<TestPriority, number>;
-    const analytics = computeAnalytics({
-      now: this.clock.now(),
-      startedAt: this.startedAt,
-      containers,
-      queue,
-      leases,
-      counters,
-      audit: [],
-      executions: [],
-      resources: this.resources.settings,
-      timeouts: this.timeouts.settings,
-      degradation: this.resources.state(),
-    });
+    // Status is cheap: the pool metrics need no audit trail or history.
+    const analytics = this.analyticsOf({ containers, queue, leases, counters, audit: [], executions: [] });
     return {
       metrics: analytics.poolMetrics,
       queue: { size: queue.length, byPriority, requests: queue.map((q) => ({ requestId: q.requestId, testRunId: q.testRunId, priority: q.priority, requestedAt: q.requestedAt })) },
@@ -768,15 +757,14 @@ export class ContainerPoolManager extends EventEmitter {
       this.store.listAudit(),
       this.store.getExecutions(),
     ]);
+    return this.analyticsOf({ containers, queue, leases, counters, audit, executions });
+  }
+
+  private analyticsOf(records: Pick<AnalyticsInput, 'containers' | 'queue' | 'leases' | 'counters' | 'audit' | 'executions'>): SystemAnalytics {
     return computeAnalytics({
+      ...records,
       now: this.clock.now(),
       startedAt: this.startedAt,
-      containers,
-      queue,
-      leases,
-      counters,
-      audit,
-      executions,
       resources: this.resources.settings,
       timeouts: this.timeouts.settings,
       degradation: this.resources.state(),

@@ -39,6 +39,7 @@ import {
 import { redisFailure, scriptError, type ScriptCallContext } from './redis-errors.js';
 import { RedisKeys } from './redis-keys.js';
 import { defineScripts, loadScripts, type ScriptName, type ScriptRunner } from './redis-scripts.js';
+import { redactUrl } from './redact-url.js';
 
 /** @defaultValue 10000 audit events kept (oldest dropped first). */
 export const DEFAULT_REDIS_AUDIT_LIMIT = 10_000;
@@ -494,15 +495,6 @@ function copyContainer(c: ContainerRecord): ContainerRecord {
   return { ...c, limits: { ...c.limits } };
 }
 
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(unparseable Redis URL)';
-  }
-}
 
 function invalidArgument(name: string, value: unknown, expected: string): PoolError {
   return new PoolError('INVALID_ARGUMENT', `${name} must be ${expected}, got ${JSON.stringify(value) ?? String(value)}.`, { name, value });

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openMcpSession, type McpSession } from '../../fixtures/mcp-session.js';
 import { CleanupService } from '../../src/cleanup/cleanup-service.js';
@@ -19,21 +18,11 @@ import type { ContainerRuntime, RunContext } from '../../src/runtime/container-r
 import { DockerRuntime } from '../../src/runtime/docker-runtime.js';
 import { ProcessRuntime } from '../../src/runtime/process-runtime.js';
 import { freePorts } from '../support/ports.js';
+import { dockerUnavailableReason } from '../support/docker.js';
 
 const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
-async function dockerUnavailableReason(): Promise<string | undefined> {
-  try {
-    await Promise.race([
-      new Docker().ping(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 2 s')), 2_000).unref()),
-    ]);
-    return undefined;
-  } catch (error) {
-    return `no Docker daemon answers (${error instanceof Error ? error.message : String(error)})`;
-  }
-}
 
 const dockerUnavailable = await dockerUnavailableReason();
 if (dockerUnavailable && !process.env.CI) {

@@ -15,22 +15,11 @@ import { isPoolError } from '../../src/errors/pool-error.js';
 import type { RunContext, RuntimeEvent } from '../../src/runtime/container-runtime.js';
 import { DockerRuntime } from '../../src/runtime/docker-runtime.js';
 import { freePorts } from '../support/ports.js';
+import { dockerUnavailableReason } from '../support/docker.js';
 
 const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Why Docker cannot be used here, or undefined when it can. Outside CI the suite is skipped for that reason. */
-async function dockerUnavailableReason(): Promise<string | undefined> {
-  try {
-    await Promise.race([
-      new Docker().ping(),
-      new Promise((_, reject) => setTimeout(() => reject(new Error('no answer within 2 s')), 2_000).unref()),
-    ]);
-    return undefined;
-  } catch (error) {
-    return `no Docker daemon answers (${error instanceof Error ? error.message : String(error)})`;
-  }
-}
 
 const unavailable = await dockerUnavailableReason();
 if (unavailable && !process.env.CI) {
