@@ -7,10 +7,7 @@ import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { SystemClock } from '../src/clock/clock.js';
 import { parsePoolOptions } from '../src/config/pool-config.js';
-import { CleanupService } from '../src/cleanup/cleanup-service.js';
-import { ContainerResetManager } from '../src/cleanup/container-reset-manager.js';
-import { HealthChecker } from '../src/health/health-checker.js';
-import { ContainerPoolManager } from '../src/pool/container-pool-manager.js';
+import { createPoolManager } from '../src/pool/create-pool-manager.js';
 import type { ContainerRuntime } from '../src/runtime/container-runtime.js';
 import { DockerRuntime } from '../src/runtime/docker-runtime.js';
 import { ProcessRuntime } from '../src/runtime/process-runtime.js';
@@ -44,16 +41,7 @@ async function startRounds(kind: 'process' | 'docker', makeRuntime: () => Contai
       containerSpecs: ports.map((port, j) => ({ id: `container-${j + 1}`, name: `bench-${kind}-${process.pid}-${j + 1}`, port })),
     });
     const runtime = makeRuntime();
-    const health = new HealthChecker({ runtime, clock, config: config.health });
-    const manager = new ContainerPoolManager({
-      config,
-      store: new MemoryPoolStore(),
-      runtime,
-      health,
-      cleaner: new CleanupService({ runtime, clock }),
-      resetter: new ContainerResetManager({ runtime, health, clock, portOf: (id) => config.containerSpecs.find((s) => s.id === id)!.port }),
-      clock,
-    });
+    const manager = createPoolManager({ config, runtime, store: new MemoryPoolStore(), clock });
     const t0 = performance.now();
     await manager.initialize();
     samples.push(performance.now() - t0);

@@ -1,11 +1,8 @@
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { SystemClock, type Clock } from '../clock/clock.js';
-import { CleanupService } from '../cleanup/cleanup-service.js';
-import { ContainerResetManager } from '../cleanup/container-reset-manager.js';
 import type { PoolConfig } from '../config/pool-config.js';
 import { isPoolError, PoolError } from '../errors/pool-error.js';
-import { HealthChecker } from '../health/health-checker.js';
 import { ContainerPoolManager } from '../pool/container-pool-manager.js';
 import type { PoolLogger } from '../pool/pool-events.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
@@ -17,6 +14,7 @@ import { startCoordinator, type FinalSnapshot, type RunningCoordinator } from '.
 import { HistoryFile } from './history-file.js';
 import { createRuntime, planRuntime } from './pool-runtime-factory.js';
 import { redactUrl } from '../store/redact-url.js';
+import { createPoolManager } from '../pool/create-pool-manager.js';
 
 /** @defaultValue 60000 ms: how long the coordinator keeps serving the final figures after the teardown. */
 const FROZEN_COORDINATOR_LIFETIME_MS = 60_000;
@@ -84,22 +82,7 @@ export class PoolRun implements AsyncDisposable {
       const runtime = createRuntime(plan, clock);
       cleanups.push(() => runtime.close());
       if (runtime.limitations.length) logger.info(`${runtime.kind} runtime limits not enforced: ${runtime.limitations.join('; ')}`);
-      const health = new HealthChecker({ config: pool.health, runtime, clock });
-      const portOf = (id: string) => {
-        const spec = pool.containerSpecs.find((s) => s.id === id);
-        if (!spec) throw new PoolError('UNKNOWN_CONTAINER', `No container ${JSON.stringify(id)} in this pool.`, { containerId: id });
-        return spec.port;
-      };
-      const manager = new ContainerPoolManager({
-        config: pool,
-        store,
-        runtime,
-        health,
-        cleaner: new CleanupService({ runtime, clock, stageTimeoutMs: pool.cleanup.stageTimeoutMs }),
-        resetter: new ContainerResetManager({ runtime, health, portOf, clock }),
-        clock,
-        logger,
-      });
+      const manager = createPoolManager({ config: pool, runtime, store, clock, logger });
       cleanups.push(() => manager.shutdown());
       // Ctrl-C during start: stop the runtime at once, so initialize() fails fast instead of finishing.
       const onAbort = () => void runtime.close().catch(() => undefined);

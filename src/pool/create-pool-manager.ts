@@ -1,0 +1,45 @@
+import { SystemClock, type Clock } from '../clock/clock.js';
+import type { PoolConfig } from '../config/pool-config.js';
+import { CleanupService } from '../cleanup/cleanup-service.js';
+import { ContainerResetManager } from '../cleanup/container-reset-manager.js';
+import { PoolError } from '../errors/pool-error.js';
+import { HealthChecker } from '../health/health-checker.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { PoolStore } from '../store/pool-store.js';
+import { ContainerPoolManager } from './container-pool-manager.js';
+import type { PoolLogger } from './pool-events.js';
+
+export interface CreatePoolManagerOptions {
+  config: PoolConfig;
+  runtime: ContainerRuntime;
+  store: PoolStore;
+  clock?: Clock;
+  logger?: PoolLogger;
+  runId?: string;
+}
+
+/**
+ * A ContainerPoolManager with the real parts around the given runtime and store: the three-stage
+ * HealthChecker, the six-stage CleanupService and the escalating ContainerResetManager.
+ */
+export function createPoolManager(options: CreatePoolManagerOptions): ContainerPoolManager {
+  const { config, runtime, store } = options;
+  const clock = options.clock ?? new SystemClock();
+  const health = new HealthChecker({ config: config.health, runtime, clock });
+  const portOf = (id: string) => {
+    const spec = config.containerSpecs.find((s) => s.id === id);
+    if (!spec) throw new PoolError('UNKNOWN_CONTAINER', `No container ${JSON.stringify(id)} in this pool.`, { containerId: id });
+    return spec.port;
+  };
+  return new ContainerPoolManager({
+    config,
+    store,
+    runtime,
+    health,
+    cleaner: new CleanupService({ runtime, clock, stageTimeoutMs: config.cleanup.stageTimeoutMs }),
+    resetter: new ContainerResetManager({ runtime, health, portOf, clock }),
+    clock,
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.runId ? { runId: options.runId } : {}),
+  });
+}
