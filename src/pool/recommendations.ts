@@ -112,7 +112,7 @@ export function recommend(a: Analytics, input: AnalyticsInput): OptimizationReco
 }
 
 function fmt(ms: number): string {
-  return ms >= 10_000 ? `${(ms / 1000).toFixed(ms >= 100_000 ? 0 : 1)} s` : `${Math.round(ms)} ms`;
+  return ms >= 1_000 ? `${(ms / 1000).toFixed(ms >= 100_000 ? 0 : 1)} s` : `${Math.round(ms)} ms`;
 }
 
 function pct(share: number): string {

@@ -115,6 +115,13 @@ describe('charts', () => {
     expect(svg).toContain('stroke-dasharray="3 2"');
   });
 
+  it('leaves the budget out of the legend and tooltips when no test ran past it', () => {
+    const tests = fixtureTests().map((t) => ({ ...t, budgetMs: t.timeoutMs }));
+    const { svg } = durationsVsTimeoutsChart(tests);
+    expect(svg).not.toContain('pool budget at start');
+    expect(svg).not.toContain('stroke-dasharray="3 2"');
+  });
+
   it('picks round axis ticks', () => {
     expect(niceTicks(30_100, 4)).toEqual([0, 10_000, 20_000, 30_000, 40_000]);
     expect(niceTicks(0)).toEqual([0]);

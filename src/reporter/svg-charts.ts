@@ -269,6 +269,9 @@ export function durationsVsTimeoutsChart(tests: readonly TestTiming[], chartWidt
   // Overruns (a test that ran past its limit) get a little room past 100 %.
   const maxShare = Math.min(1.5, Math.max(1, ...rows.map((x) => x.share)));
   const x = (share: number) => left + (Math.min(share, maxShare) / maxShare) * plotW;
+  // The dashed budget mark is drawn only where the budget differs from the final limit (an extension);
+  // without such a row the legend must not promise a mark the reader cannot find.
+  const budgetMarked = (t: TestTiming, limit: number) => t.budgetMs !== undefined && t.budgetMs > 0 && t.budgetMs !== limit;
   const parts: string[] = [];
   parts.push(
     legend(
@@ -276,7 +279,7 @@ export function durationsVsTimeoutsChart(tests: readonly TestTiming[], chartWidt
         { label: 'under 50 %', color: '#2da44e' },
         { label: '50–80 %', color: '#d4a72c' },
         { label: 'over 80 % or timed out', color: '#c62828' },
-        { label: 'pool budget at start', color: INK, dashed: true },
+        ...(rows.some(({ t, limit }) => budgetMarked(t, limit)) ? [{ label: 'pool budget at start', color: INK, dashed: true }] : []),
       ],
       left,
       16,
@@ -294,15 +297,15 @@ export function durationsVsTimeoutsChart(tests: readonly TestTiming[], chartWidt
     const tip =
       `${label}\n${t.project ? `project ${t.project} · ` : ''}${t.location}\n` +
       `ran ${formatMs(t.durationMs)} of ${formatMs(limit)} (${formatPercent(share)}), ${t.status}` +
-      (t.budgetMs !== undefined ? `\npool budget at start ${formatMs(t.budgetMs)}` : '') +
+      (budgetMarked(t, limit) ? `\npool budget at start ${formatMs(t.budgetMs!)}` : '') +
       (t.extensions ? `\n${t.extensions} extension${t.extensions === 1 ? '' : 's'} granted` : '') +
       (t.priority ? `\npriority ${t.priority}` : '') +
       (t.container ? ` · container ${t.container}` : '');
     parts.push(`<g>${title(tip)}`);
     parts.push(`<rect x="${left}" y="${r(y + 4)}" width="${r(plotW)}" height="${rowH - 8}" fill="#f6f8fa" rx="2"/>`);
     parts.push(`<rect x="${left}" y="${r(y + 4)}" width="${r(Math.max(1, x(share) - left))}" height="${rowH - 8}" fill="${color}" rx="2"/>`);
-    if (t.budgetMs !== undefined && t.budgetMs > 0 && t.budgetMs !== limit) {
-      const bx = x(t.budgetMs / limit);
+    if (budgetMarked(t, limit)) {
+      const bx = x(t.budgetMs! / limit);
       parts.push(`<line x1="${r(bx)}" y1="${r(y + 1)}" x2="${r(bx)}" y2="${r(y + rowH - 1)}" stroke="${INK}" stroke-width="2" stroke-dasharray="3 2"/>`);
     }
     parts.push(text(left - 10, y + rowH / 2 + 4, truncate(label, 48), 'text-anchor="end"'));

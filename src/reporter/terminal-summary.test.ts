@@ -91,4 +91,11 @@ describe('wrap', () => {
     expect(wrap('resources.maxWaitTimeMs x', 10)).toEqual(['resources.maxWaitTimeMs', 'x']);
     expect(wrap('', 10)).toEqual(['']);
   });
+
+  it('keeps a unit on the line of its number', () => {
+    // Plain word wrap would give ['closest: 41', '% of 6.07 s'].
+    expect(wrap('closest: 41 % of 6.07 s', 12)).toEqual(['closest:', '41 % of', '6.07 s']);
+    expect(wrap('held 3857 ms, on average', 10)).toEqual(['held', '3857 ms,', 'on average']);
+    expect(wrap('\u001b[33m2 of 15\u001b[39m s', 4)).toEqual(['\u001b[33m2 of', '15\u001b[39m s']);
+  });
 });

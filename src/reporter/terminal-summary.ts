@@ -112,11 +112,20 @@ function paint(count: number, text: string, colour: (t: string) => string): stri
   return count > 0 ? colour(text) : text;
 }
 
-/** Greedy word wrap; a word longer than the line stays whole rather than being cut mid-identifier. */
+/**
+ * Greedy word wrap; a word longer than the line stays whole rather than being cut mid-identifier. A unit
+ * (`%`, `ms`, `s`, …) stays on the line of its number: `41 %`, never `41` / `% of …`.
+ */
 export function wrap(text: string, width: number): string[] {
+  const words: string[] = [];
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    const previous = words[words.length - 1];
+    if (previous !== undefined && UNIT.test(stripAnsi(word)) && /\d$/.test(stripAnsi(previous))) words[words.length - 1] = `${previous} ${word}`;
+    else words.push(word);
+  }
   const lines: string[] = [];
   let line = '';
-  for (const word of text.split(/\s+/).filter(Boolean)) {
+  for (const word of words) {
     if (line && visibleLength(line) + 1 + visibleLength(word) > width) {
       lines.push(line);
       line = word;
@@ -128,9 +137,16 @@ export function wrap(text: string, width: number): string[] {
   return lines;
 }
 
-function visibleLength(text: string): number {
+/** A unit as format.ts writes it after a number (`41 %`, `3.94 s`), possibly followed by punctuation. */
+const UNIT = /^(%|ms|s|m|h)[.,;:)]*$/;
+
+function stripAnsi(text: string): string {
   // eslint-disable-next-line no-control-regex
-  return text.replace(/\u001b\[[0-9;]*m/g, '').length;
+  return text.replace(/\u001b\[[0-9;]*m/g, '');
+}
+
+function visibleLength(text: string): number {
+  return stripAnsi(text).length;
 }
 
 interface Styles {
