@@ -3,6 +3,7 @@ import { FakeClock, flushMicrotasks } from '../clock/fake-clock.js';
 import { parsePoolOptions } from '../config/pool-config.js';
 import type { PoolOptionsInput } from '../config/schemas.js';
 import { MemoryPoolStore } from '../store/memory-store.js';
+import { PoolError } from '../errors/pool-error.js';
 import { FakeCleaner, FakeHealthGate, FakeResetter, FakeRuntime } from '../../test/support/fakes.js';
 import { ContainerPoolManager, type Allocation } from './container-pool-manager.js';
 import type { PoolEventMap, PoolEventName } from './pool-events.js';
@@ -219,6 +220,60 @@ describe('ContainerPoolManager leases', () => {
     expect((await store.getCounters()).expirations).toBe(1);
     await expect(manager.releaseContainer({ leaseId: lost.lease.leaseId, token: lost.lease.token })).rejects.toMatchObject({ code: 'LEASE_EXPIRED' });
     await expect(manager.renewLease({ leaseId: lost.lease.leaseId, token: lost.lease.token })).rejects.toMatchObject({ code: 'LEASE_EXPIRED' });
+    await manager.shutdown();
+  });
+
+  it('a store outage while a released container is cleaned does not strand it: the move is retried until the store answers', async () => {
+    const { manager, store, clock, eventsNamed } = setup({ containers: 1 });
+    await manager.initialize();
+    const a = await manager.allocateContainer('t');
+    // Redis restarting: the first two writes of Cleaning → Available fail, the third is applied but its reply is
+    // lost with the connection, the fourth finds the move already made.
+    const transition = store.transition.bind(store);
+    let calls = 0;
+    store.transition = async (id, from, to, now, error) => {
+      if (from !== 'Cleaning' || to !== 'Available') return transition(id, from, to, now, error);
+      calls++;
+      if (calls === 3) await transition(id, from, to, now, error);
+      if (calls <= 3) throw new PoolError('STORE_UNAVAILABLE', 'Redis at 127.0.0.1:6379 failed during transition: Connection is closed.');
+      return transition(id, from, to, now, error);
+    };
+    const released = await manager.releaseContainer({ leaseId: a.lease.leaseId, token: a.lease.token });
+    const recycled = settled(released.recycled);
+    await flushMicrotasks();
+    expect(await states(store)).toEqual(['Cleaning']);
+    await clock.advance(50 + 100 + 200);
+    expect((await recycled).value).toBe('Available');
+    expect(calls).toBe(4);
+    expect(await states(store)).toEqual(['Available']);
+    expect(eventsNamed('backgroundError')).toHaveLength(1);
+    const next = await manager.allocateContainer('next');
+    expect(next.lease.containerId).toBe('container-1');
+    await manager.shutdown();
+  });
+
+  it('a release whose store reply was lost leaves no container stranded in Cleaning: the sweep adopts it after a cleanup budget', async () => {
+    const { manager, store, clock, cleaner } = setup({ containers: 1, cleanup: { stageTimeoutMs: 1_000 }, lease: { sweepIntervalMs: 500 } });
+    await manager.initialize();
+    const a = await manager.allocateContainer('t');
+    // Redis restarted mid-call: the release script ran, its reply never came back.
+    const release = store.release.bind(store);
+    store.release = async (leaseId, token, now) => {
+      store.release = release;
+      await release(leaseId, token, now);
+      throw new PoolError('STORE_UNAVAILABLE', 'Redis at 127.0.0.1:6379 failed during release: Connection is closed.');
+    };
+    await expect(manager.releaseContainer({ leaseId: a.lease.leaseId, token: a.lease.token })).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+    // The holder's retry is told the lease is already released: nothing starts the cleanup.
+    await expect(manager.releaseContainer({ leaseId: a.lease.leaseId, token: a.lease.token })).rejects.toMatchObject({ code: 'ALREADY_RELEASED' });
+    expect(await states(store)).toEqual(['Cleaning']);
+    await clock.advance(5_500); // under six stages × 1 s: another coordinator could still be cleaning it
+    expect(await states(store)).toEqual(['Cleaning']);
+    expect(cleaner.calls).toEqual([]);
+    await clock.advance(1_000);
+    expect(await states(store)).toEqual(['Available']);
+    expect(cleaner.calls).toEqual([{ containerId: 'container-1', level: 'full' }]);
+    expect((await manager.getAuditLog()).filter((e) => e.type === 'cleanup-adopted')).toHaveLength(1);
     await manager.shutdown();
   });
 

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { SystemClock, type Clock, type TimerHandle } from '../clock/clock.js';
 import { mergeResourceConfig, mergeTimeoutConfig, type PoolConfig } from '../config/pool-config.js';
 import type { ResetStrategy, ResourceConfig, TimeoutConfig } from '../config/schemas.js';
-import type { ContainerCleaner, ContainerResetter, CleanupResult, ResetResult } from '../cleanup/cleanup-types.js';
+import { CLEANUP_STAGES, type ContainerCleaner, type ContainerResetter, type CleanupResult, type ResetResult } from '../cleanup/cleanup-types.js';
 import type { ContainerState } from '../domain/container-state.js';
 import { TEST_PRIORITIES, type TestPriority } from '../domain/priority.js';
 import { isPoolError, PoolError, type PoolErrorCode } from '../errors/pool-error.js';
@@ -69,6 +69,9 @@ const RESOURCE_CODES: readonly PoolErrorCode[] = ['POOL_DEGRADED', 'CONCURRENCY_
 const CALLER_CODES: readonly PoolErrorCode[] = ['INVALID_OPTIONS', 'INVALID_PRIORITY', 'INVALID_ARGUMENT', 'DUPLICATE_REQUEST', 'ALLOCATION_CANCELLED'];
 /** How many times in a row recovery is tried before a container is left Unhealthy (quarantined). */
 const MAX_RECOVERY_ATTEMPTS = 3;
+/** Backoff of a container move retried through a store outage: 50 ms, doubling, at most 1 s between tries. */
+const MOVE_RETRY_FIRST_MS = 50;
+const MOVE_RETRY_MAX_MS = 1_000;
 
 
 /**
@@ -687,6 +690,7 @@ export class ContainerPoolManager extends EventEmitter {
         this.logger.warn(`Lease of ${lease.testRunId} on ${lease.containerId} expired (no heartbeat); the container is reclaimed.`);
         void this.startPipeline(lease.containerId, () => this.recycle(lease.containerId)).catch(() => undefined);
       }
+      await this.adoptOrphanedCleanups(now);
       const queue = await this.store.listQueue();
       // Requests past their deadline with no waiter here: their coordinator is gone (crash, restart).
       for (const q of queue) {
@@ -702,6 +706,24 @@ export class ContainerPoolManager extends EventEmitter {
       this.report(error, 'sweep');
     } finally {
       this.sweeping = false;
+    }
+  }
+
+  /**
+   * A container in Cleaning with no cleanup running here, for longer than a whole cleanup may take: its
+   * release or expiry reached the store but the reply did not reach us (Redis restarted mid-call, so the
+   * holder's retry only hears ALREADY_RELEASED), or the coordinator cleaning it died. Nobody else will ever
+   * move it on, so it is cleaned here. The wait leaves a live cleanup of another coordinator on the same store
+   * time to finish (each of its stages is bounded by cleanup.stageTimeoutMs); should both finish, the store's
+   * compare-and-set lets only one of them move the container.
+   */
+  private async adoptOrphanedCleanups(now: number): Promise<void> {
+    const orphanAfterMs = CLEANUP_STAGES.length * this.config.cleanup.stageTimeoutMs;
+    for (const c of await this.store.listContainers()) {
+      if (c.state !== 'Cleaning' || this.pipelines.has(c.id) || now - c.stateChangedAt < orphanAfterMs) continue;
+      this.logger.warn(`Container ${c.id} was left in Cleaning for ${Math.round((now - c.stateChangedAt) / 1000)} s with no cleanup running; cleaning it now.`);
+      this.audit.record({ type: 'cleanup-adopted', actor: 'coordinator', containerId: c.id, outcome: 'ok', detail: { since: c.stateChangedAt } });
+      void this.startPipeline(c.id, () => this.recycle(c.id)).catch(() => undefined);
     }
   }
 
@@ -793,8 +815,25 @@ export class ContainerPoolManager extends EventEmitter {
 
   // ---------------------------------------------------------------- helpers
 
+  /**
+   * Moves a container on. The moves after a release, expiry or failure (Cleaning → Available, Resetting →
+   * Available, ...) are made by this process's pipeline alone: if the store is briefly unreachable (a Redis
+   * restart) and the move is dropped, nobody ever moves that container again and it is lost to the pool. So a
+   * STORE_UNAVAILABLE move is retried until the store answers (or the pool closes); a retry that finds the move
+   * already made (the first reply was lost with the connection) counts as done.
+   */
   private async move(containerId: string, from: ContainerState, to: ContainerState, error?: string): Promise<void> {
-    await moveContainer(this.store, containerId, from, to, this.clock.now(), error);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await moveContainer(this.store, containerId, from, to, this.clock.now(), error);
+        break;
+      } catch (e) {
+        if (attempt > 0 && isPoolError(e, 'INVALID_TRANSITION') && e.data.actual === to) break;
+        if (!isPoolError(e, 'STORE_UNAVAILABLE') || (this.phase !== 'running' && this.phase !== 'starting')) throw e;
+        if (attempt === 0) this.report(e, `move ${containerId} ${from} → ${to} (retried until the store answers)`);
+        await new Promise<void>((resolve) => this.clock.setTimeout(resolve, Math.min(MOVE_RETRY_MAX_MS, MOVE_RETRY_FIRST_MS * 2 ** attempt)));
+      }
+    }
     this.emit('containerStateChanged', { containerId, from, to, ...(error ? { error } : {}) });
   }
 
