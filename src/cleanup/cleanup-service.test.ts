@@ -10,7 +10,7 @@ import { CLEANUP_STAGES, type CleanupStage } from './cleanup-types.js';
 function stageOf(argv: readonly string[]): CleanupStage {
   const script = argv[2] ?? '';
   if (script.includes('cq_end_browser "$1" 1 0')) return 'terminateBrowserProcesses';
-  if (script.includes('"$h/.cache"')) return 'clearCaches';
+  if (script.includes('cq_empty "$MCP_HOME"')) return 'clearCaches';
   if (script.includes('-name Crashpad')) return 'clearLogs';
   if (script.includes('cq_empty "$MCP_WORKDIR" "$@"')) return 'resetEnvironment';
   if (script.includes('files=$(cq_list')) return 'validateCleanup';

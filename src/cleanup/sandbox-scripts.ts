@@ -299,22 +299,18 @@ out=$( cq_empty "$MCP_TMPDIR"; cq_remove "$MCP_WORKDIR/${MCP_OUTPUT_DIR}" )
 }
 
 /**
- * Stage clearCaches: browser profiles and caches under MCP_HOME, as @playwright/mcp 0.0.83 and Chromium write
- * them (seen in both runtimes after a navigation): .cache (ms-playwright server registry, fontconfig, dconf,
- * Chromium's disk cache, the mcp-chrome-* profiles of non-isolated servers), .config/<browser> (Local State,
- * Crash Reports), .pki (NSS certificate db), .local/share (Chromium's per-user data). Profiles that sit
- * elsewhere are removed by name: playwright_chromiumdev_profile-* (isolated launches) and mcp-chrome-*.
+ * Stage clearCaches: everything under MCP_HOME. That is where @playwright/mcp 0.0.83 and Chromium keep
+ * profiles and caches (.cache with the ms-playwright registry, fontconfig, dconf and the disk cache;
+ * .config/<browser>; .pki; .local/share; mcp-chrome-* and playwright_chromiumdev_profile-* profiles), and
+ * also where a test's own files land when it writes to "~". Neither runtime keeps anything of its own there
+ * (the process runtime's server.log sits next to the home folder, Docker's pid file in MCP_RUNDIR), so the
+ * whole home is emptied rather than a list of known browser paths that a holder's file would slip past.
  */
 export function clearCachesArgv(): string[] {
   return argv(
     `
 cq_dir MCP_HOME
-h=$MCP_HOME
-out=$(
-  cq_remove "$h/.cache" "$h/.pki" "$h/.local/share" \\
-    "$h"/.config/chromium* "$h"/.config/google-chrome* "$h"/.config/chrome* "$h"/.config/microsoft-edge* \\
-    "$h"/mcp-chrome-* "$h"/playwright_chromiumdev_profile-* "$h"/.config/mcp-chrome-*
-)
+out=$( cq_empty "$MCP_HOME" )
 [ -z "$out" ] || { printf '%s\\n' "$out"; exit 1; }
 `,
   );
