@@ -6,6 +6,8 @@ const BENCHES: Record<string, () => Promise<{ run(): Promise<string> }>> = {
   allocation: () => import('./allocation-latency.js'),
   start: () => import('./pool-start.js'),
   cleanup: () => import('./cleanup-reset.js'),
+  'cross-process': () => import('./cross-process-latency.js'),
+  scale: () => import('./scale.js'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
