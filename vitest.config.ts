@@ -32,6 +32,17 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        test: {
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          // Repeated kills, paused processes, a Redis killed under load: minutes of work per file at most.
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+          // The scenarios measure re-grant times and kill processes: run alone so that timings mean something.
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -1,0 +1,119 @@
+/**
+ * Scenario 1 of issue 5 — holder crash: a worker process holding a lease is SIGKILLed. Its container must be
+ * cleaned and granted to the request waiting for it within lease TTL + 1 s of the kill, and no container may
+ * ever be leased twice. Real coordinator over HTTP, real worker processes, real MCP servers (process runtime:
+ * the cleanup that runs is the real six-stage one against a live server).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SystemClock } from '../../src/clock/clock.js';
+import { parsePoolOptions } from '../../src/config/pool-config.js';
+import { PoolClient } from '../../src/coordinator/pool-client.js';
+import { startCoordinator, type RunningCoordinator } from '../../src/coordinator/coordinator-server.js';
+import type { ContainerPoolManager } from '../../src/pool/container-pool-manager.js';
+import { createPoolManager } from '../../src/pool/create-pool-manager.js';
+import { ProcessRuntime } from '../../src/runtime/process-runtime.js';
+import { MemoryPoolStore } from '../../src/store/memory-store.js';
+import { freePorts } from '../support/ports.js';
+import { doubleLeases } from './support/audit-check.js';
+import { uniquePoolId, until } from './support/fake-pool.js';
+import { reportFault } from './support/report.js';
+import { startWorker, type WorkerProcess } from './support/worker-process.js';
+
+const REPEATS = 20;
+const TTL_MS = 1_000;
+/** The issue's bound: re-granted within lease TTL + 1 s of the kill. */
+const BOUND_MS = TTL_MS + 1_000;
+
+let root = '';
+let manager: ContainerPoolManager;
+let coordinator: RunningCoordinator;
+let client: PoolClient;
+const workers: WorkerProcess[] = [];
+/** Whenever a lease is granted: more active leases than containers, or one container in two leases. */
+const overlaps: string[] = [];
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'cqa-faults-crash-'));
+  const poolId = uniquePoolId('crash');
+  const [port] = await freePorts(1);
+  const config = parsePoolOptions({
+    poolId,
+    containerSpecs: [{ id: 'container-1', name: `${poolId}-1`, port: port! }],
+    lease: { ttlMs: TTL_MS, sweepIntervalMs: 50 },
+  });
+  const clock = new SystemClock();
+  const runtime = new ProcessRuntime({ rootDir: root, clock });
+  manager = createPoolManager({ config, runtime, store: new MemoryPoolStore(), clock });
+  await manager.initialize();
+  manager.on('containerAllocated', () => {
+    void manager.store.listLeases().then((leases) => {
+      const ids = leases.map((l) => l.containerId);
+      if (leases.length > config.containers || new Set(ids).size !== ids.length) overlaps.push(ids.join(','));
+    });
+  });
+  coordinator = await startCoordinator({ manager, runtime: runtime.kind });
+  client = new PoolClient({ url: coordinator.url, token: coordinator.token });
+});
+
+afterAll(async () => {
+  await Promise.all(workers.map((w) => w.kill()));
+  client?.close();
+  await coordinator?.close();
+  await manager?.shutdown();
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('fault 1: holder crash', () => {
+  it(`a SIGKILLed holder's container is cleaned and re-granted within TTL + 1 s, never leased twice (${REPEATS}×)`, async () => {
+    const regrantMs: number[] = [];
+    let passed = 0;
+    for (let i = 0; i < REPEATS; i++) {
+      const victim = startWorker(coordinator, `victim-${i}`, 'normal');
+      workers.push(victim);
+      const held = await victim.next<{ lease: { leaseId: string; token: number; containerId: string } }>('allocated');
+      const waiting = client.allocate({ testRunId: `waiter-${i}`, priority: 'high' });
+      await until('the waiter is queued', async () => (await manager.store.listQueue()).length === 1);
+
+      const killedAt = performance.now();
+      await victim.kill();
+      const { allocation } = await waiting;
+      const ms = performance.now() - killedAt;
+      regrantMs.push(ms);
+
+      const audit = await manager.getAuditLog();
+      const expiredAt = audit.findIndex((e) => e.type === 'lease-expired' && e.detail?.leaseId === held.lease.leaseId);
+      const grantAt = audit.findIndex((e) => e.type === 'allocated' && e.detail?.leaseId === allocation.lease.leaseId);
+      const cleaned = audit.slice(expiredAt, grantAt).some((e) => e.type === 'cleanup' && e.containerId === held.lease.containerId && e.outcome === 'ok');
+      const ok =
+        ms <= BOUND_MS &&
+        allocation.container.id === held.lease.containerId &&
+        allocation.lease.token > held.lease.token &&
+        expiredAt >= 0 &&
+        grantAt > expiredAt &&
+        cleaned;
+      if (ok) passed++;
+      else console.warn(`[faults] holder-crash repeat ${i}: ${Math.round(ms)} ms, expired#${expiredAt} grant#${grantAt} cleaned=${cleaned}`);
+
+      await client.release({ leaseId: allocation.lease.leaseId, token: allocation.lease.token });
+      await until('the container is back', async () => (await manager.store.getContainer(held.lease.containerId)).state === 'Available');
+    }
+    const audit = await manager.getAuditLog();
+    const twice = doubleLeases(audit);
+    const sorted = [...regrantMs].sort((a, b) => a - b);
+    reportFault(
+      'holder crash (SIGKILL, TTL 1 s)',
+      REPEATS,
+      twice.length === 0 && overlaps.length === 0 ? passed : 0,
+      `re-granted after kill: median ${Math.round(sorted[Math.floor(sorted.length / 2)]!)} ms, max ${Math.round(sorted.at(-1)!)} ms (bound ${BOUND_MS} ms); double leases ${twice.length + overlaps.length}`,
+    );
+    expect(twice).toEqual([]);
+    expect(overlaps).toEqual([]);
+    expect(Math.max(...regrantMs)).toBeLessThanOrEqual(BOUND_MS);
+    expect(passed).toBe(REPEATS);
+    expect(await manager.store.listLeases()).toEqual([]);
+    expect((await manager.store.getCounters()).expirations).toBe(REPEATS);
+  });
+});
