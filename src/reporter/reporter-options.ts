@@ -17,14 +17,15 @@ export type PoolReporterOptions = z.output<typeof poolReporterOptionsSchema>;
 
 /**
  * Parses the options given in the config. Playwright also passes its own keys to every reporter
- * (`configDir`, `_mode`, `_commandHash`...), so only the keys this reporter defines are checked.
+ * (`configDir`, `onlyFailures` under `--list`, and `_`-prefixed internals such as `_mode`), so those are set
+ * aside and only the rest is checked strictly.
  */
 export function parsePoolReporterOptions(raw: unknown): PoolReporterOptions {
-  const own = raw && typeof raw === 'object' ? Object.fromEntries(Object.entries(raw).filter(([k]) => !PLAYWRIGHT_KEYS.has(k))) : {};
+  const own = raw && typeof raw === 'object' ? Object.fromEntries(Object.entries(raw).filter(([k]) => !PLAYWRIGHT_KEYS.has(k) && !k.startsWith('_'))) : {};
   const result = poolReporterOptionsSchema.safeParse(own);
   if (result.success) return result.data;
   const issues = result.error.issues.map((i) => `${i.path.join('.') || '(options)'}: ${i.message}`).join('; ');
   throw new Error(`Invalid options for @cinnamon-qa/containers/reporter: ${issues}. Expected { outputDir?: string, open?: 'never' }.`);
 }
 
-const PLAYWRIGHT_KEYS = new Set(['configDir', '_mode', '_isTestServer', '_commandHash']);
+const PLAYWRIGHT_KEYS = new Set(['configDir', 'onlyFailures']);
