@@ -8,6 +8,7 @@ const BENCHES: Record<string, () => Promise<{ run(): Promise<string> }>> = {
   cleanup: () => import('./cleanup-reset.js'),
   'cross-process': () => import('./cross-process-latency.js'),
   scale: () => import('./scale.js'),
+  throughput: () => import('./suite-throughput.js'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

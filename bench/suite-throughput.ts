@@ -1,0 +1,296 @@
+import { spawn, execFile } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { loadavg, tmpdir, cpus } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import Docker from 'dockerode';
+import { freePorts } from '../test/support/ports.js';
+import { removeLeftovers, startHandWired, type HandWiredContainers } from './throughput/hand-wired.js';
+import { VARIANTS, writeProjects, type Variant, type VariantName } from './throughput/project.js';
+import type { RunTimings } from './throughput/timing-reporter.js';
+import { WORKLOAD_TESTS } from './throughput/workload.js';
+
+/**
+ * Suite throughput (issue 5, benchmark 1): one workload of 40 MCP tests (navigate, click, read a snapshot)
+ * generated as a Playwright project in a temp dir and run with the real `npx playwright test` four ways —
+ * (a) through the pool, (b) a testcontainers container per test at 2 and 4 at once, (c) two hand-started
+ * containers with workers bound to them — in interleaved rounds (a, b2, b4, c, a, ...) so that the load of a
+ * shared machine falls on every variant alike. Reports median wall times, the ratios the issue sets goals
+ * for, and the 1-minute load average around each run.
+ *
+ * BENCH_THROUGHPUT_ROUNDS (default 3) sets the rounds; BENCH_THROUGHPUT_ONLY=a,c runs a subset.
+ */
+const ROUNDS = Number(process.env.BENCH_THROUGHPUT_ROUNDS ?? 3);
+const ONLY = new Set((process.env.BENCH_THROUGHPUT_ONLY ?? '').split(',').filter(Boolean));
+const POOL_ID = 'bench-throughput';
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const execFileAsync = promisify(execFile);
+
+interface Sample {
+  round: number;
+  variant: VariantName;
+  /** Spawn of `npx playwright test` to its exit, ms. */
+  wallMs: number;
+  /** First test start → last test end, ms. */
+  testPhaseMs: number;
+  passed: number;
+  failed: number;
+  load1: number;
+  timings?: RunTimings;
+  /** (c) only: starting its two containers before the run, ms (not in wallMs). */
+  preStartMs?: number;
+  problem?: string;
+}
+
+export async function run(): Promise<string> {
+  process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
+  const docker = new Docker();
+  const image = await imageTag();
+  const root = await mkdtemp(join(tmpdir(), 'throughput-bench-'));
+  const ports = await pickPorts();
+  let shop: ReturnType<typeof spawn> | undefined;
+  let hand: HandWiredContainers | undefined;
+  const samples: Sample[] = [];
+  const loadStart = loadavg()[0]!;
+  const othersAtStart = await otherContainers(docker);
+  try {
+    await removeLeftovers(docker, POOL_ID);
+    shop = await startShop(ports.shop);
+    const configs = await writeProjects(root, repoRoot, { basePort: ports.base, image, poolId: POOL_ID, namePrefix: 'bench-tp-mcp' });
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      SHOP_URL: `http://localhost:${ports.shop}`,
+      THROUGHPUT_IMAGE: image,
+      TESTCONTAINERS_RYUK_DISABLED: 'true',
+      CINNAMON_POOL_RUNTIME: 'docker',
+      // The bench must not inherit a CI flag that turns on forbidOnly or changes reporters.
+      CI: '',
+    };
+    const variants = VARIANTS.filter((v) => ONLY.size === 0 || ONLY.has(v.name));
+    // Unmeasured: `--list` loads every config and spec, so Playwright's compile cache is warm for all alike.
+    for (const v of variants) await cli(configs.get(v.name)!, ['--list'], env, join(root, `${v.name}-list.log`));
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const variant of variants) {
+        const extraEnv: NodeJS.ProcessEnv = {};
+        let preStartMs: number | undefined;
+        if (variant.name === 'c') {
+          hand = await startHandWired(docker, image, ports.hand, `r${round}`);
+          preStartMs = hand.startMs;
+          extraEnv.THROUGHPUT_BOUND_URLS = hand.urls.join(',');
+        }
+        try {
+          const sample = await measure(variant, round, configs.get(variant.name)!, { ...env, ...extraEnv }, root);
+          if (preStartMs !== undefined) sample.preStartMs = preStartMs;
+          samples.push(sample);
+          // A variant that cannot run at all would only burn the remaining rounds: stop and say why.
+          if (sample.passed === 0) throw new Error(`variant ${variant.name} ran no test: ${sample.problem ?? 'no timings written'}`);
+          console.error(
+            `[throughput] round ${round} ${variant.name}: ${(sample.wallMs / 1000).toFixed(1)} s wall, ${sample.passed}/${WORKLOAD_TESTS} passed, load ${sample.load1.toFixed(2)}${sample.problem ? ` — ${sample.problem}` : ''}`,
+          );
+        } finally {
+          await hand?.stop();
+          hand = undefined;
+        }
+      }
+    }
+  } finally {
+    await hand?.stop();
+    if (shop?.pid) shop.kill('SIGTERM');
+    await removeLeftovers(docker, POOL_ID).catch(() => 0);
+    await rm(root, { recursive: true, force: true });
+  }
+  return report(samples, image, loadStart, loadavg()[0]!, othersAtStart);
+}
+
+async function imageTag(): Promise<string> {
+  const { stdout } = await execFileAsync('bash', [join(repoRoot, 'docker/build-image.sh')], { cwd: repoRoot, maxBuffer: 16 * 1024 * 1024 });
+  const tag = stdout.trim().split('\n').pop()?.trim();
+  if (!tag) throw new Error('docker/build-image.sh printed no image tag');
+  return tag;
+}
+
+/** Free ports: the shop, the pool's basePort (basePort + 1 must be free too), the two hand-wired containers. */
+async function pickPorts(): Promise<{ shop: number; base: number; hand: [number, number] }> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const [shop, base, a, b] = (await freePorts(4)) as [number, number, number, number];
+    if (![shop, a, b].includes(base + 1) && (await isFree(base + 1))) return { shop, base, hand: [a, b] };
+  }
+  throw new Error('found no free pair of consecutive ports for the pool');
+}
+
+async function isFree(port: number): Promise<boolean> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** The example shop on 0.0.0.0 (containers reach it as host.docker.internal), started once for all runs. */
+async function startShop(port: number): Promise<ReturnType<typeof spawn>> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'e2e-example/app/server.ts'], {
+    cwd: repoRoot,
+    env: { ...process.env, PORT: String(port), HOST: '0.0.0.0' },
+    stdio: 'ignore',
+  });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return child;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGTERM');
+      throw new Error(`the example shop did not answer on port ${port}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function cli(config: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const log = createWriteStream(logFile);
+    const child = spawn('npx', ['playwright', 'test', '-c', config, ...args], { cwd: join(config, '..'), env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.pipe(log);
+    child.stderr.pipe(log);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      log.end();
+      resolve(code ?? 1);
+    });
+  });
+}
+
+async function measure(variant: Variant, round: number, config: string, env: NodeJS.ProcessEnv, root: string): Promise<Sample> {
+  const timingsFile = join(root, `${variant.name}-r${round}.json`);
+  const logFile = join(root, `${variant.name}-r${round}.log`);
+  const load1 = loadavg()[0]!;
+  const started = performance.now();
+  const code = await cli(config, [], { ...env, THROUGHPUT_TIMINGS_FILE: timingsFile }, logFile);
+  const wallMs = performance.now() - started;
+  let timings: RunTimings | undefined;
+  try {
+    timings = JSON.parse(await readFile(timingsFile, 'utf8')) as RunTimings;
+  } catch {
+    timings = undefined;
+  }
+  // Only the workload's own tests: variant (a) also runs the pool's analytics teardown project as a "test".
+  const tests = workloadTests(timings);
+  const passed = tests.filter((t) => t.status === 'passed').length;
+  const phase = tests.length ? Math.max(...tests.map((t) => t.startMs + t.durationMs)) - Math.min(...tests.map((t) => t.startMs)) : Number.NaN;
+  const sample: Sample = { round, variant: variant.name, wallMs, testPhaseMs: phase, passed, failed: tests.length - passed, load1 };
+  if (timings) sample.timings = timings;
+  if (code !== 0 || passed !== WORKLOAD_TESTS) {
+    const log = await readFile(logFile, 'utf8').catch(() => '');
+    const firstError = tests.find((t) => t.error)?.error ?? log.split('\n').filter(Boolean).slice(-8).join(' | ');
+    sample.problem = `exit ${code}, ${passed}/${WORKLOAD_TESTS} passed: ${firstError.replace(/\s+/g, ' ').slice(0, 300)}`;
+  }
+  return sample;
+}
+
+function workloadTests(timings: RunTimings | undefined): RunTimings['tests'] {
+  return (timings?.tests ?? []).filter((t) => /^#\d+ /.test(t.title));
+}
+
+async function otherContainers(docker: Docker): Promise<string[]> {
+  const list = await docker.listContainers().catch(() => []);
+  return list.map((c) => (c.Names[0] ?? c.Id).replace(/^\//, ''));
+}
+
+// ------------------------------------------------------------------------------------------------ report
+
+function median(values: readonly number[]): number {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
+
+const s = (ms: number) => (Number.isFinite(ms) ? (ms / 1000).toFixed(1) : '–');
+const x = (r: number) => (Number.isFinite(r) ? `${r.toFixed(2)}×` : '–');
+
+/** Per-run profile: mean test duration (fixtures included), mean idle gap between consecutive tests of a worker slot. */
+function profile(timings: RunTimings | undefined): { meanTestMs: number; meanGapMs: number; meanPoolWaitMs: number; startupMs: number } {
+  const tests = workloadTests(timings);
+  const meanTestMs = tests.reduce((sum, t) => sum + t.durationMs, 0) / Math.max(1, tests.length);
+  const bySlot = new Map<number, typeof tests>();
+  for (const t of tests) bySlot.set(t.parallelIndex, [...(bySlot.get(t.parallelIndex) ?? []), t]);
+  const gaps: number[] = [];
+  for (const slot of bySlot.values()) {
+    slot.sort((p, q) => p.startMs - q.startMs);
+    for (let i = 1; i < slot.length; i++) gaps.push(slot[i]!.startMs - (slot[i - 1]!.startMs + slot[i - 1]!.durationMs));
+  }
+  const waits = tests.flatMap((t) => (t.poolWaitMs !== undefined ? [t.poolWaitMs] : []));
+  return {
+    meanTestMs,
+    meanGapMs: gaps.length ? gaps.reduce((a, b) => a + b, 0) / gaps.length : Number.NaN,
+    meanPoolWaitMs: waits.length ? waits.reduce((a, b) => a + b, 0) / waits.length : Number.NaN,
+    startupMs: timings && tests.length ? Math.min(...tests.map((t) => t.startMs)) - timings.beginMs : Number.NaN,
+  };
+}
+
+function report(samples: Sample[], image: string, loadStart: number, loadEnd: number, others: string[]): string {
+  const by = (name: VariantName) => samples.filter((x) => x.variant === name);
+  const med = (name: VariantName, f: (x: Sample) => number) => median(by(name).map(f));
+  const rounds = Math.max(0, ...samples.map((x) => x.round));
+  const loads = samples.map((x) => x.load1);
+  const lines: string[] = [];
+  lines.push(`### Suite throughput: ${WORKLOAD_TESTS} MCP tests (navigate, click, snapshot), ${rounds} interleaved rounds`);
+  lines.push('');
+  lines.push(
+    `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, Node ${process.version}, image ${image}, ${new Date().toISOString().slice(0, 10)}. ` +
+      `1-minute load average ${loadStart.toFixed(2)} at start, ${Math.min(...loads).toFixed(2)}–${Math.max(...loads).toFixed(2)} (median ${median(loads).toFixed(2)}) at the runs' starts, ${loadEnd.toFixed(2)} at the end; ` +
+      `other containers running at start: ${others.length ? others.join(', ') : 'none'}.`,
+  );
+  lines.push('');
+  lines.push('| variant | workers | median wall s | min–max s | median test phase s | mean test s | mean gap between a worker\'s tests ms | passed |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const v of VARIANTS) {
+    const list = by(v.name);
+    if (!list.length) continue;
+    const walls = list.map((x) => x.wallMs);
+    const prof = list.map((x) => profile(x.timings));
+    const extra = v.name === 'c' ? ` (+ ${s(median(list.map((x) => x.preStartMs ?? Number.NaN)))} s starting the containers before)` : '';
+    lines.push(
+      `| ${v.label} | ${v.workers} | ${s(median(walls))}${extra} | ${s(Math.min(...walls))}–${s(Math.max(...walls))} | ${s(med(v.name, (x) => x.testPhaseMs))} | ` +
+        `${s(median(prof.map((p) => p.meanTestMs)))} | ${median(prof.map((p) => p.meanGapMs)).toFixed(0)} | ${list.reduce((a, x) => a + x.passed, 0)}/${list.length * WORKLOAD_TESTS} |`,
+    );
+  }
+  const a = med('a', (x) => x.wallMs);
+  const b2 = med('b2', (x) => x.wallMs);
+  const b4 = med('b4', (x) => x.wallMs);
+  const c = med('c', (x) => x.wallMs);
+  const cWithStart = med('c', (x) => x.wallMs + (x.preStartMs ?? 0));
+  lines.push('');
+  lines.push('| ratio (median wall) | goal | result | met |');
+  lines.push('|---|---|---:|:-:|');
+  lines.push(`| a ÷ c | ≤ 1.10× | ${x(a / c)} (${x(a / cWithStart)} counting (c)'s container start) | ${a / c <= 1.1 ? 'yes' : '**no**'} |`);
+  lines.push(`| b2 ÷ a | ≥ 1.8× | ${x(b2 / a)} | ${b2 / a >= 1.8 ? 'yes' : '**no**'} |`);
+  lines.push(`| b4 ÷ a | ≥ 1.3× | ${x(b4 / a)} | ${b4 / a >= 1.3 ? 'yes' : '**no**'} |`);
+  lines.push(`| b2 ÷ c, b4 ÷ c (issue: ≈ 2.0×, ≈ 1.5×) | – | ${x(b2 / c)}, ${x(b4 / c)} | – |`);
+  const waits = by('a').map((x) => profile(x.timings).meanPoolWaitMs);
+  if (waits.length) {
+    lines.push('');
+    lines.push(
+      `(a) profile: median of the runs' mean \`pool.waitMs\` per test ${median(waits).toFixed(0)} ms (time queued for a container before the test, ` +
+        `outside the test's duration); Playwright start → first test ${s(median(by('a').map((x) => profile(x.timings).startupMs)))} s vs (c) ${s(median(by('c').map((x) => profile(x.timings).startupMs)))} s.`,
+    );
+  }
+  lines.push('');
+  lines.push('Per round (wall s, load at start): ' + [...new Set(samples.map((x) => x.round))].map((r) => `r${r}: ` + samples.filter((x) => x.round === r).map((x) => `${x.variant} ${s(x.wallMs)} (${x.load1.toFixed(1)})`).join(', ')).join('; ') + '.');
+  const problems = samples.filter((x) => x.problem);
+  if (problems.length) {
+    lines.push('');
+    lines.push('Runs with failures: ' + problems.map((x) => `r${x.round} ${x.variant}: ${x.problem}`).join('; '));
+  }
+  return lines.join('\n');
+}
+
+// Run directly: `npx tsx bench/suite-throughput.ts` (the lead registers it in bench/run.ts as `throughput`).
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  console.log(await run());
+}
