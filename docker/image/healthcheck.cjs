@@ -1,6 +1,7 @@
-// Docker HEALTHCHECK: healthy when the MCP server itself answers HTTP on its port with the Host header clients
-// use. A bare TCP probe would pass while the server is wedged; a 403 means the host check rejects clients
-// (MCP_PORT differs from the published port), which is a broken container too.
+// Docker HEALTHCHECK: healthy when the MCP server answers HTTP on MCP_PORT, through the Origin/Host guard
+// (mcp-guard.cjs), with the Host header clients use: so a dead guard or a dead server both count. A bare TCP
+// probe would pass while the server is wedged; a 403 means the host check rejects clients (MCP_PORT differs
+// from the published port), and a 502 that the guard cannot reach the server: a broken container either way.
 'use strict';
 const http = require('node:http');
 

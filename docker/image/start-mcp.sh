@@ -1,7 +1,8 @@
 #!/bin/sh
-# Container entry point: starts the Playwright MCP server in the foreground as this shell's own pid (exec),
-# so the pid written below stays the server's pid and `docker stop` signals reach it through the init process
-# (HostConfig.Init / --init, which reaps Chromium's orphans).
+# Container entry point: starts the Origin/Host guard (mcp-guard.cjs) on the published port in the background,
+# then the Playwright MCP server in the foreground as this shell's own pid (exec), so the pid written below
+# stays the server's pid and `docker stop` signals reach it through the init process (HostConfig.Init /
+# --init, which reaps Chromium's orphans).
 # Extra arguments given to the container are appended to the server's command line.
 set -eu
 
@@ -13,15 +14,27 @@ echo "$$" >"$MCP_RUNDIR/server.pid"
 
 cd "$MCP_WORKDIR"
 
+# The server listens on loopback only, on a private port; the guard owns MCP_PORT (see mcp-guard.cjs for why).
+# Any port other than MCP_PORT will do: nothing else listens in this container.
+MCP_SERVER_PORT="${MCP_SERVER_PORT:-$((MCP_PORT == 39999 ? 39998 : 39999))}"
+export MCP_SERVER_PORT
+# Started from a subshell that exits at once, so the guard is re-parented to the init process: it must not
+# be a descendant of the server, because cleanup treats every descendant of MCP_SERVER_PID as the holder's and
+# ends it. For the same reason it does not carry the sandbox marker CINNAMON_QA_SANDBOX (cleanup also ends
+# marked processes re-parented to init: what a holder double-forked). If the guard dies anyway, the
+# HEALTHCHECK (which goes through it) turns the container unhealthy.
+( unset CINNAMON_QA_SANDBOX; node /opt/mcp/mcp-guard.cjs & )
+
 cli="/opt/mcp/app/node_modules/@playwright/mcp/cli.js"
 # --no-sandbox: the container drops every capability and sets no-new-privileges, so Chromium can neither
 # create user namespaces nor use its setuid helper; the container boundary is the sandbox here.
 # --allowed-hosts: clients connect to the published port on the host as localhost:PORT or 127.0.0.1:PORT,
-# and the container listens on that same port number, so exactly those two Host headers are accepted.
+# the guard listens on that same port number and forwards Host unchanged, so exactly those two Host headers
+# are accepted (the guard already refuses the others; this keeps the server's own check meaningful).
 set -- "$cli" \
   --config /opt/mcp/mcp-config.json \
   --headless --isolated --no-sandbox \
-  --host 0.0.0.0 --port "$MCP_PORT" \
+  --host 127.0.0.1 --port "$MCP_SERVER_PORT" \
   --allowed-hosts "localhost:$MCP_PORT,127.0.0.1:$MCP_PORT" \
   "$@"
 # The image's ENV names the browser; when it is empty the Dockerfile recorded one it found in the base image;

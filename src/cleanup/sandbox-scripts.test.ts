@@ -10,12 +10,14 @@ import type { HealthGate, HealthReport } from '../health/health-gate.js';
 import type { ContainerRuntime, ExecResult, RuntimeContainerInfo, RuntimeState, RuntimeStats } from '../runtime/container-runtime.js';
 import { CleanupService } from './cleanup-service.js';
 import { ContainerResetManager } from './container-reset-manager.js';
-import { decodeProcNetAddress, parseScriptReport } from './sandbox-scripts.js';
+import { SANDBOX_MARKER_ENV } from '../runtime/sandbox-layout.js';
+import { decodeProcNetAddress, parseScriptReport, terminateBrowserArgv, validateArgv } from './sandbox-scripts.js';
 
 /**
  * The scripts run for real here: a fake runtime whose exec spawns `sh` on this machine with the exec
  * environment contract pointing at a temporary sandbox, a fake "MCP server" process (a shell) whose children
- * play the browser, and a TCP listener on MCP_PORT. That is what the process runtime does too.
+ * play the browser, and a TCP listener on MCP_PORT. That is what the process runtime does too, sandbox
+ * marker included: the server and every exec carry CINNAMON_QA_SANDBOX=<root>, and exec gets MCP_SANDBOX.
  */
 class ShellSandbox implements ContainerRuntime {
   readonly kind = 'fake' as const;
@@ -52,15 +54,15 @@ class ShellSandbox implements ContainerRuntime {
 
   /** Starts the fake server: `sh -c <script>`, with BIN pointing at the fake browser binaries. */
   async startServer(script: string): Promise<number> {
-    this.server = spawn('sh', ['-c', script], { env: { ...process.env, BIN: this.bin }, stdio: 'ignore', detached: true });
+    this.server = spawn('sh', ['-c', script], { env: { ...process.env, BIN: this.bin, [SANDBOX_MARKER_ENV]: this.root }, stdio: 'ignore', detached: true });
     this.spawned.push(this.server);
     await new Promise((resolve) => setTimeout(resolve, 150));
     return this.server.pid!;
   }
 
   /** A process outside the server's tree (re-parented helper, or another pool's process). */
-  spawnOutside(command: string, args: string[]): ChildProcess {
-    const child = spawn(command, args, { stdio: 'ignore', detached: true });
+  spawnOutside(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+    const child = spawn(command, args, { env, stdio: 'ignore', detached: true });
     this.spawned.push(child);
     return child;
   }
@@ -92,6 +94,8 @@ class ShellSandbox implements ContainerRuntime {
       MCP_WORKDIR: this.work,
       MCP_SERVER_PID: String(this.server?.pid ?? ''),
       MCP_PORT: String(this.port),
+      [SANDBOX_MARKER_ENV]: this.root,
+      MCP_SANDBOX: this.root,
       ...this.env,
     };
     return new Promise((resolve, reject) => {
@@ -145,6 +149,16 @@ function alive(pid: number | undefined): boolean {
     return !/\) Z /.test(stat);
   } catch {
     return false;
+  }
+}
+
+/** The parent pid of a process, from /proc. */
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return undefined;
   }
 }
 
@@ -282,6 +296,63 @@ describe('sandbox scripts, run with sh against a temporary sandbox', () => {
     expect(alive(unrelated.pid)).toBe(true);
   });
 
+  /**
+   * What `sh -c 'sleep N &'` from browser_run_code_unsafe leaves: a sleep whose parent exited, re-parented to
+   * init (or a subreaper), with `marker` as its sandbox marker (none when undefined). Returns the sleep's pid.
+   */
+  async function doubleForked(seconds: number, marker: string | undefined): Promise<number> {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env[SANDBOX_MARKER_ENV];
+    if (marker !== undefined) env[SANDBOX_MARKER_ENV] = marker;
+    const pidFile = join(sandbox.root, `orphan-${seconds}.pid`);
+    const parent = sandbox.spawnOutside('sh', ['-c', 'sleep "$1" >/dev/null 2>&1 & echo $! > "$2"', 'x', String(seconds), pidFile], env);
+    await new Promise((resolve) => (parent.exitCode === null ? parent.once('exit', resolve) : resolve(undefined)));
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    // The point of the scenario: the sleep is no child of anything the scripts know.
+    expect(parentOf(pid)).not.toBe(process.pid);
+    expect(alive(pid)).toBe(true);
+    return pid;
+  }
+
+  it("kills and reports a double-forked process carrying this sandbox's marker; another sandbox's and unmarked ones survive", async () => {
+    await sandbox.startServer('exec sleep 600');
+    const ours = await doubleForked(86_402, sandbox.root);
+    // A sandbox whose marker merely starts with ours (container-1 / container-10), and a process with none.
+    const theirs = await doubleForked(86_403, `${sandbox.root}0`);
+    const unmarked = await doubleForked(86_404, undefined);
+
+    const before = parseScriptReport((await sandbox.exec('c1', validateArgv(undefined))).stdout);
+    expect(before.processes).toEqual([`${ours} sleep`]);
+
+    const terminate = await sandbox.exec('c1', terminateBrowserArgv(200));
+    expect(terminate.exitCode).toBe(0);
+    expect(parseScriptReport(terminate.stdout).signals).toEqual([`TERM ${ours} sleep`]);
+    expect(alive(ours)).toBe(false);
+    expect(alive(theirs)).toBe(true);
+    expect(alive(unmarked)).toBe(true);
+    expect(alive(sandbox.server?.pid)).toBe(true);
+
+    const service = new CleanupService({ runtime: sandbox, killGraceMs: 200, sessionDrainMs: 0 });
+    expect((await service.cleanup('c1', 'minimal')).success).toBe(true);
+    expect(alive(theirs)).toBe(true);
+    expect(alive(unmarked)).toBe(true);
+  });
+
+  it('never signals its own exec chain or another exec running next to it, though both carry the marker', async () => {
+    await sandbox.startServer('exec sleep 600');
+    const ours = await doubleForked(86_405, sandbox.root);
+    // Another exec of the same sandbox (a health probe, a second script), running while the cleanup does.
+    const neighbour = sandbox.exec('c1', ['sh', '-c', 'sleep 1; echo neighbour done']);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Marked ancestors, as in Docker (timeout, then mcp-exec's shell), plus a shell that outlives the script.
+    const [sh, ...rest] = terminateBrowserArgv(200);
+    const chain = await sandbox.exec('c1', ['timeout', '20', 'sh', '-c', '"$@"; echo "after $?"', 'wrapper', sh!, ...rest]);
+    expect(chain.stdout).toContain('after 0');
+    expect(chain.exitCode).toBe(0);
+    expect(parseScriptReport(chain.stdout).signals).toEqual([`TERM ${ours} sleep`]);
+    expect(await neighbour).toMatchObject({ exitCode: 0, stdout: 'neighbour done\n' });
+  });
+
   it('ignores zombies: an exited child its parent never reaped holds nothing', async () => {
     const serverPid = await sandbox.startServer('"$BIN/chromium" 0 & exec sleep 600');
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -318,7 +389,9 @@ describe('sandbox scripts, run with sh against a temporary sandbox', () => {
   it('validateCleanup waits for a connection that closes within the drain time', async () => {
     await sandbox.startServer('exec sleep 600');
     const client = await sandbox.connectClient();
-    setTimeout(() => client.destroy(), 150);
+    // Closed well after the stages before validateCleanup are done, even on a loaded 2-core machine (at 150 ms
+    // they sometimes were not, and the validation found the connection already gone).
+    setTimeout(() => client.destroy(), 600);
     const service = new CleanupService({ runtime: sandbox, sessionDrainMs: 2_000 });
     const result = await service.cleanup('c1', 'minimal');
     expect(result.success).toBe(true);
@@ -352,6 +425,15 @@ describe('sandbox scripts, run with sh against a temporary sandbox', () => {
     expect(terminate.error).toContain('MCP_SERVER_PID is empty: the MCP server is not running');
     expect(result.stages.find((s) => s.stage === 'clearTemporaryFiles')!.success).toBe(true);
     expect(result.stages.at(-1)!.success).toBe(false);
+  });
+
+  it('fails terminateBrowserProcesses plainly when MCP_SANDBOX is empty rather than miss re-parented processes', async () => {
+    await sandbox.startServer('exec sleep 600');
+    sandbox.env = { MCP_SANDBOX: '' };
+    const service = new CleanupService({ runtime: sandbox, sessionDrainMs: 0 });
+    const result = await service.cleanup('c1', 'minimal');
+    expect(result.success).toBe(false);
+    expect(result.stages.find((s) => s.stage === 'terminateBrowserProcesses')!.error).toContain('MCP_SANDBOX is empty');
   });
 
   describe('resets', () => {

@@ -1,18 +1,22 @@
 /**
  * The POSIX `sh` scripts that cleanup and resets run inside a container (Docker) or next to a process sandbox
  * (process runtime) through `ContainerRuntime.exec`. They rely only on the exec environment contract
- * (src/runtime/container-runtime.ts): a POSIX `sh`, `ps` (procps), `find`, /proc, the variables MCP_HOME,
- * MCP_TMPDIR, MCP_WORKDIR, MCP_SERVER_PID, MCP_PORT, plus coreutils every base image has (`rm`, `cat`,
- * `sleep` with fractions of a second). That is what lets one implementation serve both runtimes.
+ * (src/runtime/container-runtime.ts): a POSIX `sh`, `ps` (procps), `find`, `grep` (with -z), /proc, the
+ * variables MCP_HOME, MCP_TMPDIR, MCP_WORKDIR, MCP_SERVER_PID, MCP_PORT, MCP_SANDBOX, plus coreutils every
+ * base image has (`rm`, `cat`, `sleep` with fractions of a second). That is what lets one implementation
+ * serve both runtimes.
  *
  * Two facts shape them:
- * - In the process runtime exec runs ON THE HOST, next to other pools' servers and browsers. So a browser
- *   process is ours only when it descends from MCP_SERVER_PID, or (crashpad handlers, which double-fork and
- *   are re-parented to init) when its command line names this member's own MCP_HOME or MCP_TMPDIR, which are
- *   unique per sandbox. Never `pkill`. And every directory is checked before anything under it is removed.
+ * - In the process runtime exec runs ON THE HOST, next to other pools' servers and browsers. So a process is
+ *   the holder's only when it descends from MCP_SERVER_PID, when its environment carries this sandbox's exact
+ *   marker (MCP_SANDBOX; what a holder double-forks is re-parented to init but keeps it), or (crashpad
+ *   handlers) when its command line names this member's own MCP_HOME or MCP_TMPDIR, which are unique per
+ *   sandbox; see cq_browser. Never `pkill`. And every directory is checked before anything under it is removed.
  * - Scripts talk back in lines `KEYWORD value...` on stdout (see {@link parseScriptReport}); exit code 0 means
  *   done, 1 means the job could not be completed (the lines say why), 2 means a broken precondition.
  */
+
+import { SANDBOX_MARKER_ENV } from '../runtime/sandbox-layout.js';
 
 /**
  * Shared functions; every script starts with them. Names are prefixed `cq_` so they cannot clash. Tables
@@ -74,34 +78,103 @@ cq_live() {
   return 0
 }
 
-# Prints "pid ppid comm" for every live process of this server's browser: descendants of MCP_SERVER_PID,
-# plus browser helpers re-parented to init whose command line names this member's MCP_HOME or MCP_TMPDIR.
-cq_browser() {
-  [ -n "\${MCP_SERVER_PID:-}" ] || cq_fail "MCP_SERVER_PID is empty: the MCP server is not running"
-  cq_table=$(ps -e -o pid= -o ppid= -o stat= -o comm=) || cq_fail "ps failed"
-  set -f
-  cq_tree=" $MCP_SERVER_PID "
+# Sets cq_pp to the parent pid of process $1, read from /proc/$1/stat (no fork); fails when it is gone.
+cq_ppid() {
+  cq_s=""
+  read -r cq_s 2>/dev/null < "/proc/$1/stat" || return 1
+  cq_s=\${cq_s##*") "}; cq_s=\${cq_s#* }; cq_pp=\${cq_s%% *}
+}
+
+# Adds to cq_set (" pid pid ... ") every descendant of its members found in cq_table. ps lists by pid and
+# children mostly come after their parents, so one pass finds nearly all of a tree; the loop runs until a
+# pass adds nothing. Expects set -f.
+cq_grow() {
   cq_grew=1
-  # ps lists by pid and children mostly come after their parents, so one pass finds nearly all of the
-  # tree; the loop runs until a pass adds nothing.
   while [ "$cq_grew" = 1 ]; do
     cq_grew=0
     IFS=$cq_nl
     for cq_line in $cq_table; do
       IFS=$cq_ifs
       set -- $cq_line
-      case "$cq_tree" in *" $1 "*) continue;; esac
-      case "$cq_tree" in *" $2 "*) cq_tree="$cq_tree$1 "; cq_grew=1;; esac
+      case "$cq_set" in *" $1 "*) continue;; esac
+      case "$cq_set" in *" $2 "*) cq_set="$cq_set$1 "; cq_grew=1;; esac
     done
     IFS=$cq_ifs
   done
+}
+
+# Sets cq_marked to " pid pid ... ": the processes whose initial environment holds exactly
+# ${SANDBOX_MARKER_ENV}=$MCP_SANDBOX. One grep reads every /proc/<pid>/environ (NUL-separated, hence -z;
+# -x -F: the whole entry, literally, so a sandbox whose name merely starts with ours never matches).
+# Processes of other users cannot be read, and cannot be ours.
+cq_marked_pids() {
+  command -v grep >/dev/null 2>&1 || cq_fail "grep is missing: the exec environment contract needs it"
+  set +f
+  cq_files=$(grep -lzxF -e "${SANDBOX_MARKER_ENV}=$MCP_SANDBOX" /proc/[0-9]*/environ 2>/dev/null)
+  set -f
+  cq_marked=" "
+  IFS=$cq_nl
+  for cq_f in $cq_files; do
+    cq_f=\${cq_f#/proc/}; cq_marked="$cq_marked\${cq_f%/environ} "
+  done
+  IFS=$cq_ifs
+}
+
+# Prints "pid ppid comm" for every live process of the last holder in this sandbox:
+# - descendants of MCP_SERVER_PID (the browser and whatever the server started);
+# - processes carrying this sandbox's marker (see cq_marked_pids), with their descendants: what a holder
+#   double-forked from the server (browser_run_code_unsafe) is re-parented to init and is no descendant any
+#   more, but keeps the environment it inherited. Never pid 1 (Docker's init carries the container's
+#   environment), never the server, never this script's own exec session (every exec carries the marker
+#   too): its ancestors, and the sessions started next to it — marked processes with the same parent as the
+#   topmost marked ancestor of this script (Docker: pid 0, outside the container, so health checks and
+#   other execs; process runtime: the pool's own process) — with their descendants. A holder cannot start a
+#   process there: its orphans go to init or a subreaper. On the host the exact marker keeps the rule
+#   inside this sandbox: other sandboxes' processes and the host's carry another value or none;
+# - browser helpers re-parented to init whose command line names this member's MCP_HOME or MCP_TMPDIR
+#   (found also when a holder cleared the environment of what it started).
+cq_browser() {
+  [ -n "\${MCP_SERVER_PID:-}" ] || cq_fail "MCP_SERVER_PID is empty: the MCP server is not running"
+  [ -n "\${MCP_SANDBOX:-}" ] || cq_fail "MCP_SANDBOX is empty: the exec environment names no sandbox marker"
+  cq_table=$(ps -e -o pid= -o ppid= -o stat= -o comm=) || cq_fail "ps failed"
+  cq_marked_pids
+  set -f
+  # This script's ancestors; cq_top is the topmost of the unbroken run of marked ones (the exec session's
+  # first process), cq_outer its parent.
+  cq_anc=" "; cq_top=$$; cq_outer=""; cq_run=1; cq_p=$$
+  while cq_ppid "$cq_p"; do
+    cq_anc="$cq_anc$cq_p "
+    # Used as it is when this script itself carries no marker.
+    [ -n "$cq_outer" ] || cq_outer=$cq_pp
+    if [ "$cq_run" = 1 ]; then
+      case "$cq_marked" in *" $cq_p "*) cq_top=$cq_p; cq_outer=$cq_pp;; *) cq_run=0;; esac
+    fi
+    [ "$cq_pp" -gt 1 ] || break
+    cq_p=$cq_pp
+  done
+  cq_set=" $cq_top "
+  for cq_m in $cq_marked; do
+    [ "$cq_m" = 1 ] || [ "$cq_m" = "$MCP_SERVER_PID" ] && continue
+    cq_ppid "$cq_m" && [ "$cq_pp" = "$cq_outer" ] && cq_set="$cq_set$cq_m "
+  done
+  cq_grow
+  cq_own="$cq_set$cq_anc"
+  cq_set=" $MCP_SERVER_PID "
+  for cq_m in $cq_marked; do
+    case "$cq_own" in *" $cq_m "*) continue;; esac
+    [ "$cq_m" = 1 ] || cq_set="$cq_set$cq_m "
+  done
+  cq_grow
+  cq_tree=$cq_set
   cq_cands=""
   IFS=$cq_nl
   for cq_line in $cq_table; do
     IFS=$cq_ifs
     set -- $cq_line
     [ "$1" = "$MCP_SERVER_PID" ] && continue
+    [ "$1" = 1 ] && continue
     case "$3" in Z*|X*) continue;; esac
+    case "$cq_own" in *" $1 "*) continue;; esac
     cq_p=$1; cq_pp=$2; shift 3
     case "$cq_tree" in *" $cq_p "*) echo "$cq_p $cq_pp $*"; continue;; esac
     case "$*" in chrom*|*crashpad*|headless_shell|*chrome*) cq_cands="$cq_cands,$cq_p";; esac

@@ -64,12 +64,15 @@ export interface ContainerRuntime {
   /**
    * Runs argv inside the container (Docker: `docker exec`; process runtime: a child process on the host in
    * the sandbox). Both runtimes give the command the same environment contract, so cleanup scripts are
-   * runtime-agnostic: a POSIX `sh`, `ps` (procps), `find`, and the variables
+   * runtime-agnostic: a POSIX `sh`, `ps` (procps), `find`, `grep` (GNU, for -z), and the variables
    *   MCP_HOME        the MCP server's HOME (browser profiles and caches live under it)
    *   MCP_TMPDIR      its TMPDIR (Docker: /tmp)
    *   MCP_WORKDIR     its working directory (holds `.playwright-mcp/` output), restored by resetEnvironment
    *   MCP_SERVER_PID  the MCP server's pid as the command sees it (Chromium processes are its descendants)
    *   MCP_PORT        the port the server listens on inside (Docker) or on 127.0.0.1 (process)
+   *   MCP_SANDBOX     the value of this member's sandbox marker CINNAMON_QA_SANDBOX (Docker: the container
+   *                   name; process: the sandbox folder), which the server, everything it starts and every
+   *                   exec'd command inherit: cleanup finds a holder's re-parented processes by it
    * The working directory of the command is MCP_WORKDIR.
    */
   exec(id: string, argv: readonly string[], options?: { timeoutMs?: number }): Promise<ExecResult>;

@@ -23,6 +23,11 @@ describe('MCP server command', () => {
     ]);
   });
 
+  it('lists --allowed-hosts when given (the guard forwards Host headers naming the pool port)', () => {
+    const argv = buildMcpServerArgv({ ...input, port: 40001, allowedHosts: ['localhost:3001', '127.0.0.1:3001'], serverArgs: ['--x'] });
+    expect(argv.slice(-3)).toEqual(['--allowed-hosts', 'localhost:3001,127.0.0.1:3001', '--x']);
+  });
+
   it('passes the pool\'s Chromium switches through the config file, sandbox off by default', () => {
     const config = buildMcpServerConfig({ ...input, chromiumArgs: ['--lang=en-US'] }) as {
       browser: { launchOptions: { args: string[]; chromiumSandbox: boolean; executablePath: string } };

@@ -29,6 +29,12 @@ export interface McpServerCommandInput {
   chromiumSandbox?: boolean;
   /** Extra Chromium switches after {@link POOL_CHROMIUM_ARGS}. */
   chromiumArgs?: readonly string[];
+  /**
+   * Host headers the server accepts (`--allowed-hosts`). Needed when a guard in front of the server forwards
+   * requests addressed to another port than the one the server listens on.
+   * @defaultValue the server's own `localhost:<port>`
+   */
+  allowedHosts?: readonly string[];
   /** Extra `@playwright/mcp` CLI flags, appended last. */
   serverArgs?: readonly string[];
 }
@@ -70,6 +76,7 @@ export function buildMcpServerArgv(input: McpServerCommandInput): string[] {
     'chromium',
     '--executable-path',
     input.chromiumPath,
+    ...(input.allowedHosts ? ['--allowed-hosts', input.allowedHosts.join(',')] : []),
     ...(input.serverArgs ?? []),
   ];
 }

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
 import { mkdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { SystemClock, type Clock } from '../clock/clock.js';
 import type { ContainerSpec } from '../config/pool-config.js';
@@ -17,6 +18,7 @@ import type {
 } from './container-runtime.js';
 import { reapLeftoverRuns } from './leftover-reaper.js';
 import { resolveMcpPackage, type McpPackage } from './mcp-package.js';
+import { startMcpOriginGuard, type McpOriginGuard } from './mcp-origin-guard.js';
 import { buildMcpServerArgv, buildMcpServerConfig } from './mcp-server-command.js';
 import { probeTcpPort } from './port-probe.js';
 import { CLOCK_TICKS_PER_SECOND, processTree, readMemoryKb, readProcEntry, readUptimeSeconds } from './proc-table.js';
@@ -72,6 +74,8 @@ interface ServerProcess {
   exit?: { code: number | null; signal: NodeJS.Signals | null };
   exited: Promise<void>;
   cpuSample?: { ticks: number; atMs: number };
+  /** The Origin/Host guard on the member's port, in front of the server's private port; lives and dies with it. */
+  guard?: McpOriginGuard;
 }
 
 interface Member {
@@ -223,6 +227,8 @@ export class ProcessRuntime implements ContainerRuntime, AsyncDisposable {
       MCP_WORKDIR: member.paths.workDir,
       MCP_SERVER_PID: String(server.pid),
       MCP_PORT: String(member.spec.port),
+      // The value of the marker serverEnv sets (SANDBOX_MARKER_ENV), under its contract name for cleanup scripts.
+      MCP_SANDBOX: member.paths.dir,
     };
     return runCommand(id, command, args, { cwd: member.paths.workDir, env, timeoutMs: options.timeoutMs ?? this.execTimeoutMs, graceMs: this.killGraceMs });
   }
@@ -353,9 +359,13 @@ export class ProcessRuntime implements ContainerRuntime, AsyncDisposable {
       throw runtimeError(spec.id, 'start', `port ${spec.port} on 127.0.0.1 is already in use by another program`, 'free the port or choose another basePort / containerSpecs port');
     }
 
+    // The member's port belongs to the Origin/Host guard (mcp-origin-guard.ts); the server listens on a private
+    // loopback port and accepts the Host headers that name the member's port, which the guard forwards unchanged.
+    const serverPort = await freeLoopbackPort();
     const input = {
       cliPath: mcp.cliPath,
-      port: spec.port,
+      port: serverPort,
+      allowedHosts: [`localhost:${spec.port}`, `127.0.0.1:${spec.port}`],
       chromiumPath: this.chromium.executablePath,
       configPath: paths.configPath,
       chromiumSandbox: this.options.chromiumSandbox,
@@ -417,6 +427,15 @@ export class ProcessRuntime implements ContainerRuntime, AsyncDisposable {
       await this.halt(member).catch(() => undefined);
       throw runtimeError(spec.id, 'start', `could not record the server in ${stateFilePath(member.run.dir)}: ${String(error)}`, 'check the sandbox root is writable', error);
     }
+    try {
+      const guard = await startMcpOriginGuard({ port: spec.port, upstreamPort: serverPort });
+      server.guard = guard;
+      // The server may have died while the guard was starting: onServerExit found no guard to close then.
+      if (server.exit && !server.expectedExit) await guard.close();
+    } catch (error) {
+      await this.halt(member).catch(() => undefined);
+      throw runtimeError(spec.id, 'start', `could not listen on 127.0.0.1:${spec.port} for the MCP server: ${String(error)}`, 'free the port or choose another basePort / containerSpecs port', error);
+    }
     this.emit({ type: 'started', containerId: spec.id, at: this.clock.now() });
   }
 
@@ -425,6 +444,8 @@ export class ProcessRuntime implements ContainerRuntime, AsyncDisposable {
     const server = member.server;
     if (!server) return;
     server.expectedExit = true;
+    // First the guard, so the port stops taking requests for a server that is going away.
+    await server.guard?.close();
     await terminateProcessGroup(server.pid, this.killGraceMs);
     // The group is gone; Node's exit event follows as soon as libuv reaps the child.
     await Promise.race([server.exited, new Promise((r) => setTimeout(r, 2_000))]);
@@ -444,6 +465,8 @@ export class ProcessRuntime implements ContainerRuntime, AsyncDisposable {
 
   private onServerExit(member: Member, server: ServerProcess): void {
     if (server.expectedExit || member.server !== server) return;
+    // The port closes with the server, as it did before there was a guard: health probes see a dead port.
+    void server.guard?.close();
     const exit = describeExit(server.exit?.code ?? null, server.exit?.signal ?? null);
     // A crash explains itself in its last lines; a signal death (OOM killer, someone's kill) does not.
     const tail = server.exit?.signal ? '' : logTail(member.paths.logPath);
@@ -501,6 +524,19 @@ async function portFreesUp(port: number, timeoutMs: number): Promise<boolean> {
     if (performance.now() >= deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** A loopback port nothing listens on now (the kernel's pick), for a server that only the guard talks to. */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      probe.close(() => (port ? resolve(port) : reject(new Error('no port assigned'))));
+    });
+  });
 }
 
 function info(member: Member): RuntimeContainerInfo {

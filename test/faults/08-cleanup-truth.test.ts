@@ -12,7 +12,7 @@ import { startTestSite, type TestSite } from './support/test-site.js';
  */
 const gate = await dockerGate('8 cleanup truth');
 /** Set while the defects named above the describe are open; the scenario itself stays as it should pass. */
-const KNOWN_DEFECT = true as boolean;
+const KNOWN_DEFECT = false as boolean;
 const ROUNDS = 2;
 /** Distinctive `sleep` lengths, so the process checks match the planted processes and nothing else. */
 const CHILD_SLEEP = 86_401;
@@ -21,11 +21,9 @@ const ORPHAN_SLEEP = 86_402;
 const PLANT_PAGE = `<!doctype html><title>plant</title><h1>plant</h1>`;
 const CHECK_PAGE = `<!doctype html><title>check</title><h1>check</h1>`;
 
-// SKIPPED: fails on two real product defects (run 1: runs=18 passed=14). (1) A process double-forked from the
-// server (browser_run_code_unsafe: sh -c 'sleep &') is re-parented to the container's init; terminateBrowserProcesses
-// (src/cleanup/sandbox-scripts.ts cq_browser) only kills descendants of MCP_SERVER_PID and chrome-named orphans, so
-// it survives every cleanup. (2) A file the holder writes in MCP_HOME survives: clearCaches removes named browser
-// paths only. Unskip once cleanup covers both (see the report on issue 5).
+// Was skipped on two defects, both fixed: a double-forked process (re-parented to init) survived every cleanup
+// (cq_browser now also ends processes carrying this container's sandbox marker, CINNAMON_QA_SANDBOX), and a file
+// in MCP_HOME survived (clearCaches now empties MCP_HOME).
 describe.skipIf(KNOWN_DEFECT || gate.skip)('faults 8: cleanup truth', () => {
   let pool: RealPool;
   let site: TestSite;

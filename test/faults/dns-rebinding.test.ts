@@ -109,11 +109,10 @@ for (const kind of ['process', 'docker'] as const) {
       }
     });
 
-    // KNOWN GAP (reported to the lead): @playwright/mcp checks the Host header only, never Origin, so a page on
-    // another origin that sends the pool's own Host (a plain cross-origin fetch to localhost) is served (200).
-    // it.fails keeps the suite honest both ways: it passes while the gap exists and turns red once a fix lands,
-    // so that this marker is then removed.
-    it.skipIf(skip).fails('foreign Origin with the pool\'s own Host → 403', async () => {
+    // @playwright/mcp checks the Host header only, never Origin: a page on another origin that sends the pool's
+    // own Host (a plain cross-origin fetch to localhost) would be served. The Origin/Host guard in front of every
+    // server (src/runtime/mcp-origin-guard.ts, docker/image/mcp-guard.cjs) refuses it.
+    it.skipIf(skip)('foreign Origin with the pool\'s own Host → 403', async () => {
       const { manager, port } = await startRealPool(kind);
       try {
         const foreignOrigin = await mcpPost(port, { host: `localhost:${port}`, origin: 'http://attacker.example' });

@@ -270,6 +270,40 @@ for (const target of targets) {
       expect((await lookInside(runtime, spec.id)).browser).toEqual([]);
     });
 
+    it('cleanup ends what a holder double-forked from the server (re-parented to init, found by the sandbox marker)', async () => {
+      // Distinct per runtime: the host's ps sees the container's processes too.
+      const seconds = target.name === 'process runtime' ? 86_406 : 86_407;
+      const holder = await browseAndLeaveState(spec.port);
+      try {
+        const planted = await holder.client.callTool(
+          {
+            name: 'browser_run_code_unsafe',
+            arguments: {
+              code: `async () => {
+                const p = this.constructor.constructor('return process')();
+                p.mainModule.require('child_process').spawn('sh', ['-c', 'sleep ${seconds} >/dev/null 2>&1 &'], { stdio: 'ignore' }).unref();
+                return 'planted';
+              }`,
+            },
+          },
+          undefined,
+          { timeout: 30_000 },
+        );
+        expect(textOf(planted)).toContain('planted');
+      } finally {
+        await holder.close();
+      }
+      const find = ['sh', '-c', `sleep 0.3; ps -e -o ppid=,args= | grep 'sleep ${seconds}' | grep -v grep || true`];
+      const before = (await runtime.exec(spec.id, find)).stdout;
+      expect(before).toContain(`sleep ${seconds}`);
+      // Not a descendant of the server any more: only the marker can find it.
+      expect(before.trim().split(/\s+/)[0]).not.toBe(String((await runtime.exec(spec.id, ['sh', '-c', 'echo $MCP_SERVER_PID'])).stdout.trim()));
+
+      const result = await cleaner.cleanup(spec.id, 'minimal');
+      expect(result.stages.filter((s) => !s.success)).toEqual([]);
+      expect((await runtime.exec(spec.id, find)).stdout).not.toContain(`sleep ${seconds}`);
+    });
+
     it('validateCleanup fails, naming the connection, while a client still holds its session; a hard reset drops it', async () => {
       const holder = await browseAndLeaveState(spec.port);
       try {

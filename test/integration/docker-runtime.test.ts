@@ -141,6 +141,8 @@ describe.skipIf(skip)(`DockerRuntime against a real daemon${skip ? ` (skipped: $
     expect(host.ExtraHosts).toContain('host.docker.internal:host-gateway');
     expect(host.RestartPolicy?.Name).toBe('no');
     expect(details.Config.User).toMatch(/^[1-9][0-9]*:[0-9]+$/);
+    // The sandbox marker cleanup finds a holder's re-parented processes by.
+    expect(details.Config.Env).toContain(`CINNAMON_QA_SANDBOX=${details.Name.replace(/^\//, '')}`);
     // No mounts at all, so certainly not the Docker socket.
     expect(details.Mounts).toEqual([]);
     expect(host.Binds ?? []).toEqual([]);
@@ -167,14 +169,15 @@ describe.skipIf(skip)(`DockerRuntime against a real daemon${skip ? ` (skipped: $
     const script = [
       'echo "HOME=$MCP_HOME"; echo "TMP=$MCP_TMPDIR"; echo "WORK=$MCP_WORKDIR"; echo "PORT=$MCP_PORT"; echo "CWD=$(pwd)"',
       'echo "PID=$MCP_SERVER_PID"; echo "CMD=$(ps -o args= -p "$MCP_SERVER_PID")"',
-      'command -v ps find >/dev/null && echo TOOLS=ok',
+      'echo "SANDBOX=$MCP_SANDBOX"',
+      'command -v ps find grep >/dev/null && echo TOOLS=ok',
       'echo to-stderr >&2; exit 3',
     ].join('\n');
     const result = await runtime.exec(id, ['sh', '-c', script]);
     const env = Object.fromEntries(result.stdout.trim().split('\n').map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]));
     expect(result.exitCode).toBe(3);
     expect(result.stderr.trim()).toBe('to-stderr');
-    expect(env).toMatchObject({ HOME: '/mcp/home', TMP: '/tmp', WORK: '/mcp/work', CWD: '/mcp/work', PORT: String(specs[0]!.port), TOOLS: 'ok' });
+    expect(env).toMatchObject({ HOME: '/mcp/home', TMP: '/tmp', WORK: '/mcp/work', CWD: '/mcp/work', PORT: String(specs[0]!.port), SANDBOX: specs[0]!.name, TOOLS: 'ok' });
     expect(Number(env.PID)).toBeGreaterThan(1);
     expect(env.CMD).toContain('@playwright/mcp/cli.js');
     // The server writes its output under the working directory, which is writable while / is not.

@@ -65,7 +65,9 @@ describe('HealthChecker against real @playwright/mcp servers', () => {
 
   it('a non-localhost URL hits the server\'s Host check: mcp fails fast with the fix', async () => {
     const [first] = specs;
-    const strict = new HealthChecker({ runtime, mcpUrl: (port) => new URL(`http://127.0.0.1:${port}/mcp`) });
+    // 127.0.0.1:PORT is an accepted Host (the Origin/Host guard's rule); the IPv4-mapped IPv6 form reaches the
+    // same listener with a Host header that is neither localhost nor 127.0.0.1.
+    const strict = new HealthChecker({ runtime, mcpUrl: (port) => new URL(`http://[::ffff:127.0.0.1]:${port}/mcp`) });
     const report = await strict.isContainerReady(first!.port, first!.id);
     expect(report.failedStage).toBe('mcp');
     expect(report.stages[1]?.error).toMatch(/403/);

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import type { ContainerSpec } from '../../config/pool-config.js';
 import type { RunContext } from '../container-runtime.js';
+import { SANDBOX_MARKER_ENV } from '../sandbox-layout.js';
 import { runLabels } from './docker-labels.js';
 import type { ImageLayout } from './image-layout.js';
 
@@ -48,7 +49,10 @@ export function hardenedContainerOptions(input: ContainerOptionsInput): Docker.C
     User: `${layout.uid}:${layout.gid}`,
     // The server listens on the port number it is published on, so the Host header clients send
     // (localhost:PORT) is the one its --allowed-hosts accepts.
-    Env: [`MCP_PORT=${spec.port}`],
+    // The sandbox marker (the container name, unique on this Docker host) is inherited by everything started
+    // in the container: cleanup finds what a holder double-forked, re-parented to init, by it. mcp-exec hands
+    // its value to exec'd commands as MCP_SANDBOX.
+    Env: [`MCP_PORT=${spec.port}`, `${SANDBOX_MARKER_ENV}=${spec.name}`],
     Labels: runLabels(ctx, spec.id),
     ExposedPorts: { [portKey]: {} },
     HostConfig: {

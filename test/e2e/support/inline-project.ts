@@ -250,8 +250,12 @@ export function mcpServerPid(port: number): number {
     if (!/^\\d+$/.test(entry)) continue;
     try {
       const args = readFileSync('/proc/' + entry + '/cmdline', 'utf8').split('\\0');
+      // The process runtime's Origin/Host guard owns the pool port and the server listens on a private one,
+      // so the pool port appears in --allowed-hosts (and in --port only for a server started without guard).
       const i = args.indexOf('--port');
-      if (i >= 0 && args[i + 1] === String(port) && args.some((a) => a.endsWith('cli.js'))) return Number(entry);
+      const h = args.indexOf('--allowed-hosts');
+      const named = (i >= 0 && args[i + 1] === String(port)) || (h >= 0 && (args[h + 1] ?? '').split(',').includes('localhost:' + port));
+      if (named && args.some((a) => a.endsWith('cli.js'))) return Number(entry);
     } catch {}
   }
   throw new Error('no MCP server process on port ' + port);

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { SANDBOX_MARKER_ENV } from '../sandbox-layout.js';
+import { hardenedContainerOptions } from './hardened-container-options.js';
+
+const input = {
+  spec: { id: 'container-1', name: 'cinnamon-qa-pool-run-1', port: 40001, memoryMB: 512, cpuPercent: 50 },
+  ctx: { poolId: 'pool', runId: 'run' },
+  image: 'cinnamon-qa/mcp:test',
+  networkName: 'cinnamon-qa-net',
+  layout: { home: '/mcp/home', workdir: '/mcp/work', tmpdir: '/tmp', rundir: '/mcp/run', uid: 10001, gid: 10001 },
+  limits: { shmSizeMB: 512, pidsLimit: 512, tmpSizeMB: 256, homeSizeMB: 256, workdirSizeMB: 64 },
+};
+
+describe('hardenedContainerOptions', () => {
+  it('gives the container its port and its sandbox marker (the container name) in Env', () => {
+    const options = hardenedContainerOptions(input);
+    expect(options.Env).toEqual(['MCP_PORT=40001', `${SANDBOX_MARKER_ENV}=cinnamon-qa-pool-run-1`]);
+    expect(options.name).toBe('cinnamon-qa-pool-run-1');
+  });
+
+  it('gives every member its own marker value, so cleanup in one never matches another', () => {
+    const other = hardenedContainerOptions({ ...input, spec: { ...input.spec, id: 'container-10', name: 'cinnamon-qa-pool-run-10', port: 40010 } });
+    const marker = (env: string[] | undefined) => env?.find((e) => e.startsWith(`${SANDBOX_MARKER_ENV}=`));
+    expect(marker(other.Env)).toBe(`${SANDBOX_MARKER_ENV}=cinnamon-qa-pool-run-10`);
+    expect(marker(other.Env)).not.toBe(marker(hardenedContainerOptions(input).Env));
+  });
+});
