@@ -527,6 +527,9 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
       case 'start':
         this.reportedDead.delete(message.dockerId);
         this.oomSeen.delete(message.dockerId);
+        // A restart of a container that was already dead (the usual hard reset after a kill) emits no 'die':
+        // the exit we expected will never come, and left in place it would swallow the next real death.
+        this.unexpectExit(message.dockerId);
         this.emit({ type: 'started', containerId, at });
         break;
       case 'oom':

@@ -250,6 +250,32 @@ describe.skipIf(skip)(`DockerRuntime against a real daemon${skip ? ` (skipped: $
     expect(await runtime.inspect(id)).toMatchObject({ running: false, exitCode: 137 });
   });
 
+  it('a container restarted after a kill reports its next death too (the restart left no stale "expected exit")', async () => {
+    await runtime.eventsReady();
+    const id = specs[1]!.id;
+    const nextDeath = () =>
+      new Promise<RuntimeEvent>((resolve) => {
+        const off = runtime.onEvent((event) => {
+          if (event.type === 'died' && event.containerId === id) {
+            off();
+            resolve(event);
+          }
+        });
+      });
+    // The previous test killed it: bring it back the way a hard reset does, then kill it again at once.
+    if ((await runtime.inspect(id)).running) {
+      const first = nextDeath();
+      await docker.getContainer(await runtimeIdOf(id)).kill();
+      await first;
+    }
+    await runtime.restart(id);
+    expect((await runtime.inspect(id)).running).toBe(true);
+    const second = nextDeath();
+    await docker.getContainer(await runtimeIdOf(id)).kill();
+    const event = await Promise.race([second, sleep(5_000).then(() => undefined)]);
+    expect(event).toMatchObject({ type: 'died', containerId: id });
+  });
+
   it('stop is safe twice, concurrently and for unknown ids', async () => {
     const id = specs[1]!.id;
     const runtimeId = await runtimeIdOf(id);
