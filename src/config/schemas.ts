@@ -21,6 +21,11 @@ export const DEFAULT_TIMEOUT_MS = 120_000;
 export const DEFAULT_MAX_TIMEOUT_MS = 600_000;
 /** @defaultValue 3 per test run */
 export const DEFAULT_MAX_EXTENSIONS = 3;
+/**
+ * @defaultValue 30000 ms: at equal priority a worker keeps its container from test to test until a waiting
+ * request has waited this long (or a third of its queue budget), then hands it back at its next test boundary.
+ */
+export const DEFAULT_HAND_BACK_AFTER_MS = 30_000;
 /** @defaultValue 15000 ms; holders renew at half of it. */
 export const DEFAULT_LEASE_TTL_MS = 15_000;
 /** @defaultValue 30000 ms */
@@ -45,6 +50,12 @@ export const resourceConfigSchema = z
     recoveryFactor: z.number().gt(0).lt(1).default(0.8),
     /** ... for at least this long. @defaultValue 30000 ms */
     recoveryHoldMs: ms('recoveryHoldMs').default(30_000),
+    /**
+     * Equal-priority fairness between workers: how long a waiting request of the holder's priority may wait
+     * before the holder hands the container back at a test boundary (a higher-priority waiter gets it at the
+     * next boundary regardless). 0 hands back at every boundary someone waits at. @defaultValue 30000 ms
+     */
+    handBackAfterMs: z.number({ error: 'handBackAfterMs must be a number of milliseconds' }).int().min(0).finite().default(DEFAULT_HAND_BACK_AFTER_MS),
     /** Window of recent allocations used for the average wait and failure rate. @defaultValue 50 */
     metricsWindow: z.number().int().min(5).max(10_000).default(50),
   })

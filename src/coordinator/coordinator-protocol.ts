@@ -59,8 +59,8 @@ export interface AllocateResponse {
 export interface RenewResponse {
   lease: Lease;
   /**
-   * True when a request of equal or higher priority than this lease's is waiting: the holder should hand the
-   * container back at its next test boundary.
+   * True when the holder should hand the container back at its next test boundary: a request of higher
+   * priority waits, or one of equal priority has waited `resources.handBackAfterMs` (src/pool/hand-back-policy.ts).
    */
   contended: boolean;
   /** Waiting requests: all, and those of equal or higher priority than the lease. */

@@ -130,8 +130,8 @@ describe('coordinator leases over HTTP', () => {
     expect((await store.listLeases()).length).toBe(0);
   });
 
-  it('says contended only when a request of equal or higher priority waits', async () => {
-    const { client, store } = await setup();
+  it('says contended only when a request of equal or higher priority waits (handBackAfterMs 0)', async () => {
+    const { client, store } = await setup({ resources: { handBackAfterMs: 0 } });
     const holder = await client.allocate({ testRunId: 'holder', priority: 'normal' });
     const ref = holder.allocation.lease;
     expect((await client.renew(ref)).contended).toBe(false);
@@ -151,6 +151,22 @@ describe('coordinator leases over HTTP', () => {
     expect((await client.renew(ref)).contended).toBe(true);
     low.abort();
     critical.abort();
+    await until(async () => (await store.listQueue()).length === 0);
+  });
+
+  it('lets an equal-priority waiter wait up to handBackAfterMs, a higher one not at all (default 30 s)', async () => {
+    const { client, store } = await setup();
+    const ref = (await client.allocate({ testRunId: 'holder', priority: 'normal' })).allocation.lease;
+    const same = new AbortController();
+    void client.allocate({ testRunId: 'same', priority: 'normal' }, { signal: same.signal }).catch(() => undefined);
+    await until(async () => (await store.listQueue()).length === 1);
+    expect(await client.renew(ref)).toMatchObject({ contended: false, waiting: { total: 1, atOrAbove: 1 } });
+    const high = new AbortController();
+    void client.allocate({ testRunId: 'high', priority: 'high' }, { signal: high.signal }).catch(() => undefined);
+    await until(async () => (await store.listQueue()).length === 2);
+    expect(await client.renew(ref)).toMatchObject({ contended: true, waiting: { total: 2, atOrAbove: 2 } });
+    same.abort();
+    high.abort();
     await until(async () => (await store.listQueue()).length === 0);
   });
 
@@ -179,7 +195,7 @@ describe('coordinator leases over HTTP', () => {
   });
 
   it('heartbeat renews at TTL/2 and surfaces contention', async () => {
-    const { client } = await setup({ lease: { ttlMs: 400, sweepIntervalMs: 50 } });
+    const { client } = await setup({ lease: { ttlMs: 400, sweepIntervalMs: 50 }, resources: { handBackAfterMs: 0 } });
     const { allocation } = await client.allocate({ testRunId: 'beat' });
     const beats: boolean[] = [];
     const heartbeat = client.startHeartbeat(allocation.lease, { onRenewed: (r) => beats.push(r.contended) });

@@ -3,10 +3,11 @@ import type { AddressInfo } from 'node:net';
 import type { z } from 'zod';
 import { SystemClock, type Clock } from '../clock/clock.js';
 import { parseOptions } from '../config/parse-options.js';
-import { PRIORITY_RANK, parsePriority } from '../domain/priority.js';
+import { parsePriority } from '../domain/priority.js';
 import { isPoolError, PoolError } from '../errors/pool-error.js';
 import type { PoolStatus, SystemAnalytics } from '../pool/analytics-types.js';
 import type { ContainerPoolManager } from '../pool/container-pool-manager.js';
+import { adviseHandBack } from '../pool/hand-back-policy.js';
 import { SILENT_LOGGER, type PoolLogger } from '../pool/pool-events.js';
 import type { RuntimeKind } from '../runtime/container-runtime.js';
 import type { AuditEvent } from '../store/pool-store.js';
@@ -265,10 +266,15 @@ export class RunningCoordinator implements AsyncDisposable {
   private async renew({ req, res, params }: RequestContext): Promise<void> {
     const body = parseBody(tokenBodySchema, await readJson(req), 'renew request');
     const lease = await this.manager.renewLease({ leaseId: params[0]!, token: body.token });
-    const now = this.clock.now();
-    const waiting = (await this.manager.store.listQueue()).filter((q) => q.deadline > now);
-    const atOrAbove = waiting.filter((q) => PRIORITY_RANK[q.priority] <= PRIORITY_RANK[lease.priority]).length;
-    const response: RenewResponse = { lease, contended: atOrAbove > 0, waiting: { total: waiting.length, atOrAbove } };
+    const [queue, containers] = await Promise.all([this.manager.store.listQueue(), this.manager.store.listContainers()]);
+    const advice = adviseHandBack({
+      lease,
+      queue,
+      containers,
+      now: this.clock.now(),
+      handBackAfterMs: this.manager.resources.settings.handBackAfterMs,
+    });
+    const response: RenewResponse = { lease, contended: advice.handBack, waiting: advice.waiting };
     sendJson(res, 200, response);
   }
 
