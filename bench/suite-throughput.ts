@@ -39,6 +39,8 @@ interface Sample {
   failed: number;
   load1: number;
   timings?: RunTimings;
+  /** Epoch ms when `npx playwright test` was spawned. */
+  spawnedAt: number;
   /** (c) only: starting its two containers before the run, ms (not in wallMs). */
   preStartMs?: number;
   problem?: string;
@@ -169,6 +171,7 @@ async function measure(variant: Variant, round: number, config: string, env: Nod
   const timingsFile = join(root, `${variant.name}-r${round}.json`);
   const logFile = join(root, `${variant.name}-r${round}.log`);
   const load1 = loadavg()[0]!;
+  const spawnedAt = Date.now();
   const started = performance.now();
   const code = await cli(config, [], { ...env, THROUGHPUT_TIMINGS_FILE: timingsFile }, logFile);
   const wallMs = performance.now() - started;
@@ -181,8 +184,8 @@ async function measure(variant: Variant, round: number, config: string, env: Nod
   // Only the workload's own tests: variant (a) also runs the pool's analytics teardown project as a "test".
   const tests = workloadTests(timings);
   const passed = tests.filter((t) => t.status === 'passed').length;
-  const phase = tests.length ? Math.max(...tests.map((t) => t.startMs + t.durationMs)) - Math.min(...tests.map((t) => t.startMs)) : Number.NaN;
-  const sample: Sample = { round, variant: variant.name, wallMs, testPhaseMs: phase, passed, failed: tests.length - passed, load1 };
+  const phase = tests.length ? Math.max(...tests.map((t) => t.endMs)) - Math.min(...tests.map((t) => t.startMs)) : Number.NaN;
+  const sample: Sample = { round, variant: variant.name, spawnedAt, wallMs, testPhaseMs: phase, passed, failed: tests.length - passed, load1 };
   if (timings) sample.timings = timings;
   if (code !== 0 || passed !== WORKLOAD_TESTS) {
     const log = await readFile(logFile, 'utf8').catch(() => '');
@@ -213,6 +216,18 @@ function median(values: readonly number[]): number {
 const s = (ms: number) => (Number.isFinite(ms) ? (ms / 1000).toFixed(1) : '–');
 const x = (r: number) => (Number.isFinite(r) ? `${r.toFixed(2)}×` : '–');
 
+/**
+ * Where a run's wall time goes: spawn → first test starts, the test phase, last test ends → reporters' onEnd
+ * (worker teardown, the pool's analytics project and shutdown run here), onEnd → process exit.
+ */
+function phases(x: Sample): { startMs: number; tailMs: number; exitMs: number } {
+  const tests = workloadTests(x.timings);
+  if (!x.timings || tests.length === 0) return { startMs: Number.NaN, tailMs: Number.NaN, exitMs: Number.NaN };
+  const first = Math.min(...tests.map((t) => t.startMs));
+  const last = Math.max(...tests.map((t) => t.endMs));
+  return { startMs: first - x.spawnedAt, tailMs: x.timings.endMs - last, exitMs: x.spawnedAt + x.wallMs - x.timings.endMs };
+}
+
 /** Per-run profile: mean test duration (fixtures included), mean idle gap between consecutive tests of a worker slot. */
 function profile(timings: RunTimings | undefined): { meanTestMs: number; meanGapMs: number; meanPoolWaitMs: number; startupMs: number } {
   const tests = workloadTests(timings);
@@ -222,7 +237,7 @@ function profile(timings: RunTimings | undefined): { meanTestMs: number; meanGap
   const gaps: number[] = [];
   for (const slot of bySlot.values()) {
     slot.sort((p, q) => p.startMs - q.startMs);
-    for (let i = 1; i < slot.length; i++) gaps.push(slot[i]!.startMs - (slot[i - 1]!.startMs + slot[i - 1]!.durationMs));
+    for (let i = 1; i < slot.length; i++) gaps.push(slot[i]!.startMs - slot[i - 1]!.endMs);
   }
   const waits = tests.flatMap((t) => (t.poolWaitMs !== undefined ? [t.poolWaitMs] : []));
   return {
@@ -279,6 +294,15 @@ function report(samples: Sample[], image: string, loadStart: number, loadEnd: nu
       `(a) profile: median of the runs' mean \`pool.waitMs\` per test ${median(waits).toFixed(0)} ms (time queued for a container before the test, ` +
         `outside the test's duration); Playwright start → first test ${s(median(by('a').map((x) => profile(x.timings).startupMs)))} s vs (c) ${s(median(by('c').map((x) => profile(x.timings).startupMs)))} s.`,
     );
+  }
+  lines.push('');
+  lines.push('| variant | spawn → first test s | test phase s | last test → onEnd s | onEnd → exit s |');
+  lines.push('|---|---:|---:|---:|---:|');
+  for (const v of VARIANTS) {
+    const list = by(v.name);
+    if (!list.length) continue;
+    const p = list.map(phases);
+    lines.push(`| ${v.name} | ${s(median(p.map((q) => q.startMs)))} | ${s(med(v.name, (q) => q.testPhaseMs))} | ${s(median(p.map((q) => q.tailMs)))} | ${s(median(p.map((q) => q.exitMs)))} |`);
   }
   lines.push('');
   lines.push('Per round (wall s, load at start): ' + [...new Set(samples.map((x) => x.round))].map((r) => `r${r}: ` + samples.filter((x) => x.round === r).map((x) => `${x.variant} ${s(x.wallMs)} (${x.load1.toFixed(1)})`).join(', ')).join('; ') + '.');

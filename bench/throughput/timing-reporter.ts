@@ -10,6 +10,11 @@ export interface TestTiming {
   /** Playwright worker slot (0..workers-1): consecutive tests of one slot show the gap at test boundaries. */
   parallelIndex: number;
   durationMs: number;
+  /**
+   * Epoch ms when the runner heard the test end. Not startMs + durationMs: Playwright leaves out of a test's
+   * duration the time spent in a fixture with its own timeout, i.e. the pool's queue wait.
+   */
+  endMs: number;
   /** The pool's `pool.waitMs` annotation (variant a only). */
   poolWaitMs?: number;
   error?: string;
@@ -45,6 +50,7 @@ export default class TimingReporter implements Reporter {
       startMs: result.startTime.getTime(),
       parallelIndex: result.parallelIndex,
       durationMs: result.duration,
+      endMs: Date.now(),
       ...(wait !== undefined ? { poolWaitMs: Number(wait) } : {}),
       ...(result.error?.message ? { error: result.error.message.slice(0, 500) } : {}),
     });

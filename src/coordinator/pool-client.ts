@@ -36,7 +36,13 @@ export interface PoolClientOptions {
 export interface LeaseEventSubscription {
   /** Settles when the stream is open (the subscription is in place) or failed to open. */
   readonly ready: Promise<void>;
+  /** Stops listening now (the stream's socket is dropped if the server has not ended the stream yet). */
   close(): void;
+  /**
+   * Stops listening, but lets the server end the stream first (it does, right after it publishes the lease's
+   * end) so the socket goes back to the keep-alive pool for the next subscription; closes after `graceMs`.
+   */
+  closeAfterEnd(graceMs?: number): void;
 }
 
 /**
@@ -47,6 +53,8 @@ export class PoolClient {
   readonly url: URL;
   private readonly token: string;
   private readonly agent: Agent;
+  /** Sockets of lease-event streams: kept apart, so an open stream never holds one of the calls' sockets. */
+  private readonly streamAgent: Agent;
   private readonly requestTimeoutMs: number;
 
   constructor(options: PoolClientOptions) {
@@ -56,6 +64,7 @@ export class PoolClient {
     // Keep-alive: a worker renews, reports and checks contention at every test boundary; reusing the socket
     // keeps each of those at a fraction of a millisecond on loopback.
     this.agent = new Agent({ keepAlive: true, maxSockets: 16 });
+    this.streamAgent = new Agent({ keepAlive: true });
   }
 
   /** The client for the coordinator of this run, from the variables globalSetup set. */
@@ -140,13 +149,14 @@ export class PoolClient {
    */
   subscribeLeaseEvents(lease: LeaseRef, onEvent: (event: LeaseEvent) => void, onError: (error: PoolError) => void = () => {}): LeaseEventSubscription {
     let closed = false;
+    let ended = false;
+    let graceTimer: NodeJS.Timeout | undefined;
     let settle!: { resolve(): void; reject(e: unknown): void };
     const ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
     ready.catch(() => undefined);
     const req = httpRequest(
       new URL(`/v1/leases/${encodeURIComponent(lease.leaseId)}/events?token=${lease.token}`, this.url),
-      // Its own socket: a stream that stays open must not hold one of the keep-alive pool's.
-      { method: 'GET', headers: { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' }, agent: false },
+      { method: 'GET', headers: { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' }, agent: this.streamAgent },
       (res) => {
         if (res.statusCode !== 200) {
           void readBody(res).then((body) => {
@@ -182,6 +192,8 @@ export class PoolClient {
         });
         res.on('error', () => undefined);
         res.on('end', () => {
+          ended = true;
+          clearTimeout(graceTimer);
           if (!closed && !delivered) onError(new PoolError('COORDINATOR_UNAVAILABLE', `The lease event stream of ${lease.leaseId} ended without an event.`, { leaseId: lease.leaseId }));
         });
       },
@@ -192,11 +204,20 @@ export class PoolClient {
       if (!closed) onError(e);
     });
     req.end();
+    const close = () => {
+      closed = true;
+      clearTimeout(graceTimer);
+      if (!ended) req.destroy();
+    };
     return {
       ready,
-      close: () => {
+      close,
+      closeAfterEnd: (graceMs = 1_000) => {
         closed = true;
-        req.destroy();
+        if (ended) return;
+        clearTimeout(graceTimer);
+        graceTimer = setTimeout(close, graceMs);
+        graceTimer.unref();
       },
     };
   }
@@ -204,6 +225,7 @@ export class PoolClient {
   /** Closes idle keep-alive sockets; in-flight calls finish. */
   close(): void {
     this.agent.destroy();
+    this.streamAgent.destroy();
   }
 
   // ---------------------------------------------------------------- transport
