@@ -100,7 +100,7 @@ describe('CleanupService', () => {
     expect(result.stages[1]!.error).toContain('stage clearTemporaryFiles: the script exited with code 127: sh: 1: rm: not found. Fix:');
   });
 
-  it('gives each stage its budget, and does not hang on a runtime that never answers', async () => {
+  it('gives each stage its budget, and does not hang on a runtime that never answers (the rest are skipped)', async () => {
     const clock = new FakeClock();
     const runtime = new ScriptedRuntime();
     const budgets: Array<number | undefined> = [];
@@ -111,10 +111,34 @@ describe('CleanupService', () => {
     };
     runtime.replies.set('clearTemporaryFiles', () => new Promise<ExecResult>(() => undefined));
     const result = await runWithClock(clock, new CleanupService({ runtime, clock, stageTimeoutMs: 3_000 }).cleanup('c1', 'minimal'));
-    expect(budgets).toEqual([3_000, 3_000, 3_000]);
+    expect(budgets).toEqual([3_000, 3_000]);
     expect(result.stages[1]).toMatchObject({ stage: 'clearTemporaryFiles', success: false, durationMs: 5_000 });
     expect(result.stages[1]!.error).toContain('the fake runtime did not answer within 5000 ms');
-    expect(result.stages[2]).toMatchObject({ stage: 'validateCleanup', success: true });
+    expect(result.stages[1]!.timedOut).toBe(true);
+    expect(runtime.order).toEqual(['terminateBrowserProcesses', 'clearTemporaryFiles']);
+    expect(result.stages[2]).toMatchObject({ stage: 'validateCleanup', success: false, durationMs: 0 });
+    expect(result.stages[2]!.error).toMatch(/not run: stage clearTemporaryFiles used up its 3000 ms budget.*cannot run commands in time.*restart/);
+  });
+
+  it('skips the remaining stages at once when the runtime reports a stage timed out (fork bomb), not after each budget', async () => {
+    const runtime = new ScriptedRuntime();
+    runtime.replies.set(
+      'terminateBrowserProcesses',
+      new PoolError('RUNTIME_ERROR', 'exec of "sh" in container c1 ran longer than its 10000 ms budget and was killed', { timedOut: true, exitCode: 124 }),
+    );
+    const result = await new CleanupService({ runtime }).cleanup('c1', 'full');
+    expect(runtime.order).toEqual(['terminateBrowserProcesses']);
+    expect(result.success).toBe(false);
+    expect(result.stages.map((s) => [s.stage, s.success, s.timedOut ?? false])).toEqual(CLEANUP_STAGES.map((stage, i) => [stage, false, i === 0]));
+    expect(result.stages.slice(1).every((s) => s.durationMs === 0 && /not run: stage terminateBrowserProcesses/.test(s.error ?? ''))).toBe(true);
+  });
+
+  it('an ordinary stage failure (not a timeout) still runs every later stage', async () => {
+    const runtime = new ScriptedRuntime();
+    runtime.replies.set('clearCaches', new PoolError('RUNTIME_ERROR', 'exec failed: no such container'));
+    const result = await new CleanupService({ runtime }).cleanup('c1', 'full');
+    expect(runtime.order).toEqual(CLEANUP_STAGES);
+    expect(result.stages.filter((s) => !s.success).map((s) => s.stage)).toEqual(['clearCaches']);
   });
 
   it('validates connections in the script by default, draining at most the session budget', async () => {

@@ -10,7 +10,7 @@ import {
   type CleanupStageResult,
   type ContainerCleaner,
 } from './cleanup-types.js';
-import { runSandboxScript } from './run-sandbox-script.js';
+import { isScriptTimeout, runSandboxScript } from './run-sandbox-script.js';
 import {
   clearCachesArgv,
   clearLogsArgv,
@@ -55,13 +55,16 @@ export interface CleanupServiceOptions {
   workdirKeep?: readonly string[];
 }
 
-type StageOutcome = ({ ok: true } | { ok: false; error: string }) & { openSessions?: number };
+type StageOutcome = ({ ok: true } | { ok: false; error: string; timedOut?: boolean }) & { openSessions?: number };
 
 /**
  * The six-stage cleanup between two holders of a container. Every stage is one POSIX `sh` script run through
  * `runtime.exec` under the exec environment contract, so one implementation serves Docker and the process
  * runtime (see sandbox-scripts.ts for what each script does). Stages are timed and independent: a failing
- * stage does not stop the next ones, and validateCleanup always runs last, whatever came before it.
+ * stage does not stop the next ones, and validateCleanup runs last, whatever came before it, with one
+ * exception: a stage that used up its budget means the container cannot run commands in time (a fork bomb at
+ * its pids limit, a frozen container), so the rest are skipped at once instead of each waiting out its own
+ * budget; the result says so (`timedOut`) and the pool restarts the container instead.
  * `cleanup()` never throws; the result says which stage failed and why (a CLEANUP_FAILED message).
  */
 export class CleanupService implements ContainerCleaner {
@@ -93,7 +96,19 @@ export class CleanupService implements ContainerCleaner {
     const started = this.clock.monotonic();
     const stages = level === 'minimal' ? MINIMAL_STAGES : CLEANUP_STAGES;
     const results: CleanupStageResult[] = [];
-    for (const stage of stages) results.push(await this.runStage(containerId, stage));
+    for (const stage of stages) {
+      const stuck = results.find((r) => r.timedOut);
+      if (stuck) {
+        const error = cleanupStageError(
+          containerId,
+          stage,
+          `not run: stage ${stuck.stage} used up its ${this.stageTimeoutMs} ms budget, so the container cannot run commands in time (a fork bomb at its pids limit, or a frozen container); it needs a restart`,
+        ).message;
+        results.push({ stage, success: false, durationMs: 0, error });
+        continue;
+      }
+      results.push(await this.runStage(containerId, stage));
+    }
     return {
       containerId,
       success: results.every((r) => r.success),
@@ -108,11 +123,12 @@ export class CleanupService implements ContainerCleaner {
     try {
       outcome = await this.stage(containerId, stage);
     } catch (error) {
-      outcome = { ok: false, error: cleanupStageError(containerId, stage, errorText(error), error).message };
+      outcome = { ok: false, error: cleanupStageError(containerId, stage, errorText(error), error).message, ...(isScriptTimeout(error) ? { timedOut: true } : {}) };
     }
     const durationMs = Math.round(this.clock.monotonic() - started);
     const sessions = outcome.openSessions !== undefined ? { openSessions: outcome.openSessions } : {};
-    return outcome.ok ? { stage, success: true, durationMs, ...sessions } : { stage, success: false, durationMs, error: outcome.error, ...sessions };
+    if (outcome.ok) return { stage, success: true, durationMs, ...sessions };
+    return { stage, success: false, durationMs, error: outcome.error, ...(outcome.timedOut ? { timedOut: true } : {}), ...sessions };
   }
 
   private stage(containerId: string, stage: CleanupStage): Promise<StageOutcome> {

@@ -15,6 +15,8 @@ export interface CleanupStageResult {
   success: boolean;
   durationMs: number;
   error?: string;
+  /** The stage used up its budget: the container did not run its script in time (the next stages are skipped). */
+  timedOut?: boolean;
   /** validateCleanup only: MCP sessions (connections to the server port) still open at the end. */
   openSessions?: number;
 }

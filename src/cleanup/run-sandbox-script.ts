@@ -5,6 +5,16 @@ import { parseScriptReport, type ScriptReport } from './sandbox-scripts.js';
 /** Extra time the runtime gets beyond the script's own budget to report a timeout itself. */
 const RUNTIME_GRACE_MS = 2_000;
 
+/**
+ * True for an error that says the script used up its budget: the runtime's own timeout (both runtimes set
+ * `data.timedOut`) or the backstop above.
+ */
+export function isScriptTimeout(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const e = error as { timedOut?: unknown; data?: { timedOut?: unknown } };
+  return e.timedOut === true || e.data?.timedOut === true;
+}
+
 export interface ScriptOutcome {
   exitCode: number;
   report: ScriptReport;
@@ -26,7 +36,7 @@ export async function runSandboxScript(
   let timer: ReturnType<Clock['setTimeout']> | undefined;
   const backstop = new Promise<never>((_, reject) => {
     timer = clock.setTimeout(
-      () => reject(new Error(`the ${runtime.kind} runtime did not answer within ${timeoutMs + RUNTIME_GRACE_MS} ms`)),
+      () => reject(Object.assign(new Error(`the ${runtime.kind} runtime did not answer within ${timeoutMs + RUNTIME_GRACE_MS} ms`), { timedOut: true })),
       timeoutMs + RUNTIME_GRACE_MS,
     );
   });

@@ -334,6 +334,16 @@ describe('ContainerPoolManager leases', () => {
     await manager.shutdown();
   });
 
+  it('a cleanup whose stage used up its budget resets hard (in-container resets would wait out their budgets too)', async () => {
+    const { manager, cleaner, resetter } = setup({ containers: 1 });
+    await manager.initialize();
+    cleaner.stuck.add('container-1');
+    const a = await manager.allocateContainer('fork-bomber');
+    expect(await (await manager.releaseContainer({ leaseId: a.lease.leaseId, token: a.lease.token })).recycled).toBe('Available');
+    expect(resetter.calls).toEqual([{ containerId: 'container-1', strategy: 'hard' }]);
+    await manager.shutdown();
+  });
+
   it('when every reset fails the container is recreated and health-gated (Resetting → Starting → Available)', async () => {
     const { manager, cleaner, resetter, runtime, store } = setup({ containers: 1 });
     await manager.initialize();

@@ -101,6 +101,8 @@ export class FakeCleaner implements ContainerCleaner {
   failing = new Set<string>();
   /** Containers whose validation finds MCP sessions still open. */
   sessionsOpen = new Set<string>();
+  /** Containers whose first stage uses up its budget (the rest are then skipped, as the real service does). */
+  stuck = new Set<string>();
   calls: Array<{ containerId: string; level: CleanupLevel }> = [];
   /** Resolves cleanups only when released, for tests that need a container to stay in Cleaning. */
   gate: Promise<void> | undefined;
@@ -108,6 +110,14 @@ export class FakeCleaner implements ContainerCleaner {
     this.calls.push({ containerId, level });
     if (this.gate) await this.gate;
     const sessions = this.sessionsOpen.has(containerId);
+    if (this.stuck.has(containerId)) {
+      return {
+        containerId,
+        success: false,
+        durationMs: 10_000,
+        stages: CLEANUP_STAGES.map((stage, i) => ({ stage, success: false, durationMs: i === 0 ? 10_000 : 0, error: i === 0 ? 'budget used up' : 'not run', ...(i === 0 ? { timedOut: true } : {}) })),
+      };
+    }
     const ok = !this.failing.has(containerId) && !sessions;
     return {
       containerId,
