@@ -114,10 +114,10 @@ describe('CleanupService', () => {
     expect(budgets).toEqual([3_000, 3_000]);
     expect(result.stages[1]).toMatchObject({ stage: 'clearTemporaryFiles', success: false, durationMs: 5_000 });
     expect(result.stages[1]!.error).toContain('the fake runtime did not answer within 5000 ms');
-    expect(result.stages[1]!.timedOut).toBe(true);
+    expect(result.stages[1]!.stuck).toBe(true);
     expect(runtime.order).toEqual(['terminateBrowserProcesses', 'clearTemporaryFiles']);
     expect(result.stages[2]).toMatchObject({ stage: 'validateCleanup', success: false, durationMs: 0 });
-    expect(result.stages[2]!.error).toMatch(/not run: stage clearTemporaryFiles used up its 3000 ms budget.*cannot run commands in time.*restart/);
+    expect(result.stages[2]!.error).toMatch(/not run: the container could not run stage clearTemporaryFiles \(it used up its 3000 ms budget.*restart/);
   });
 
   it('skips the remaining stages at once when the runtime reports a stage timed out (fork bomb), not after each budget', async () => {
@@ -129,8 +129,18 @@ describe('CleanupService', () => {
     const result = await new CleanupService({ runtime }).cleanup('c1', 'full');
     expect(runtime.order).toEqual(['terminateBrowserProcesses']);
     expect(result.success).toBe(false);
-    expect(result.stages.map((s) => [s.stage, s.success, s.timedOut ?? false])).toEqual(CLEANUP_STAGES.map((stage, i) => [stage, false, i === 0]));
-    expect(result.stages.slice(1).every((s) => s.durationMs === 0 && /not run: stage terminateBrowserProcesses/.test(s.error ?? ''))).toBe(true);
+    expect(result.stages.map((s) => [s.stage, s.success, s.stuck ?? false])).toEqual(CLEANUP_STAGES.map((stage, i) => [stage, false, i === 0]));
+    expect(result.stages.slice(1).every((s) => s.durationMs === 0 && /not run: the container could not run stage terminateBrowserProcesses/.test(s.error ?? ''))).toBe(true);
+  });
+
+  it('skips the rest when the container refuses to fork (pids limit full), naming the cause and the restart', async () => {
+    const runtime = new ScriptedRuntime();
+    runtime.replies.set('terminateBrowserProcesses', { exitCode: 125, stdout: '', stderr: 'timeout: fork system call failed: Resource temporarily unavailable' });
+    const result = await new CleanupService({ runtime }).cleanup('c1', 'full');
+    expect(runtime.order).toEqual(['terminateBrowserProcesses']);
+    expect(result.stages[0]).toMatchObject({ success: false, stuck: true });
+    expect(result.stages[0]!.error).toMatch(/cannot start processes \(its pids limit is full: a fork bomb\?\)\. Fix: a hard reset \(restart\)/);
+    expect(result.stages.slice(1).every((s) => !s.success && s.durationMs === 0)).toBe(true);
   });
 
   it('an ordinary stage failure (not a timeout) still runs every later stage', async () => {

@@ -55,16 +55,19 @@ export interface CleanupServiceOptions {
   workdirKeep?: readonly string[];
 }
 
-type StageOutcome = ({ ok: true } | { ok: false; error: string; timedOut?: boolean }) & { openSessions?: number };
+type StageOutcome = ({ ok: true } | { ok: false; error: string; stuck?: boolean }) & { openSessions?: number };
+
+/** What a shell or `timeout` prints when the container's pids limit refuses a new process. */
+const FORK_REFUSED = /cannot fork|fork system call failed|fork: (retry: )?resource temporarily unavailable/i;
 
 /**
  * The six-stage cleanup between two holders of a container. Every stage is one POSIX `sh` script run through
  * `runtime.exec` under the exec environment contract, so one implementation serves Docker and the process
  * runtime (see sandbox-scripts.ts for what each script does). Stages are timed and independent: a failing
  * stage does not stop the next ones, and validateCleanup runs last, whatever came before it, with one
- * exception: a stage that used up its budget means the container cannot run commands in time (a fork bomb at
- * its pids limit, a frozen container), so the rest are skipped at once instead of each waiting out its own
- * budget; the result says so (`timedOut`) and the pool restarts the container instead.
+ * exception: a stage that used up its budget, or whose script the container refused to fork, means the
+ * container cannot run commands (a fork bomb at its pids limit, a frozen container), so the rest are skipped
+ * at once instead of each failing slowly in turn; the result says so (`stuck`) and the pool restarts it.
  * `cleanup()` never throws; the result says which stage failed and why (a CLEANUP_FAILED message).
  */
 export class CleanupService implements ContainerCleaner {
@@ -97,12 +100,12 @@ export class CleanupService implements ContainerCleaner {
     const stages = level === 'minimal' ? MINIMAL_STAGES : CLEANUP_STAGES;
     const results: CleanupStageResult[] = [];
     for (const stage of stages) {
-      const stuck = results.find((r) => r.timedOut);
+      const stuck = results.find((r) => r.stuck);
       if (stuck) {
         const error = cleanupStageError(
           containerId,
           stage,
-          `not run: stage ${stuck.stage} used up its ${this.stageTimeoutMs} ms budget, so the container cannot run commands in time (a fork bomb at its pids limit, or a frozen container); it needs a restart`,
+          `not run: the container could not run stage ${stuck.stage} (it used up its ${this.stageTimeoutMs} ms budget or could not start a process: a fork bomb at its pids limit, or a frozen container); it needs a restart`,
         ).message;
         results.push({ stage, success: false, durationMs: 0, error });
         continue;
@@ -123,12 +126,12 @@ export class CleanupService implements ContainerCleaner {
     try {
       outcome = await this.stage(containerId, stage);
     } catch (error) {
-      outcome = { ok: false, error: cleanupStageError(containerId, stage, errorText(error), error).message, ...(isScriptTimeout(error) ? { timedOut: true } : {}) };
+      outcome = { ok: false, error: cleanupStageError(containerId, stage, errorText(error), error).message, ...(isScriptTimeout(error) ? { stuck: true } : {}) };
     }
     const durationMs = Math.round(this.clock.monotonic() - started);
     const sessions = outcome.openSessions !== undefined ? { openSessions: outcome.openSessions } : {};
     if (outcome.ok) return { stage, success: true, durationMs, ...sessions };
-    return { stage, success: false, durationMs, error: outcome.error, ...(outcome.timedOut ? { timedOut: true } : {}), ...sessions };
+    return { stage, success: false, durationMs, error: outcome.error, ...(outcome.stuck ? { stuck: true } : {}), ...sessions };
   }
 
   private stage(containerId: string, stage: CleanupStage): Promise<StageOutcome> {
@@ -170,6 +173,10 @@ export class CleanupService implements ContainerCleaner {
     if (exitCode === 0) return { ok: true, ...sessions };
     const problems = describeReport(report);
     const what = problems.length ? problems.join('; ') : `the script exited with code ${exitCode}${stderr ? `: ${stderr.slice(0, 300)}` : ''}`;
+    if (FORK_REFUSED.test(`${stderr}\n${problems.join('\n')}`)) {
+      const message = cleanupStageError(containerId, stage, `${what} — the container cannot start processes (its pids limit is full: a fork bomb?)`).message;
+      return { ok: false, stuck: true, error: message.replace(/ Fix: .*$/s, ' Fix: a hard reset (restart) of the container ends every process in it; the pool does that next.'), ...sessions };
+    }
     return { ok: false, error: cleanupStageError(containerId, stage, what).message, ...sessions };
   }
 }

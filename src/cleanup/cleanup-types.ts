@@ -15,8 +15,11 @@ export interface CleanupStageResult {
   success: boolean;
   durationMs: number;
   error?: string;
-  /** The stage used up its budget: the container did not run its script in time (the next stages are skipped). */
-  timedOut?: boolean;
+  /**
+   * The container could not run this stage's script: it used up its budget, or the container refused to start
+   * processes (pids limit full, e.g. a fork bomb). The next stages are skipped; the pool restarts the container.
+   */
+  stuck?: boolean;
   /** validateCleanup only: MCP sessions (connections to the server port) still open at the end. */
   openSessions?: number;
 }

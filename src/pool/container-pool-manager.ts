@@ -560,7 +560,7 @@ export class ContainerPoolManager extends EventEmitter {
     // A client still holding its MCP session survives a browser restart: only a hard reset (restart) drops it.
     const sessionsOpen = (result.stages.find((st) => st.stage === 'validateCleanup')?.openSessions ?? 0) > 0;
     // A container that cannot run a cleanup script in time cannot run the in-container resets either.
-    const stuck = result.stages.some((st) => st.timedOut);
+    const stuck = result.stages.some((st) => st.stuck);
     const strategy: ResetStrategy =
       overMemory || sessionsOpen || stuck ? 'hard' : result.success ? (this.config.cleanup.resetOnRelease as ResetStrategy) : 'medium';
     const reset = await this.runReset(containerId, strategy);

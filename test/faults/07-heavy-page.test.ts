@@ -102,9 +102,7 @@ function percentile(sorted: number[], p: number): number {
 
 const oneLine = (text: string, max = 200) => text.replace(/\s+/g, ' ').slice(0, max);
 
-// Opt-in (FAULTS_LONG=1 npm run test:faults) until it has passed in a full run on a quiet machine: it was
-// written at the end of the first session and has not been through CI yet.
-describe.skipIf(gate.skip || !process.env.FAULTS_LONG)('faults 7: heavy page', () => {
+describe.skipIf(gate.skip)('faults 7: heavy page', () => {
   let pool: RealPool;
   let site: TestSite;
   const page = heavyPage();

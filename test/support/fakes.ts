@@ -115,7 +115,7 @@ export class FakeCleaner implements ContainerCleaner {
         containerId,
         success: false,
         durationMs: 10_000,
-        stages: CLEANUP_STAGES.map((stage, i) => ({ stage, success: false, durationMs: i === 0 ? 10_000 : 0, error: i === 0 ? 'budget used up' : 'not run', ...(i === 0 ? { timedOut: true } : {}) })),
+        stages: CLEANUP_STAGES.map((stage, i) => ({ stage, success: false, durationMs: i === 0 ? 10_000 : 0, error: i === 0 ? 'budget used up' : 'not run', ...(i === 0 ? { stuck: true } : {}) })),
       };
     }
     const ok = !this.failing.has(containerId) && !sessions;
