@@ -594,8 +594,9 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
   // ---- small helpers ----
 
   private async execExitCode(exec: Docker.Exec, id: string): Promise<number> {
-    // The output stream can end a moment before the daemon records the exit code.
-    for (let attempt = 0; attempt < 20; attempt++) {
+    // The output stream can end a moment before the daemon records the exit code: ask again soon (5, 10,
+    // 20, 40 ms, then every 50 ms), as every exec of a cleanup stage or reset waits on this.
+    for (let attempt = 0; attempt < 25; attempt++) {
       let info: Docker.ExecInspectInfo;
       try {
         info = await exec.inspect();
@@ -603,7 +604,7 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
         throw runtimeError(id, 'exec (reading the exit code)', error);
       }
       if (!info.Running && info.ExitCode !== null) return info.ExitCode;
-      await new Promise<void>((resolve) => this.clock.setTimeout(resolve, 50));
+      await new Promise<void>((resolve) => this.clock.setTimeout(resolve, Math.min(50, 5 * 2 ** attempt)));
     }
     throw runtimeError(id, 'exec', undefined, 'Its output ended but Docker reports it still running; retry the command.');
   }
