@@ -23,7 +23,9 @@ export MCP_SERVER_PORT
 # ends it. For the same reason it does not carry the sandbox marker CINNAMON_QA_SANDBOX (cleanup also ends
 # marked processes re-parented to init: what a holder double-forked). If the guard dies anyway, the
 # HEALTHCHECK (which goes through it) turns the container unhealthy.
-( unset CINNAMON_QA_SANDBOX; node /opt/mcp/mcp-guard.cjs & )
+# Its pid goes next to the server's: in a container every other process without the marker is a holder's
+# (one that cleared its environment), and cleanup ends it.
+( unset CINNAMON_QA_SANDBOX; node /opt/mcp/mcp-guard.cjs & echo "$!" >"$MCP_RUNDIR/guard.pid" )
 
 cli="/opt/mcp/app/node_modules/@playwright/mcp/cli.js"
 # --no-sandbox: the container drops every capability and sets no-new-privileges, so Chromium can neither

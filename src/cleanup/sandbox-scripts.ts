@@ -132,7 +132,10 @@ cq_marked_pids() {
 #   process there: its orphans go to init or a subreaper. On the host the exact marker keeps the rule
 #   inside this sandbox: other sandboxes' processes and the host's carry another value or none;
 # - browser helpers re-parented to init whose command line names this member's MCP_HOME or MCP_TMPDIR
-#   (found also when a holder cleared the environment of what it started).
+#   (found also when a holder cleared the environment of what it started);
+# - with MCP_SANDBOX_SCOPE=container (Docker: the PID namespace is the sandbox), every process that carries
+#   no marker at all except pid 1 and MCP_GUARD_PID: a holder that started something with an empty
+#   environment. Never on the host, where unmarked processes are other people's.
 cq_browser() {
   [ -n "\${MCP_SERVER_PID:-}" ] || cq_fail "MCP_SERVER_PID is empty: the MCP server is not running"
   [ -n "\${MCP_SANDBOX:-}" ] || cq_fail "MCP_SANDBOX is empty: the exec environment names no sandbox marker"
@@ -164,6 +167,17 @@ cq_browser() {
     case "$cq_own" in *" $cq_m "*) continue;; esac
     [ "$cq_m" = 1 ] || cq_set="$cq_set$cq_m "
   done
+  if [ "\${MCP_SANDBOX_SCOPE:-}" = container ]; then
+    IFS=$cq_nl
+    for cq_line in $cq_table; do
+      IFS=$cq_ifs
+      set -- $cq_line
+      case "$cq_marked$cq_own" in *" $1 "*) continue;; esac
+      [ "$1" = 1 ] || [ "$1" = "\${MCP_GUARD_PID:-}" ] && continue
+      cq_set="$cq_set$1 "
+    done
+    IFS=$cq_ifs
+  fi
   cq_grow
   cq_tree=$cq_set
   cq_cands=""

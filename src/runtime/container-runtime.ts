@@ -73,6 +73,11 @@ export interface ContainerRuntime {
    *   MCP_SANDBOX     the value of this member's sandbox marker CINNAMON_QA_SANDBOX (Docker: the container
    *                   name; process: the sandbox folder), which the server, everything it starts and every
    *                   exec'd command inherit: cleanup finds a holder's re-parented processes by it
+   * and, optionally (Docker sets them, the process runtime does not: on the host unmarked processes are
+   * other people's):
+   *   MCP_SANDBOX_SCOPE  'container' when every process the command can see belongs to this sandbox, so a
+   *                   process without any marker is a holder's that cleared its environment
+   *   MCP_GUARD_PID   with it, the one unmarked process that is not a holder's (the Origin/Host guard)
    * The working directory of the command is MCP_WORKDIR.
    */
   exec(id: string, argv: readonly string[], options?: { timeoutMs?: number }): Promise<ExecResult>;

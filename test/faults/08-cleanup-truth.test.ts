@@ -6,8 +6,9 @@ import { startTestSite, type TestSite } from './support/test-site.js';
  * Scenario 8: what one holder leaves in a container must be gone for the next. A one-container pool, so the
  * next holder gets the same container. The first holder plants, through the MCP tools a test has: a cookie
  * (Set-Cookie), localStorage, sessionStorage, an IndexedDB database, files in MCP_HOME, MCP_TMPDIR and the
- * working directory, a child process of the server and a double-forked one (re-parented to the container's
- * init, so no longer a descendant of the server). The next holder looks from inside the page (browser_evaluate,
+ * working directory, a child process of the server, a double-forked one (re-parented to the container's
+ * init, so no longer a descendant of the server) and a double-forked one started with an empty environment
+ * (so it does not carry the sandbox marker either). The next holder looks from inside the page (browser_evaluate,
  * and the cookies its requests carry, seen by the site) and from outside (exec ps / ls).
  */
 const gate = await dockerGate('8 cleanup truth');
@@ -17,6 +18,7 @@ const ROUNDS = 2;
 /** Distinctive `sleep` lengths, so the process checks match the planted processes and nothing else. */
 const CHILD_SLEEP = 86_401;
 const ORPHAN_SLEEP = 86_402;
+const EMPTY_ENV_SLEEP = 86_403;
 
 const PLANT_PAGE = `<!doctype html><title>plant</title><h1>plant</h1>`;
 const CHECK_PAGE = `<!doctype html><title>check</title><h1>check</h1>`;
@@ -72,12 +74,14 @@ describe.skipIf(KNOWN_DEFECT || gate.skip)('faults 8: cleanup truth', () => {
               cp.spawn('sleep', ['${CHILD_SLEEP}'], { stdio: 'ignore' }).unref();
               // sh backgrounds sleep and exits: sleep is re-parented to the container's init.
               cp.spawn('sh', ['-c', 'sleep ${ORPHAN_SLEEP} >/dev/null 2>&1 &'], { stdio: 'ignore' }).unref();
+              cp.spawn('/bin/sh', ['-c', '/bin/sleep ${EMPTY_ENV_SLEEP} >/dev/null 2>&1 &'], { stdio: 'ignore', env: {} }).unref();
               return 'planted';
             }`,
           });
           expect(run.text).toContain('planted');
-          const before = await sh(pool, cid, `sleep 0.3; ps -e -o ppid=,args= | grep -E 'sleep (${CHILD_SLEEP}|${ORPHAN_SLEEP})' | grep -v grep; ls "$MCP_HOME/holder-file.txt" "$MCP_TMPDIR/holder-file.txt" "$MCP_WORKDIR/holder-file.txt"`);
+          const before = await sh(pool, cid, `sleep 0.3; ps -e -o ppid=,args= | grep -E 'sleep (${CHILD_SLEEP}|${ORPHAN_SLEEP}|${EMPTY_ENV_SLEEP})' | grep -v grep; ls "$MCP_HOME/holder-file.txt" "$MCP_TMPDIR/holder-file.txt" "$MCP_WORKDIR/holder-file.txt"`);
           expect(before.stdout).toContain(`sleep ${ORPHAN_SLEEP}`);
+          expect(before.stdout).toContain(`sleep ${EMPTY_ENV_SLEEP}`);
           expect(before.stdout.match(/holder-file\.txt/g)?.length).toBe(3);
         } finally {
           await browser.close();
@@ -103,9 +107,10 @@ describe.skipIf(KNOWN_DEFECT || gate.skip)('faults 8: cleanup truth', () => {
           check('no localStorage', state.ls === 0, String(state.ls));
           check('no sessionStorage', state.ss === 0, String(state.ss));
           check('no IndexedDB', Array.isArray(state.idb) && state.idb.length === 0, JSON.stringify(state.idb));
-          const ps = await sh(pool, cid, `ps -e -o pid=,ppid=,args= | grep -E 'sleep (${CHILD_SLEEP}|${ORPHAN_SLEEP})' | grep -v grep || true`);
+          const ps = await sh(pool, cid, `ps -e -o pid=,ppid=,args= | grep -E 'sleep (${CHILD_SLEEP}|${ORPHAN_SLEEP}|${EMPTY_ENV_SLEEP})' | grep -v grep || true`);
           check('no process of the last holder (child)', !ps.stdout.includes(`sleep ${CHILD_SLEEP}`), ps.stdout.trim());
           check('no process of the last holder (double-forked)', !ps.stdout.includes(`sleep ${ORPHAN_SLEEP}`), ps.stdout.trim());
+          check('no process of the last holder (double-forked, empty environment)', !ps.stdout.includes(`sleep ${EMPTY_ENV_SLEEP}`), ps.stdout.trim());
           const ls = await sh(pool, cid, 'for d in "$MCP_HOME" "$MCP_TMPDIR" "$MCP_WORKDIR"; do [ -e "$d/holder-file.txt" ] && echo "LEFT $d/holder-file.txt"; done; true');
           check('no file of the last holder', !ls.stdout.includes('LEFT'), ls.stdout.trim());
         } finally {
@@ -117,7 +122,7 @@ describe.skipIf(KNOWN_DEFECT || gate.skip)('faults 8: cleanup truth', () => {
     } finally {
       for (const [name, ok, detail] of outcomes) console.info(`[faults] 8 ${ok ? 'ok  ' : 'FAIL'} ${name}: ${detail}`);
       const passed = outcomes.filter(([, ok]) => ok).length;
-      resultLine('8 cleanup truth', outcomes.length, passed, `rounds=${ROUNDS} checks=cookie(site,page),localStorage,sessionStorage,IndexedDB,processes(child,double-forked),files(home,tmp,workdir)`);
+      resultLine('8 cleanup truth', outcomes.length, passed, `rounds=${ROUNDS} checks=cookie(site,page),localStorage,sessionStorage,IndexedDB,processes(child,double-forked,empty-env),files(home,tmp,workdir)`);
     }
     expect(outcomes.filter(([, ok]) => !ok)).toEqual([]);
   });
