@@ -51,6 +51,9 @@ describe('adviseHandBack', () => {
     expect(advise('normal', [waiter('high', 0), waiter('critical', 0)], oneCleaning).handBack).toBe(true);
     expect(advise('normal', [waiter('normal', 60_000)], oneCleaning).handBack).toBe(false);
     expect(advise('normal', [waiter('normal', 60_000), waiter('normal', 40_000)], oneCleaning).handBack).toBe(true);
+    // A fresh higher waiter and an overdue equal one: one freed container is not enough for both.
+    expect(advise('normal', [waiter('high', 0), waiter('normal', 60_000)], oneCleaning).handBack).toBe(true);
+    expect(advise('normal', [waiter('high', 0), waiter('normal', 10)], oneCleaning).handBack).toBe(false);
     // An unhealthy or resetting container is not counted on.
     expect(advise('normal', [waiter('high', 0)], [container('container-1', 'Allocated', 'l1'), container('container-2', 'Resetting')]).handBack).toBe(true);
   });

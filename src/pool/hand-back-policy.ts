@@ -7,8 +7,6 @@ export interface HandBackAdvice {
   handBack: boolean;
   /** Live waiting requests: all of them, and those of equal or higher priority than the lease. */
   waiting: { total: number; atOrAbove: number };
-  /** Why, in words (audit and debugging). */
-  reason: string;
 }
 
 export interface HandBackInput {
@@ -39,13 +37,9 @@ export function adviseHandBack(input: HandBackInput): HandBackAdvice {
   const waiting = { total: live.length, atOrAbove: atOrAbove.length };
   const freeing = input.containers.filter((c) => c.state === 'Cleaning' || (c.state === 'Available' && !c.leaseId)).length;
 
-  const higher = atOrAbove.filter((q) => PRIORITY_RANK[q.priority] < rank).length;
-  if (higher > freeing) return { handBack: true, waiting, reason: `${higher} request(s) of higher priority wait` };
-
-  const overdue = atOrAbove.filter((q) => now - q.requestedAt >= Math.min(input.handBackAfterMs, (q.deadline - q.requestedAt) / 3)).length;
-  if (overdue > freeing) {
-    return { handBack: true, waiting, reason: `${overdue} request(s) of equal or higher priority waited ${input.handBackAfterMs} ms or a third of their budget` };
-  }
-  if (atOrAbove.length === 0) return { handBack: false, waiting, reason: 'nobody of equal or higher priority waits' };
-  return { handBack: false, waiting, reason: `${atOrAbove.length} request(s) of equal priority wait, none for long yet, or a freed container will serve them` };
+  // Waiters this holder should yield to: every higher one, and equal ones that have waited long enough.
+  const due = atOrAbove.filter(
+    (q) => PRIORITY_RANK[q.priority] < rank || now - q.requestedAt >= Math.min(input.handBackAfterMs, (q.deadline - q.requestedAt) / 3),
+  ).length;
+  return { handBack: due > freeing, waiting };
 }
