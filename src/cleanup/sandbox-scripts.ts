@@ -134,8 +134,10 @@ cq_marked_pids() {
 # - browser helpers re-parented to init whose command line names this member's MCP_HOME or MCP_TMPDIR
 #   (found also when a holder cleared the environment of what it started);
 # - with MCP_SANDBOX_SCOPE=container (Docker: the PID namespace is the sandbox), every process that carries
-#   no marker at all except pid 1 and MCP_GUARD_PID: a holder that started something with an empty
-#   environment. Never on the host, where unmarked processes are other people's.
+#   no marker at all except pid 1, MCP_GUARD_PID, browser helpers (the rule above covers them) and runc's
+#   init of an exec being started (checked again just before it counts, so a process that ended after ps is
+#   not taken for one): a holder that started something with an empty environment. Never on the host, where
+#   unmarked processes are other people's.
 cq_browser() {
   [ -n "\${MCP_SERVER_PID:-}" ] || cq_fail "MCP_SERVER_PID is empty: the MCP server is not running"
   [ -n "\${MCP_SANDBOX:-}" ] || cq_fail "MCP_SANDBOX is empty: the exec environment names no sandbox marker"
@@ -174,6 +176,13 @@ cq_browser() {
       set -- $cq_line
       case "$cq_marked$cq_own" in *" $1 "*) continue;; esac
       [ "$1" = 1 ] || [ "$1" = "\${MCP_GUARD_PID:-}" ] && continue
+      # runc's init of an exec being started right now (a health check) has no environment yet; browser
+      # helpers (Chromium starts crashpad with an environment of its own) keep the command-line rule below.
+      case "$4" in runc*|chrom*|*crashpad*|headless_shell|*chrome*) continue;; esac
+      # Read again: a process of a concurrent exec that ended after ps has no environ left to read.
+      # grep: 0 = carries a marker after all, 1 = readable and without one, 2 = gone or unreadable.
+      grep -qzF -e "${SANDBOX_MARKER_ENV}=" "/proc/$1/environ" 2>/dev/null
+      [ $? = 1 ] || continue
       cq_set="$cq_set$1 "
     done
     IFS=$cq_ifs
