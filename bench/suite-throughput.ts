@@ -229,7 +229,7 @@ function phases(x: Sample): { startMs: number; tailMs: number; exitMs: number } 
 }
 
 /** Per-run profile: mean test duration (fixtures included), mean idle gap between consecutive tests of a worker slot. */
-function profile(timings: RunTimings | undefined): { meanTestMs: number; meanGapMs: number; meanPoolWaitMs: number; startupMs: number } {
+function profile(timings: RunTimings | undefined): { meanTestMs: number; meanGapMs: number; meanPoolWaitMs: number } {
   const tests = workloadTests(timings);
   const meanTestMs = tests.reduce((sum, t) => sum + t.durationMs, 0) / Math.max(1, tests.length);
   const bySlot = new Map<number, typeof tests>();
@@ -244,7 +244,6 @@ function profile(timings: RunTimings | undefined): { meanTestMs: number; meanGap
     meanTestMs,
     meanGapMs: gaps.length ? gaps.reduce((a, b) => a + b, 0) / gaps.length : Number.NaN,
     meanPoolWaitMs: waits.length ? waits.reduce((a, b) => a + b, 0) / waits.length : Number.NaN,
-    startupMs: timings && tests.length ? Math.min(...tests.map((t) => t.startMs)) - timings.beginMs : Number.NaN,
   };
 }
 
@@ -292,7 +291,7 @@ function report(samples: Sample[], image: string, loadStart: number, loadEnd: nu
     lines.push('');
     lines.push(
       `(a) profile: median of the runs' mean \`pool.waitMs\` per test ${median(waits).toFixed(0)} ms (time queued for a container before the test, ` +
-        `outside the test's duration); Playwright start → first test ${s(median(by('a').map((x) => profile(x.timings).startupMs)))} s vs (c) ${s(median(by('c').map((x) => profile(x.timings).startupMs)))} s.`,
+        `outside the test's duration).`,
     );
   }
   lines.push('');

@@ -21,7 +21,7 @@ export interface TestTiming {
 }
 
 export interface RunTimings {
-  beginMs: number;
+  /** Epoch ms of the reporters' onEnd (after globalSetup's teardown). */
   endMs: number;
   status: FullResult['status'];
   tests: TestTiming[];
@@ -34,13 +34,8 @@ export interface RunTimings {
  */
 export default class TimingReporter implements Reporter {
   private readonly tests: TestTiming[] = [];
-  private beginMs = 0;
 
   constructor(private readonly options: { outputFile?: string }) {}
-
-  onBegin(): void {
-    this.beginMs = Date.now();
-  }
 
   onTestEnd(test: TestCase, result: TestResult): void {
     const wait = test.annotations.find((a) => a.type === 'pool.waitMs')?.description ?? result.annotations?.find((a) => a.type === 'pool.waitMs')?.description;
@@ -59,7 +54,7 @@ export default class TimingReporter implements Reporter {
   onEnd(result: FullResult): void {
     // `--list` (the bench's warm-up) runs without a file to write.
     if (!this.options.outputFile) return;
-    const timings: RunTimings = { beginMs: this.beginMs, endMs: Date.now(), status: result.status, tests: this.tests };
+    const timings: RunTimings = { endMs: Date.now(), status: result.status, tests: this.tests };
     writeFileSync(this.options.outputFile, JSON.stringify(timings));
   }
 

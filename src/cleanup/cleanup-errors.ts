@@ -38,11 +38,17 @@ const STAGE_FIXES: Record<CleanupStage, string> = {
     'a client still connected keeps its session and can re-launch the browser; a hard reset (restart) drops every session',
 };
 
-/** CLEANUP_FAILED for one stage: names the container, the stage, what was seen and what to do. */
-export function cleanupStageError(containerId: string, stage: CleanupStage, what: string, cause?: unknown): PoolError {
+/** The fix for a container that cannot run the cleanup's commands at all (see CleanupStageResult.stuck). */
+export const STUCK_CONTAINER_FIX = 'a hard reset (restart) of the container ends every process in it; the pool does that next';
+
+/**
+ * CLEANUP_FAILED for one stage: names the container, the stage, what was seen and what to do (the stage's
+ * usual fix unless `fix` is given).
+ */
+export function cleanupStageError(containerId: string, stage: CleanupStage, what: string, cause?: unknown, fix: string = STAGE_FIXES[stage]): PoolError {
   return new PoolError(
     'CLEANUP_FAILED',
-    `Cleanup of container ${containerId} failed at stage ${stage}: ${what}. Fix: ${STAGE_FIXES[stage]}.`,
+    `Cleanup of container ${containerId} failed at stage ${stage}: ${what}. Fix: ${fix}.`,
     { containerId, stage },
     cause === undefined ? undefined : { cause },
   );

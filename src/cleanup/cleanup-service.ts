@@ -1,7 +1,7 @@
 import { SystemClock, type Clock } from '../clock/clock.js';
 import { cleanupConfigSchema } from '../config/schemas.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
-import { cleanupStageError, describeReport, errorText } from './cleanup-errors.js';
+import { cleanupStageError, describeReport, errorText, STUCK_CONTAINER_FIX } from './cleanup-errors.js';
 import {
   CLEANUP_STAGES,
   type CleanupLevel,
@@ -106,6 +106,8 @@ export class CleanupService implements ContainerCleaner {
           containerId,
           stage,
           `not run: the container could not run stage ${stuck.stage} (it used up its ${this.stageTimeoutMs} ms budget or could not start a process: a fork bomb at its pids limit, or a frozen container); it needs a restart`,
+          undefined,
+          STUCK_CONTAINER_FIX,
         ).message;
         results.push({ stage, success: false, durationMs: 0, error });
         continue;
@@ -174,8 +176,8 @@ export class CleanupService implements ContainerCleaner {
     const problems = describeReport(report);
     const what = problems.length ? problems.join('; ') : `the script exited with code ${exitCode}${stderr ? `: ${stderr.slice(0, 300)}` : ''}`;
     if (FORK_REFUSED.test(`${stderr}\n${problems.join('\n')}`)) {
-      const message = cleanupStageError(containerId, stage, `${what} — the container cannot start processes (its pids limit is full: a fork bomb?)`).message;
-      return { ok: false, stuck: true, error: message.replace(/ Fix: .*$/s, ' Fix: a hard reset (restart) of the container ends every process in it; the pool does that next.'), ...sessions };
+      const message = cleanupStageError(containerId, stage, `${what} — the container cannot start processes (its pids limit is full: a fork bomb?)`, undefined, STUCK_CONTAINER_FIX).message;
+      return { ok: false, stuck: true, error: message, ...sessions };
     }
     return { ok: false, error: cleanupStageError(containerId, stage, what).message, ...sessions };
   }

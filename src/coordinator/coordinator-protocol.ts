@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { RESET_STRATEGIES, type ResetStrategy } from '../config/schemas.js';
 import { TEST_PRIORITIES } from '../domain/priority.js';
+import { allocationRequestFields } from '../pool/allocation-request.js';
 import type { Allocation } from '../pool/container-pool-manager.js';
 import type { RuntimeKind } from '../runtime/container-runtime.js';
 import type { Lease } from '../store/pool-store.js';
@@ -15,19 +16,7 @@ export const API_PREFIX = '/v1';
 const leaseRef = z.object({ leaseId: z.string().min(1).max(200), token: z.number().int().nonnegative() }).strict();
 const ms = z.number().int().positive().finite();
 
-export const allocateBodySchema = z
-  .object({
-    testRunId: z.string().min(1).max(512),
-    priority: z.enum(TEST_PRIORITIES).optional(),
-    timeoutMs: ms.optional(),
-    maxRetries: z.number().int().min(0).max(100).optional(),
-    requiredResources: z
-      .object({ minMemoryMB: z.number().nonnegative().finite().optional(), maxCpuPercent: z.number().nonnegative().finite().optional() })
-      .strict()
-      .optional(),
-    requestId: z.string().min(1).max(200).optional(),
-  })
-  .strict();
+export const allocateBodySchema = z.object({ ...allocationRequestFields, priority: z.enum(TEST_PRIORITIES).optional() }).strict();
 export type AllocateBody = z.input<typeof allocateBodySchema>;
 
 export const tokenBodySchema = z.object({ token: z.number().int().nonnegative() }).strict();

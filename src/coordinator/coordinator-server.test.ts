@@ -1,11 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { parsePoolOptions } from '../config/pool-config.js';
 import type { PoolOptionsInput } from '../config/schemas.js';
-import { ContainerPoolManager } from '../pool/container-pool-manager.js';
-import { MemoryPoolStore } from '../store/memory-store.js';
-import { FakeCleaner, FakeHealthGate, FakeResetter, FakeRuntime } from '../../test/support/fakes.js';
+import { startUnitCoordinator } from '../../test/support/unit-coordinator.js';
 import type { LeaseEvent } from './coordinator-protocol.js';
-import { startCoordinator, type RunningCoordinator } from './coordinator-server.js';
+import type { RunningCoordinator } from './coordinator-server.js';
 import { PoolClient } from './pool-client.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -14,26 +11,9 @@ afterEach(async () => {
 });
 
 async function setup(options: PoolOptionsInput = {}) {
-  const store = new MemoryPoolStore();
-  const runtime = new FakeRuntime();
-  const manager = new ContainerPoolManager({
-    config: parsePoolOptions({ containers: 1, lease: { ttlMs: 2_000, sweepIntervalMs: 100 }, ...options }),
-    store,
-    runtime,
-    health: new FakeHealthGate(runtime),
-    cleaner: new FakeCleaner(),
-    resetter: new FakeResetter(),
-    runId: 'unit',
-  });
-  await manager.initialize();
-  const coordinator = await startCoordinator({ manager, runtime: 'process' });
-  const client = new PoolClient({ url: coordinator.url, token: coordinator.token });
-  cleanups.push(async () => {
-    client.close();
-    await coordinator.close();
-    await manager.shutdown();
-  });
-  return { store, runtime, manager, coordinator, client };
+  const unit = await startUnitCoordinator(options);
+  cleanups.push(unit.close);
+  return { ...unit, client: unit.newClient() };
 }
 
 async function post(coordinator: RunningCoordinator, path: string, body: string, headers: Record<string, string> = {}) {

@@ -30,19 +30,23 @@ export interface AllocationRequest {
   signal?: AbortSignal;
 }
 
+/**
+ * The fields of an allocation request that can cross a process boundary (no `signal`), priority left to the
+ * caller: the manager checks it with parsePriority (INVALID_PRIORITY), the coordinator's HTTP body with an enum.
+ */
+export const allocationRequestFields = {
+  testRunId: z.string().min(1).max(512),
+  timeoutMs: z.number().int().positive().finite().optional(),
+  maxRetries: z.number().int().min(0).max(100).optional(),
+  requiredResources: z
+    .object({ minMemoryMB: z.number().nonnegative().finite().optional(), maxCpuPercent: z.number().nonnegative().finite().optional() })
+    .strict()
+    .optional(),
+  requestId: z.string().min(1).max(200).optional(),
+};
+
 const requestSchema = z
-  .object({
-    testRunId: z.string().min(1).max(512),
-    priority: z.unknown().optional(),
-    timeoutMs: z.number().int().positive().finite().optional(),
-    maxRetries: z.number().int().min(0).max(100).optional(),
-    requiredResources: z
-      .object({ minMemoryMB: z.number().nonnegative().finite().optional(), maxCpuPercent: z.number().nonnegative().finite().optional() })
-      .strict()
-      .optional(),
-    requestId: z.string().min(1).max(200).optional(),
-    signal: z.instanceof(AbortSignal).optional(),
-  })
+  .object({ ...allocationRequestFields, priority: z.unknown().optional(), signal: z.instanceof(AbortSignal).optional() })
   .strict();
 
 export function parseAllocationRequest(input: unknown, defaultTimeoutMs: number): AllocationRequest {

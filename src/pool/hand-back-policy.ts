@@ -35,7 +35,7 @@ export function adviseHandBack(input: HandBackInput): HandBackAdvice {
   const live = input.queue.filter((q) => q.deadline > now);
   const atOrAbove = live.filter((q) => PRIORITY_RANK[q.priority] <= rank);
   const waiting = { total: live.length, atOrAbove: atOrAbove.length };
-  const freeing = input.containers.filter((c) => c.state === 'Cleaning' || (c.state === 'Available' && !c.leaseId)).length;
+  const freeing = input.containers.filter((c) => c.state === 'Cleaning' || c.state === 'Available').length;
 
   // Waiters this holder should yield to: every higher one, and equal ones that have waited long enough.
   const due = atOrAbove.filter(
