@@ -45,13 +45,17 @@ export function recommend(a: Analytics, input: AnalyticsInput): OptimizationReco
   const ext = a.timeoutMetrics;
   const tests = Math.max(1, a.allocations.length, ext.samples);
   if (ext.extensionsGranted >= 2 && ext.extensionsGranted / tests >= 0.2) {
-    const target = Math.max(ext.adaptiveRecommendation.timeoutMs, Math.round(ext.p95ExecutionTime * 1.5), timeouts.defaultTimeoutMs + 1);
+    const wanted = Math.max(ext.adaptiveRecommendation.timeoutMs, Math.round(ext.p95ExecutionTime * 1.5));
+    const raise = suggestTimeoutRaise(timeouts.defaultTimeoutMs, wanted, timeouts.maxTimeoutMs);
     out.push({
       severity: 'warning',
       rule: 'extensions-frequent',
       title: 'Timeouts are often extended',
       description: `${ext.extensionsGranted} extension(s) granted (${ext.extensionsDenied} denied) for ${tests} test run(s); p95 execution ${fmt(ext.p95ExecutionTime)}.`,
-      suggestedAction: `Raise timeouts.defaultTimeoutMs from ${fmt(timeouts.defaultTimeoutMs)} to ${fmt(Math.min(target, timeouts.maxTimeoutMs))}, or keep enableAdaptiveTimeout on so each test's budget follows its history.`,
+      suggestedAction:
+        raise.kind === 'default'
+          ? `Raise timeouts.defaultTimeoutMs from ${fmt(timeouts.defaultTimeoutMs)} to ${fmt(raise.toMs)}, or keep enableAdaptiveTimeout on so each test's budget follows its history.`
+          : `timeouts.defaultTimeoutMs (${fmt(timeouts.defaultTimeoutMs)}) is already at timeouts.maxTimeoutMs: raise both, e.g. to ${fmt(raise.toMs)}, or split the slow tests.`,
     });
   }
   if (ext.extensionsDenied > 0 && ext.extensionsDenied >= ext.extensionsGranted) {
@@ -109,6 +113,23 @@ export function recommend(a: Analytics, input: AnalyticsInput): OptimizationReco
 
   const order = { critical: 0, warning: 1, info: 2 };
   return out.sort((x, y) => order[x.severity] - order[y.severity]);
+}
+
+/** Suggestions move in steps a person can see in the message: whole multiples of 5 s. */
+const SUGGESTION_STEP_MS = 5_000;
+
+export type TimeoutRaise = { kind: 'default'; toMs: number } | { kind: 'max'; toMs: number };
+
+/**
+ * A new default timeout that is really higher than `currentMs`: at least `wantedMs` and a quarter more than
+ * today, rounded up to 5 s, capped at `maxMs`. When the cap leaves no room (default already at the max), it
+ * says the max must go up too, with the value to use — never "raise from 120 s to 120 s".
+ */
+export function suggestTimeoutRaise(currentMs: number, wantedMs: number, maxMs: number): TimeoutRaise {
+  const target = Math.ceil(Math.max(wantedMs, currentMs * 1.25, currentMs + 1) / SUGGESTION_STEP_MS) * SUGGESTION_STEP_MS;
+  const capped = Math.min(target, maxMs);
+  if (capped > currentMs && fmt(capped) !== fmt(currentMs)) return { kind: 'default', toMs: capped };
+  return { kind: 'max', toMs: target };
 }
 
 function fmt(ms: number): string {
