@@ -5,7 +5,7 @@ import { renderStatus, type StatusSource } from './status-command.js';
 
 const NOW = 1_800_000_000_000;
 
-const info: CoordinatorInfo = { apiVersion: 1, poolId: 'cinnamon-qa', runId: 'run-1', runtime: 'process', containers: 2, leaseTtlMs: 15_000, maxWaitTimeMs: 300_000, final: false };
+const info: CoordinatorInfo = { apiVersion: 1, poolId: 'cinnamon-qa', runId: 'run-1', runtime: 'process', containers: 2, leaseTtlMs: 15_000, leaseDebugTtlMs: 3_600_000, maxWaitTimeMs: 300_000, final: false };
 
 const status: PoolStatus = {
   metrics: { totalContainers: 2, availableContainers: 0, allocatedContainers: 2, queueSize: 1, averageAllocationTime: 12, totalAllocations: 5, totalReleases: 3, failedAllocations: 0 },

@@ -26,8 +26,15 @@ export const DEFAULT_MAX_EXTENSIONS = 3;
  * request has waited this long (or a third of its queue budget), then hands it back at its next test boundary.
  */
 export const DEFAULT_HAND_BACK_AFTER_MS = 30_000;
-/** @defaultValue 15000 ms; holders renew at half of it. */
+/** @defaultValue 15000 ms; holders renew at a third of it, so a stall of up to two thirds keeps the lease. */
 export const DEFAULT_LEASE_TTL_MS = 15_000;
+/** @defaultValue 3600000 ms (1 h): the lease a worker being debugged renews with, so a breakpoint keeps its container. */
+export const DEFAULT_LEASE_DEBUG_TTL_MS = 3_600_000;
+/**
+ * 4 h: the longest debugTtlMs accepted. A debugging worker that crashes keeps its container for up to that
+ * long (its lease can only expire), so the bound keeps such a loss short.
+ */
+export const MAX_LEASE_DEBUG_TTL_MS = 4 * 3_600_000;
 /** @defaultValue 30000 ms */
 export const DEFAULT_HEALTH_CHECK_INTERVAL_MS = 30_000;
 /** @defaultValue 2 containers */
@@ -82,10 +89,19 @@ export type TimeoutConfig = z.output<typeof timeoutConfigSchema>;
 
 export const leaseConfigSchema = z
   .object({
-    /** Lease time to live; holders renew at half of it. */
+    /**
+     * Lease time to live. Holders renew at a third of it, so a worker whose event loop stalls for up to two
+     * thirds of it (a CPU-starved runner) keeps its lease. @defaultValue 15000 ms
+     */
     ttlMs: ms('ttlMs').min(100).default(DEFAULT_LEASE_TTL_MS),
     /** How often expired leases are swept. @defaultValue 1000 ms */
     sweepIntervalMs: ms('sweepIntervalMs').default(1_000),
+    /**
+     * Time to live a worker being debugged (`--debug`, PWDEBUG, timeout 0, an attached inspector) renews its
+     * lease with, so a test paused at a breakpoint keeps its container that long; the coordinator refuses
+     * longer renewals. At most 4 h; a value below ttlMs means ttlMs. @defaultValue 3600000 ms (1 h)
+     */
+    debugTtlMs: ms('debugTtlMs').max(MAX_LEASE_DEBUG_TTL_MS).default(DEFAULT_LEASE_DEBUG_TTL_MS),
   })
   .strict();
 export type LeaseConfig = z.output<typeof leaseConfigSchema>;
@@ -104,6 +120,18 @@ export const healthConfigSchema = z
   })
   .strict();
 export type HealthConfig = z.output<typeof healthConfigSchema>;
+
+export const mcpServerConfigSchema = z
+  .object({
+    /**
+     * Expose the tools a page registers through WebMCP as MCP tools (`webmcp_*`). Off by default: their names,
+     * descriptions and results come from the page, untrusted input for whatever drives the browser.
+     * @defaultValue false
+     */
+    webmcp: z.boolean().default(false),
+  })
+  .strict();
+export type McpServerConfig = z.output<typeof mcpServerConfigSchema>;
 
 export const RESET_STRATEGIES = ['soft', 'medium', 'hard', 'recovery'] as const;
 export type ResetStrategy = (typeof RESET_STRATEGIES)[number];
@@ -151,6 +179,8 @@ export const poolOptionsSchema = z
     lease: leaseConfigSchema.default(() => leaseConfigSchema.parse({})),
     health: healthConfigSchema.default(() => healthConfigSchema.parse({})),
     cleanup: cleanupConfigSchema.default(() => cleanupConfigSchema.parse({})),
+    /** How each MCP server runs (every runtime). */
+    mcpServer: mcpServerConfigSchema.default(() => mcpServerConfigSchema.parse({})),
   })
   .strict()
   .superRefine((o, ctx) => {

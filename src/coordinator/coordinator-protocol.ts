@@ -21,6 +21,10 @@ export type AllocateBody = z.input<typeof allocateBodySchema>;
 
 export const tokenBodySchema = z.object({ token: z.number().int().nonnegative() }).strict();
 
+/** `ttlMs`: a worker being debugged asks for a long lease (up to `lease.debugTtlMs`, checked by the pool). */
+export const renewBodySchema = z.object({ token: z.number().int().nonnegative(), ttlMs: ms.optional() }).strict();
+export type RenewBody = z.input<typeof renewBodySchema>;
+
 export const resetBodySchema = z.object({ token: z.number().int().nonnegative(), strategy: z.enum(RESET_STRATEGIES) }).strict();
 
 export const extensionBodySchema = z
@@ -68,6 +72,8 @@ export interface CoordinatorInfo {
   runtime: RuntimeKind;
   containers: number;
   leaseTtlMs: number;
+  /** The longest time to live a renewal may ask for (`lease.debugTtlMs`): what a worker being debugged uses. */
+  leaseDebugTtlMs: number;
   maxWaitTimeMs: number;
   /** True after the run's teardown: only status, analytics and audit (a final snapshot) are still served. */
   final: boolean;

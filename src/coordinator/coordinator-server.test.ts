@@ -174,7 +174,7 @@ describe('coordinator leases over HTTP', () => {
     expect(event).toMatchObject({ type: 'released' });
   });
 
-  it('heartbeat renews at TTL/2 and surfaces contention', async () => {
+  it('heartbeat renews at TTL/3 and surfaces contention', async () => {
     const { client } = await setup({ lease: { ttlMs: 400, sweepIntervalMs: 50 }, resources: { handBackAfterMs: 0 } });
     const { allocation } = await client.allocate({ testRunId: 'beat' });
     const beats: boolean[] = [];
@@ -189,6 +189,38 @@ describe('coordinator leases over HTTP', () => {
     expect((await heartbeat.renewNow())?.contended).toBe(true);
     heartbeat.stop();
     waiter.abort();
+  });
+});
+
+describe('long renewals for a worker being debugged', () => {
+  it('grants a renewal up to lease.debugTtlMs, tells workers the limit, and refuses more with nothing changed', async () => {
+    const { client, coordinator } = await setup({ lease: { ttlMs: 2_000, sweepIntervalMs: 100, debugTtlMs: 60_000 } });
+    expect((await client.info()).leaseDebugTtlMs).toBe(60_000);
+    const { allocation } = await client.allocate({ testRunId: 'debug' });
+    const plain = await client.renew(allocation.lease);
+    expect(plain.lease.ttlMs).toBe(2_000);
+    const long = await client.renew(allocation.lease, { ttlMs: 60_000 });
+    expect(long.lease.ttlMs).toBe(60_000);
+    expect(long.lease.expiresAt - plain.lease.expiresAt).toBeGreaterThanOrEqual(58_000);
+    await expect(client.renew(allocation.lease, { ttlMs: 60_001 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', data: { httpStatus: 400, limit: 60_000 } });
+    const bad = await post(coordinator, `/v1/leases/${allocation.lease.leaseId}/renew`, JSON.stringify({ token: allocation.lease.token, ttlMs: 'long' }));
+    expect(bad.status).toBe(400);
+    // The refusals changed nothing: the lease still carries the long renewal.
+    expect((await client.status()).containers[0]).toMatchObject({ state: 'Allocated' });
+    expect((await client.renew(allocation.lease, { ttlMs: 60_000 })).lease.token).toBe(allocation.lease.token);
+  });
+
+  it('a heartbeat asked for the debug TTL keeps the lease through a pause longer than the pool TTL', async () => {
+    const { client } = await setup({ lease: { ttlMs: 300, sweepIntervalMs: 50, debugTtlMs: 60_000 } });
+    const { allocation } = await client.allocate({ testRunId: 'paused' });
+    const heartbeat = client.startHeartbeat(allocation.lease);
+    heartbeat.requestTtl(60_000);
+    expect((await heartbeat.renewNow())?.lease.ttlMs).toBe(60_000);
+    // The paused worker: no more beats. Several pool TTLs pass and several sweeps run.
+    heartbeat.stop();
+    await new Promise((r) => setTimeout(r, 1_000));
+    expect((await client.status()).containers[0]).toMatchObject({ state: 'Allocated' });
+    await client.release(allocation.lease);
   });
 });
 

@@ -17,6 +17,7 @@ import {
   API_PREFIX,
   executionBodySchema,
   extensionBodySchema,
+  renewBodySchema,
   resetBodySchema,
   tokenBodySchema,
   type AllocateResponse,
@@ -222,6 +223,7 @@ export class RunningCoordinator implements AsyncDisposable {
       runtime: this.runtime,
       containers: config.containers,
       leaseTtlMs: config.lease.ttlMs,
+      leaseDebugTtlMs: Math.max(config.lease.ttlMs, config.lease.debugTtlMs),
       maxWaitTimeMs: this.manager.resources.settings.maxWaitTimeMs,
       final: this.frozen,
     };
@@ -264,8 +266,8 @@ export class RunningCoordinator implements AsyncDisposable {
   }
 
   private async renew({ req, res, params }: RequestContext): Promise<void> {
-    const body = parseBody(tokenBodySchema, await readJson(req), 'renew request');
-    const lease = await this.manager.renewLease({ leaseId: params[0]!, token: body.token });
+    const body = parseBody(renewBodySchema, await readJson(req), 'renew request');
+    const lease = await this.manager.renewLease({ leaseId: params[0]!, token: body.token }, body.ttlMs === undefined ? {} : { ttlMs: body.ttlMs });
     const [queue, containers] = await Promise.all([this.manager.store.listQueue(), this.manager.store.listContainers()]);
     const advice = adviseHandBack({
       lease,

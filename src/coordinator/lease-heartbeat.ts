@@ -6,8 +6,14 @@ import type { RenewResponse } from './coordinator-protocol.js';
 const LOST_CODES: readonly PoolErrorCode[] = ['LEASE_REVOKED', 'LEASE_EXPIRED', 'STALE_TOKEN', 'UNKNOWN_LEASE', 'ALREADY_RELEASED', 'POOL_SHUT_DOWN'];
 
 export interface HeartbeatOptions {
-  /** Time between renewals. @defaultValue half the lease TTL (a missed beat still leaves half a TTL) */
+  /**
+   * Time between renewals. @defaultValue a third of the lease TTL: a stall that starts just before a beat
+   * still has two thirds of a TTL (10 s of the default 15 s) before the lease expires, and a failed beat is
+   * retried once more before then.
+   */
   intervalMs?: number;
+  /** Time to live each renewal asks for; see {@link LeaseHeartbeat.requestTtl}. @defaultValue the pool's TTL */
+  ttlMs?: number;
   /** After every successful renewal, with the `contended` flag. */
   onRenewed?: (response: RenewResponse) => void;
   /** Once, when a renewal says the lease is gone. The heartbeat stops itself. */
@@ -15,7 +21,7 @@ export interface HeartbeatOptions {
 }
 
 export interface LeaseRenewer {
-  renew(lease: LeaseRef): Promise<RenewResponse>;
+  renew(lease: LeaseRef, options?: { ttlMs?: number }): Promise<RenewResponse>;
 }
 
 /**
@@ -30,13 +36,15 @@ export class LeaseHeartbeat {
   private readonly timer: NodeJS.Timeout;
   private inFlight: Promise<RenewResponse | undefined> | undefined;
   private stopped = false;
+  private ttlMs: number | undefined;
 
   constructor(
     private readonly client: LeaseRenewer,
     private readonly lease: LeaseRef & { ttlMs: number },
     private readonly options: HeartbeatOptions = {},
   ) {
-    const interval = options.intervalMs ?? Math.max(50, Math.floor(lease.ttlMs / 2));
+    this.ttlMs = options.ttlMs;
+    const interval = options.intervalMs ?? Math.max(50, Math.floor(lease.ttlMs / 3));
     this.timer = setInterval(() => this.beat(), interval);
     // The heartbeat must never be what keeps a finished worker alive.
     this.timer.unref();
@@ -50,13 +58,22 @@ export class LeaseHeartbeat {
     return this.renewOnce();
   }
 
+  /**
+   * From now on every renewal asks for `ttlMs` (a worker being debugged asks for `lease.debugTtlMs`, so a
+   * breakpoint that stops its event loop does not cost the lease). The beat keeps its pace; call renewNow()
+   * to have the longer lease at once.
+   */
+  requestTtl(ttlMs: number): void {
+    this.ttlMs = ttlMs;
+  }
+
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
   }
 
   private beat(): void {
-    // A transient failure is retried at the next beat; half a TTL is left for it.
+    // A transient failure is retried at the next beat; two thirds of a TTL are left for it.
     this.renewOnce().catch(() => undefined);
   }
 
@@ -64,7 +81,7 @@ export class LeaseHeartbeat {
     if (this.stopped || this.lost) return Promise.resolve(undefined);
     // One renewal at a time: a boundary renewal joins the background one in flight.
     this.inFlight ??= this.client
-      .renew({ leaseId: this.lease.leaseId, token: this.lease.token })
+      .renew({ leaseId: this.lease.leaseId, token: this.lease.token }, this.ttlMs === undefined ? {} : { ttlMs: this.ttlMs })
       .then(
         (response) => {
           this.contended = response.contended;

@@ -15,6 +15,7 @@ import {
   type ExtensionBody,
   type LeaseEvent,
   type ReleaseResponse,
+  type RenewBody,
   type RenewResponse,
 } from './coordinator-protocol.js';
 import { LeaseHeartbeat, type HeartbeatOptions } from './lease-heartbeat.js';
@@ -92,8 +93,10 @@ export class PoolClient {
     return this.call('POST', '/v1/leases', body, { timeoutMs: 0, ...(options.signal ? { signal: options.signal } : {}) });
   }
 
-  renew(lease: LeaseRef): Promise<RenewResponse> {
-    return this.call('POST', `/v1/leases/${encodeURIComponent(lease.leaseId)}/renew`, { token: lease.token });
+  /** `ttlMs`: ask for a longer lease than the pool's TTL (a worker being debugged), up to `info().leaseDebugTtlMs`. */
+  renew(lease: LeaseRef, options: { ttlMs?: number } = {}): Promise<RenewResponse> {
+    const body: RenewBody = { token: lease.token, ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}) };
+    return this.call('POST', `/v1/leases/${encodeURIComponent(lease.leaseId)}/renew`, body);
   }
 
   release(lease: LeaseRef): Promise<ReleaseResponse> {
@@ -138,7 +141,7 @@ export class PoolClient {
     return body;
   }
 
-  /** Renews `lease` every `intervalMs` (default TTL/2) until stopped or lost; see LeaseHeartbeat. */
+  /** Renews `lease` every `intervalMs` (default a third of its TTL) until stopped or lost; see LeaseHeartbeat. */
   startHeartbeat(lease: LeaseRef & { ttlMs: number }, options: HeartbeatOptions = {}): LeaseHeartbeat {
     return new LeaseHeartbeat(this, lease, options);
   }

@@ -79,7 +79,7 @@ export class PoolRun implements AsyncDisposable {
       log(`runtime: ${plan.decision.kind} (${plan.decision.reason.replace(/^\w+: /, '')}); store: ${store.kind} (${storeReason}${historyNote})`);
       abortIfAsked(signal);
 
-      const runtime = createRuntime(plan, clock);
+      const runtime = createRuntime(plan, clock, pool.mcpServer);
       cleanups.push(() => runtime.close());
       if (runtime.limitations.length) logger.info(`${runtime.kind} runtime limits not enforced: ${runtime.limitations.join('; ')}`);
       const manager = createPoolManager({ config: pool, runtime, store, clock, logger });

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { Clock } from '../clock/clock.js';
+import type { McpServerConfig } from '../config/schemas.js';
 import { PoolError } from '../errors/pool-error.js';
 import { packageRoot } from '../runtime/package-root.js';
 import { poolImageTag } from '../runtime/docker/pool-image.js';
@@ -58,12 +59,13 @@ export async function planRuntime(requested: RuntimeChoice, options: { dockerIma
   return { decision, image };
 }
 
-export function createRuntime(plan: RuntimePlan, clock: Clock): ContainerRuntime {
+/** `mcpServer`: the pool option of that name, applied the same way by both runtimes. */
+export function createRuntime(plan: RuntimePlan, clock: Clock, mcpServer: McpServerConfig = { webmcp: false }): ContainerRuntime {
   if (plan.decision.kind === 'docker') {
     if (!plan.image) throw new PoolError('RUNTIME_ERROR', 'Internal: docker runtime chosen without an image.', { operation: 'create-runtime' });
-    return new DockerRuntime({ image: plan.image, clock });
+    return new DockerRuntime({ image: plan.image, clock, webmcp: mcpServer.webmcp });
   }
-  return new ProcessRuntime({ clock });
+  return new ProcessRuntime({ clock, webmcp: mcpServer.webmcp });
 }
 
 async function imagePresent(tag: string, env: NodeJS.ProcessEnv): Promise<boolean> {

@@ -18,6 +18,7 @@ import { AuditLog } from './audit-log.js';
 import { moveContainer } from './container-state-machine.js';
 import { computeAnalytics, type AnalyticsInput, type PoolStatus, type SystemAnalytics } from './pool-analytics.js';
 import { SILENT_LOGGER, type PoolEventMap, type PoolEventName, type PoolLogger } from './pool-events.js';
+import { renewalTtlMs } from './renewal-ttl.js';
 import { ResourceManager, type DegradationChange } from './resource-manager.js';
 import { TimeoutManager, type ExtensionDecision } from './timeout-manager.js';
 
@@ -394,10 +395,11 @@ export class ContainerPoolManager extends EventEmitter {
 
   // ---------------------------------------------------------------- leases
 
-  renewLease(lease: LeaseRef): Promise<Lease> {
+  /** Renews for `lease.ttlMs`, or for up to `lease.debugTtlMs` when asked (a worker being debugged). */
+  renewLease(lease: LeaseRef, options: { ttlMs?: number } = {}): Promise<Lease> {
     this.assertRunning();
     assertLeaseRef(lease);
-    return this.store.renew(lease.leaseId, lease.token, this.clock.now(), this.config.lease.ttlMs);
+    return this.store.renew(lease.leaseId, lease.token, this.clock.now(), renewalTtlMs(this.config.lease, options.ttlMs));
   }
 
   /**

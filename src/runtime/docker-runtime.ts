@@ -21,6 +21,7 @@ import { POOL_LABEL, RUN_LABEL, poolLabelFilter, runLabels } from './docker/dock
 import { ExecOutput } from './docker/exec-output.js';
 import { hardenedContainerOptions, type HardeningLimits } from './docker/hardened-container-options.js';
 import { imageLayoutFromInspect, type ImageLayout } from './docker/image-layout.js';
+import { MCP_SERVER_LIFECYCLE_ENV, mcpServerLifecycleArgs } from './mcp-server-command.js';
 import { describeExit, runtimeStateFromInspect } from './docker/runtime-state-from-inspect.js';
 
 /** @defaultValue 512 MB of /dev/shm per container (at least 256: Chromium renders through it). */
@@ -67,6 +68,10 @@ export interface DockerRuntimeOptions extends DockerRuntimeLimits {
   docker?: Docker;
   /** Socket path of the local daemon when no client is given. @defaultValue '/var/run/docker.sock' */
   socketPath?: string;
+  /** Extra `@playwright/mcp` CLI flags, after the pool's own (see mcpServerLifecycleArgs). @defaultValue none */
+  serverArgs?: readonly string[];
+  /** Expose tools pages register through WebMCP (`webmcp_*`); the pool option `mcpServer.webmcp`. @defaultValue false */
+  webmcp?: boolean;
 }
 
 interface ManagedContainer {
@@ -94,6 +99,7 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
   private readonly limits: HardeningLimits;
   private readonly stopTimeoutSeconds: number;
   private readonly defaultExecTimeoutMs: number;
+  private readonly serverArgs: readonly string[];
 
   private readonly containers = new Map<string, ManagedContainer>();
   private readonly stopping = new Map<string, Promise<void>>();
@@ -109,7 +115,7 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
   private closing: Promise<void> | undefined;
 
   constructor(options: DockerRuntimeOptions) {
-    const { image, clock, docker, socketPath, ...limitInput } = options;
+    const { image, clock, docker, socketPath, serverArgs, webmcp, ...limitInput } = options;
     const limits = parseOptions(limitsSchema, limitInput, 'DockerRuntime options');
     if (!image) throw new PoolError('INVALID_OPTIONS', 'DockerRuntime needs an image tag: run `bash docker/build-image.sh` and pass the tag it prints.');
     this.image = image;
@@ -124,6 +130,7 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
     };
     this.stopTimeoutSeconds = limits.stopTimeoutSeconds;
     this.defaultExecTimeoutMs = limits.defaultExecTimeoutMs;
+    this.serverArgs = [...mcpServerLifecycleArgs({ webmcp: webmcp ?? false }), ...(serverArgs ?? [])];
   }
 
   async reapLeftovers(ctx: RunContext): Promise<string[]> {
@@ -383,7 +390,16 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
   private async createAndStart(entry: ManagedContainer): Promise<string> {
     const { spec, ctx, networkName } = entry;
     const layout = await this.imageLayout(spec.id);
-    const options = hardenedContainerOptions({ spec, ctx, image: this.image, networkName, layout, limits: this.limits });
+    const options = hardenedContainerOptions({
+      spec,
+      ctx,
+      image: this.image,
+      networkName,
+      layout,
+      limits: this.limits,
+      serverArgs: this.serverArgs,
+      serverEnv: MCP_SERVER_LIFECYCLE_ENV,
+    });
 
     let container: Docker.Container;
     try {

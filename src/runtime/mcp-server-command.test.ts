@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveMcpPackage } from './mcp-package.js';
-import { buildMcpServerArgv, buildMcpServerConfig, POOL_CHROMIUM_ARGS } from './mcp-server-command.js';
+import { buildMcpServerArgv, buildMcpServerConfig, MCP_SERVER_LIFECYCLE_ENV, mcpServerLifecycleArgs, POOL_CHROMIUM_ARGS } from './mcp-server-command.js';
 
 const input = { cliPath: '/pkg/cli.js', port: 3001, chromiumPath: '/usr/bin/chromium', configPath: '/sb/mcp-config.json' };
 
@@ -20,12 +20,25 @@ describe('MCP server command', () => {
       'chromium',
       '--executable-path',
       '/usr/bin/chromium',
+      '--idle-timeout',
+      '0',
+      '--no-webmcp',
     ]);
+  });
+
+  it('keeps sessions and browsers as long as the lease: no ping timeout, no idle timeout, page tools off unless asked', () => {
+    expect(MCP_SERVER_LIFECYCLE_ENV).toEqual({ PLAYWRIGHT_MCP_PING_TIMEOUT_MS: '0' });
+    expect(mcpServerLifecycleArgs()).toEqual(['--idle-timeout', '0', '--no-webmcp']);
+    expect(mcpServerLifecycleArgs({ webmcp: true })).toEqual(['--idle-timeout', '0']);
+    expect(buildMcpServerArgv({ ...input, webmcp: true })).not.toContain('--no-webmcp');
+    // serverArgs come after the lifecycle flags, so a caller's own --idle-timeout wins (commander keeps the last).
+    const argv = buildMcpServerArgv({ ...input, serverArgs: ['--idle-timeout', '1500'] });
+    expect(argv.lastIndexOf('--idle-timeout')).toBeGreaterThan(argv.indexOf('--no-webmcp'));
   });
 
   it('lists --allowed-hosts when given (the guard forwards Host headers naming the pool port)', () => {
     const argv = buildMcpServerArgv({ ...input, port: 40001, allowedHosts: ['localhost:3001', '127.0.0.1:3001'], serverArgs: ['--x'] });
-    expect(argv.slice(-3)).toEqual(['--allowed-hosts', 'localhost:3001,127.0.0.1:3001', '--x']);
+    expect(argv.slice(-6)).toEqual(['--allowed-hosts', 'localhost:3001,127.0.0.1:3001', '--idle-timeout', '0', '--no-webmcp', '--x']);
   });
 
   it('passes the pool\'s Chromium switches through the config file, sandbox off by default', () => {

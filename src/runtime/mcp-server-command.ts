@@ -11,7 +11,30 @@ export const POOL_CHROMIUM_ARGS: readonly string[] = [
   '--disable-gpu',
 ];
 
-export interface McpServerCommandInput {
+/**
+ * Environment every pool MCP server runs with. The server's own ping (every 3 s, session closed when the
+ * client does not answer within 5 s) is off: a test whose worker stalls (breakpoint, starved CPU) would lose
+ * its session and browser context, although the pool still holds its lease. Whether a holder is alive is the
+ * pool's call, made by the lease heartbeat; the session ends when the lease does.
+ */
+export const MCP_SERVER_LIFECYCLE_ENV: Readonly<Record<string, string>> = { PLAYWRIGHT_MCP_PING_TIMEOUT_MS: '0' };
+
+/** How the pool runs every MCP server; the pool option `mcpServer`. */
+export interface McpServerLifecycleOptions {
+  /** Expose the tools pages register through WebMCP (`webmcp_*`, untrusted page input). @defaultValue false */
+  webmcp?: boolean;
+}
+
+/**
+ * CLI flags every pool MCP server gets, before any `serverArgs` (which may override them). `--idle-timeout 0`:
+ * a container idle for hours keeps its browser (the server's default closes it after an hour without a tool
+ * call); the pool decides when a browser ends (cleanup, reset). `--no-webmcp` unless asked for.
+ */
+export function mcpServerLifecycleArgs(options: McpServerLifecycleOptions = {}): string[] {
+  return ['--idle-timeout', '0', ...(options.webmcp ? [] : ['--no-webmcp'])];
+}
+
+export interface McpServerCommandInput extends McpServerLifecycleOptions {
   /** `cli.js` of the installed @playwright/mcp. */
   cliPath: string;
   port: number;
@@ -35,7 +58,7 @@ export interface McpServerCommandInput {
    * @defaultValue the server's own `localhost:<port>`
    */
   allowedHosts?: readonly string[];
-  /** Extra `@playwright/mcp` CLI flags, appended last. */
+  /** Extra `@playwright/mcp` CLI flags, appended last (after {@link mcpServerLifecycleArgs}, so they win). */
   serverArgs?: readonly string[];
 }
 
@@ -77,6 +100,7 @@ export function buildMcpServerArgv(input: McpServerCommandInput): string[] {
     '--executable-path',
     input.chromiumPath,
     ...(input.allowedHosts ? ['--allowed-hosts', input.allowedHosts.join(',')] : []),
+    ...mcpServerLifecycleArgs(input),
     ...(input.serverArgs ?? []),
   ];
 }

@@ -19,7 +19,7 @@ import type {
 import { reapLeftoverRuns } from './leftover-reaper.js';
 import { resolveMcpPackage, type McpPackage } from './mcp-package.js';
 import { startMcpOriginGuard, type McpOriginGuard } from './mcp-origin-guard.js';
-import { buildMcpServerArgv, buildMcpServerConfig } from './mcp-server-command.js';
+import { buildMcpServerArgv, buildMcpServerConfig, MCP_SERVER_LIFECYCLE_ENV } from './mcp-server-command.js';
 import { probeTcpPort } from './port-probe.js';
 import { CLOCK_TICKS_PER_SECOND, processTree, readMemoryKb, readProcEntry, readUptimeSeconds } from './proc-table.js';
 import { DEFAULT_KILL_GRACE_MS, signalGroup, terminateProcessGroup } from './process-group.js';
@@ -54,8 +54,10 @@ export interface ProcessRuntimeOptions {
   chromiumSandbox?: boolean;
   /** Extra Chromium switches. @defaultValue none */
   chromiumArgs?: readonly string[];
-  /** Extra `@playwright/mcp` CLI flags. @defaultValue none */
+  /** Extra `@playwright/mcp` CLI flags, after the pool's own (see mcpServerLifecycleArgs). @defaultValue none */
   serverArgs?: readonly string[];
+  /** Expose tools pages register through WebMCP (`webmcp_*`); the pool option `mcpServer.webmcp`. @defaultValue false */
+  webmcp?: boolean;
   /** Time between SIGTERM and SIGKILL on stop. @defaultValue 5000 ms */
   killGraceMs?: number;
   /** exec() budget when the call gives none. @defaultValue 30000 ms */
@@ -371,6 +373,7 @@ export class ProcessRuntime implements ContainerRuntime, AsyncDisposable {
       chromiumSandbox: this.options.chromiumSandbox,
       chromiumArgs: this.options.chromiumArgs,
       serverArgs: this.options.serverArgs,
+      webmcp: this.options.webmcp,
     };
     await writeFile(paths.configPath, `${JSON.stringify(buildMcpServerConfig(input), null, 2)}\n`);
     const logFd = openSync(paths.logPath, 'a');
@@ -378,7 +381,8 @@ export class ProcessRuntime implements ContainerRuntime, AsyncDisposable {
     try {
       child = spawn(process.execPath, buildMcpServerArgv(input), {
         cwd: paths.workDir,
-        env: this.serverEnv(paths),
+        // Set over serverEnv, which drops inherited PLAYWRIGHT_MCP_* variables.
+        env: { ...this.serverEnv(paths), ...MCP_SERVER_LIFECYCLE_ENV },
         // Its own process group, so stop() can signal the server and every Chromium process at once.
         detached: true,
         stdio: ['ignore', logFd, logFd],

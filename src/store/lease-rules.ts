@@ -38,7 +38,7 @@ export function endedLeaseError(ended: EndedLease, operation: string): PoolError
       return new PoolError(
         'LEASE_EXPIRED',
         `Lease ${lease.leaseId} on ${lease.containerId} expired before ${operation} (no heartbeat within ${lease.ttlMs} ms); ` +
-          `the container was reclaimed. Renew at half the TTL, or raise lease.ttlMs.`,
+          `the container was reclaimed. Renew at a third of the TTL, or raise lease.ttlMs.`,
         data,
       );
     case 'revoked':

@@ -24,4 +24,10 @@ describe('hardenedContainerOptions', () => {
     expect(marker(other.Env)).toBe(`${SANDBOX_MARKER_ENV}=cinnamon-qa-pool-run-10`);
     expect(marker(other.Env)).not.toBe(marker(hardenedContainerOptions(input).Env));
   });
+
+  it('passes the server its flags as the container command and its variables in Env, pool variables last', () => {
+    const options = hardenedContainerOptions({ ...input, serverArgs: ['--idle-timeout', '0'], serverEnv: { PLAYWRIGHT_MCP_PING_TIMEOUT_MS: '0', MCP_PORT: '1' } });
+    expect(options.Cmd).toEqual(['--idle-timeout', '0']);
+    expect(options.Env).toEqual(['PLAYWRIGHT_MCP_PING_TIMEOUT_MS=0', 'MCP_PORT=1', 'MCP_PORT=40001', `${SANDBOX_MARKER_ENV}=cinnamon-qa-pool-run-1`]);
+  });
 });

@@ -23,6 +23,10 @@ export interface ContainerOptionsInput {
   networkName: string;
   layout: ImageLayout;
   limits: HardeningLimits;
+  /** Flags appended to the server's command line (docker/image/start-mcp.sh passes its arguments on). */
+  serverArgs?: readonly string[];
+  /** Variables for the server; MCP_PORT and the sandbox marker are listed after them, so they cannot be replaced. */
+  serverEnv?: Readonly<Record<string, string>>;
 }
 
 const MB = 1024 * 1024;
@@ -36,7 +40,7 @@ const MB = 1024 * 1024;
  * at all (in particular never the Docker socket).
  */
 export function hardenedContainerOptions(input: ContainerOptionsInput): Docker.ContainerCreateOptions {
-  const { spec, ctx, image, networkName, layout, limits } = input;
+  const { spec, ctx, image, networkName, layout, limits, serverArgs = [], serverEnv = {} } = input;
   const portKey = `${spec.port}/tcp`;
   const owner = `uid=${layout.uid},gid=${layout.gid}`;
   // noexec everywhere: Chromium and node run from the read-only image, nothing needs to execute from a tmpfs.
@@ -52,7 +56,9 @@ export function hardenedContainerOptions(input: ContainerOptionsInput): Docker.C
     // The sandbox marker (the container name, unique on this Docker host) is inherited by everything started
     // in the container: cleanup finds what a holder double-forked, re-parented to init, by it. mcp-exec hands
     // its value to exec'd commands as MCP_SANDBOX.
-    Env: [`MCP_PORT=${spec.port}`, `${SANDBOX_MARKER_ENV}=${spec.name}`],
+    Env: [...Object.entries(serverEnv).map(([k, v]) => `${k}=${v}`), `MCP_PORT=${spec.port}`, `${SANDBOX_MARKER_ENV}=${spec.name}`],
+    // Passed at creation rather than baked into the image, so a change here needs no image rebuild.
+    Cmd: [...serverArgs],
     Labels: runLabels(ctx, spec.id),
     ExposedPorts: { [portKey]: {} },
     HostConfig: {

@@ -188,10 +188,10 @@ export function resultLine(scenario: string, runs: number, passed: number, figur
 }
 
 /**
- * Keeps a lease alive the way the fixture does (renew at half the TTL) while a scenario holds it across slow
+ * Keeps a lease alive the way the fixture does (renew at a third of the TTL) while a scenario holds it across slow
  * steps; stop() before releasing.
  */
 export function heartbeat(manager: ContainerPoolManager, lease: { leaseId: string; token: number }): { stop(): void } {
-  const timer = setInterval(() => void manager.renewLease(lease).catch(() => undefined), manager.config.lease.ttlMs / 2);
+  const timer = setInterval(() => void manager.renewLease(lease).catch(() => undefined), manager.config.lease.ttlMs / 3);
   return { stop: () => clearInterval(timer) };
 }
