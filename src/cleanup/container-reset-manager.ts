@@ -128,7 +128,7 @@ export class ContainerResetManager implements ContainerResetter {
   }
 
   private async gate(containerId: string, deadline: number): Promise<string | undefined> {
-    const report = await this.health.isContainerReady(this.portOf(containerId), containerId, { timeoutMs: this.remaining(deadline) });
+    const report = await this.health.isContainerReady(this.portOf(containerId), containerId, { timeoutMs: this.remaining(deadline), starting: true });
     if (report.ready) return undefined;
     const failed = report.stages.find((s) => !s.ok);
     return `health gate failed at stage ${report.failedStage ?? failed?.stage ?? '?'}${failed?.error ? `: ${failed.error}` : ''}`;

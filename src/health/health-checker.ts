@@ -3,7 +3,7 @@ import { healthConfigSchema, type HealthConfig } from '../config/schemas.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { probeTcpPort } from '../runtime/port-probe.js';
 import { sleepOn, withinBudget } from './clock-wait.js';
-import type { HealthGate, HealthReport, HealthStage, StageResult } from './health-gate.js';
+import type { HealthCheckOptions, HealthGate, HealthReport, HealthStage, StageResult } from './health-gate.js';
 import { describeMcpError, McpHandshakeRefused, mcpHandshake } from './mcp-handshake.js';
 
 /** Tools a Playwright MCP server must list to count as ready. */
@@ -57,7 +57,7 @@ type StageOutcome = { ok: true; detail?: string } | { ok: false; error: string; 
  * failure: TCP (the port accepts connections, polled with backoff while the server starts), MCP (a real
  * Streamable HTTP session: initialize, ping, tools/list, then DELETE), runtime (the runtime says it runs and
  * is not unhealthy). Each stage gets `stageTimeoutMs`, all together `startupTimeoutMs` (or the call's
- * `timeoutMs`).
+ * `timeoutMs`); a gate of a server that is `starting` lets each stage use what is left of the whole budget.
  */
 export class HealthChecker implements HealthGate {
   private readonly stageTimeoutMs: number;
@@ -77,18 +77,18 @@ export class HealthChecker implements HealthGate {
     this.mcpUrl = options.mcpUrl ?? ((port) => new URL(`http://localhost:${port}/mcp`));
   }
 
-  async isContainerReady(port: number, containerId?: string, options: { timeoutMs?: number } = {}): Promise<HealthCheckReport> {
+  async isContainerReady(port: number, containerId?: string, options: HealthCheckOptions = {}): Promise<HealthCheckReport> {
     // SystemClock timers do not hold the event loop; without this a lone check in a script could let Node
     // exit during a backoff pause.
     const keepAlive = setInterval(() => undefined, 60_000);
     try {
-      return await this.check(port, containerId, options.timeoutMs ?? this.startupTimeoutMs);
+      return await this.check(port, containerId, options.timeoutMs ?? this.startupTimeoutMs, options.starting === true);
     } finally {
       clearInterval(keepAlive);
     }
   }
 
-  private async check(port: number, containerId: string | undefined, totalBudgetMs: number): Promise<HealthCheckReport> {
+  private async check(port: number, containerId: string | undefined, totalBudgetMs: number, starting: boolean): Promise<HealthCheckReport> {
     const started = this.clock.monotonic();
     const overallDeadline = started + totalBudgetMs;
     const stages: CheckedStage[] = [];
@@ -100,7 +100,7 @@ export class HealthChecker implements HealthGate {
     let failedStage: HealthStage | undefined;
     for (const [stage, run] of plan) {
       const stageStart = this.clock.monotonic();
-      const deadline = Math.min(overallDeadline, stageStart + this.stageTimeoutMs);
+      const deadline = starting ? overallDeadline : Math.min(overallDeadline, stageStart + this.stageTimeoutMs);
       let outcome: StageOutcome;
       try {
         outcome = await run(deadline);

@@ -17,7 +17,18 @@ export interface HealthReport {
   durationMs: number;
 }
 
+export interface HealthCheckOptions {
+  /** Budget of the whole check. @defaultValue health.startupTimeoutMs */
+  timeoutMs?: number;
+  /**
+   * The server was just started (or restarted) and may still be loading: every stage may use what is left of
+   * `timeoutMs` instead of `health.stageTimeoutMs`. On a loaded machine a Node server takes more than one
+   * stage budget to answer its first request. @defaultValue false (a routine check of a running server)
+   */
+  starting?: boolean;
+}
+
 /** The three-stage check (TCP → MCP initialize+ping → runtime state). */
 export interface HealthGate {
-  isContainerReady(port: number, containerId?: string, options?: { timeoutMs?: number }): Promise<HealthReport>;
+  isContainerReady(port: number, containerId?: string, options?: HealthCheckOptions): Promise<HealthReport>;
 }

@@ -221,7 +221,7 @@ export class ContainerPoolManager extends EventEmitter {
         this.config.containerSpecs.map(async (spec) => {
           await this.runtime.start(spec, ctx);
           started.push(spec.id);
-          const report = await this.health.isContainerReady(spec.port, spec.id, { timeoutMs: this.config.health.startupTimeoutMs });
+          const report = await this.health.isContainerReady(spec.port, spec.id, { timeoutMs: this.config.health.startupTimeoutMs, starting: true });
           if (!report.ready) throw healthGateError(report, { containerName: spec.name });
           await this.move(spec.id, 'Starting', 'Available');
           this.emit('containerHealthy', { containerId: spec.id, report });
@@ -599,7 +599,7 @@ export class ContainerPoolManager extends EventEmitter {
     }
     this.recordReset(result, 'coordinator');
     const spec = this.spec(containerId);
-    const report = result.success ? await this.health.isContainerReady(spec.port, containerId, { timeoutMs: this.config.health.startupTimeoutMs }) : undefined;
+    const report = result.success ? await this.health.isContainerReady(spec.port, containerId, { timeoutMs: this.config.health.startupTimeoutMs, starting: true }) : undefined;
     if (report?.ready) {
       await this.move(containerId, 'Resetting', 'Available');
       this.emit('containerHealthy', { containerId, report });
@@ -611,7 +611,7 @@ export class ContainerPoolManager extends EventEmitter {
     await this.move(containerId, 'Resetting', 'Starting', reason);
     try {
       await this.runtime.recreate(containerId);
-      const gate = await this.health.isContainerReady(spec.port, containerId, { timeoutMs: this.config.health.startupTimeoutMs });
+      const gate = await this.health.isContainerReady(spec.port, containerId, { timeoutMs: this.config.health.startupTimeoutMs, starting: true });
       if (!gate.ready) throw healthGateError(gate, { containerName: spec.name });
       await this.move(containerId, 'Starting', 'Available');
       this.emit('containerHealthy', { containerId, report: gate });
