@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the offline base image for docker/Dockerfile on machines that cannot reach any container registry:
-# a Debian bookworm minbase root filesystem (debootstrap) with Chromium, fonts, procps and CA certificates, plus
-# this machine's `node` binary (same Debian release, so its shared libraries are present), imported as a local
-# image. Production builds use the official Playwright image instead (BASE_IMAGE=... docker/build-image.sh).
+# a Debian bookworm minbase root filesystem (debootstrap) with Chromium, fonts, procps and CA certificates,
+# imported as a local image. It carries no Node: build-image.sh adds the running `node` binary as a layer of the
+# pool image, so one base serves every Node version (switching Node costs a 10 s image build, not a new base).
+# Where a registry is reachable the official Playwright image is used instead (see build-image.sh).
 #
 # Usage: bash docker/build-base.sh [--force] [--print-tag]
 #   --force      rebuild even when the tag exists
@@ -23,12 +24,10 @@ for arg in "$@"; do
   esac
 done
 
-node_bin="$(command -v node)"
-node_version="$(node -p 'process.versions.node')"
-# The tag changes whenever this recipe (comments aside) or the node version changes, so a machine that keeps
-# its images between sessions never runs a stale base, and editing a comment does not cost a rebuild.
+# The tag changes whenever this recipe changes (comments aside), so a machine that keeps its images between
+# sessions never runs a stale base, and editing a comment does not cost a rebuild.
 recipe_hash="$(grep -v '^[[:space:]]*#' "$here/build-base.sh" | sha256sum | cut -c1-8)"
-tag="${MCP_BASE_TAG:-cinnamon-qa/mcp-base:bookworm-node${node_version}-${recipe_hash}}"
+tag="${MCP_BASE_TAG:-cinnamon-qa/mcp-base:bookworm-${recipe_hash}}"
 
 if [[ $print_tag == 1 ]]; then
   echo "$tag"
@@ -72,11 +71,11 @@ cleanup() {
 trap cleanup EXIT
 
 log "building $tag from $mirror (work dir $work)"
-step "1/4 debootstrap --variant=minbase bookworm"
+step "1/3 debootstrap --variant=minbase bookworm"
 debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 \
   || { tail -20 "$work/debootstrap.log" >&2; log "debootstrap failed (log above)"; exit 1; }
 
-step "2/4 apt-get install chromium fonts-liberation procps ca-certificates (with bookworm-updates and -security)"
+step "2/3 apt-get install chromium fonts-liberation procps ca-certificates (with bookworm-updates and -security)"
 # The host's sources include bookworm-security, which carries the current Chromium; debootstrap alone would
 # install the release's original, much older build.
 if compgen -G "/etc/apt/sources.list.d/*.sources" >/dev/null; then
@@ -96,14 +95,10 @@ umount "$rootfs/proc"
 # Docker provides resolv.conf at run time; do not bake the build host's into the image.
 : >"$rootfs/etc/resolv.conf"
 
-step "3/4 copy node $node_version ($node_bin)"
-install -m 0755 "$node_bin" "$rootfs/usr/bin/node"
-chroot "$rootfs" /usr/bin/node -e 'process.exit(0)' || { log "the copied node binary does not run in the rootfs"; exit 1; }
-
-step "4/4 docker import"
+step "3/3 docker import"
 tar --numeric-owner -C "$rootfs" -c . | docker import \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-  --change 'LABEL org.opencontainers.image.description="cinnamon-qa offline base: Debian bookworm + chromium + node"' \
+  --change 'LABEL org.opencontainers.image.description="cinnamon-qa offline base: Debian bookworm + chromium"' \
   - "$tag" >/dev/null
 
 step "done"

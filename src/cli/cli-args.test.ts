@@ -48,6 +48,15 @@ describe('parseCommand', () => {
     expect(parseCommand(['status', '--file', 'a/coordinator.json'], {})).toMatchObject({ lookup: { file: 'a/coordinator.json' } });
   });
 
+  it('image build (with --force) and image tag; anything else is a usage error', () => {
+    expect(parseCommand(['image', 'build'], {})).toEqual({ kind: 'image-build', force: false });
+    expect(parseCommand(['image', 'build', '--force'], {})).toEqual({ kind: 'image-build', force: true });
+    expect(parseCommand(['image', 'tag'], {})).toEqual({ kind: 'image-tag' });
+    expect(() => parseCommand(['image'], {})).toThrow(/needs an action: build or tag/);
+    expect(() => parseCommand(['image', 'pull'], {})).toThrow(/unknown image action 'pull'/);
+    expect(() => parseCommand(['image', 'tag', '--force'], {})).toThrow(UsageError);
+  });
+
   it('help and unknown commands', () => {
     expect(parseCommand([], {})).toEqual({ kind: 'help' });
     expect(parseCommand(['--help'], {})).toEqual({ kind: 'help' });

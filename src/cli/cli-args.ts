@@ -21,6 +21,10 @@ Commands:
     --file PATH                     coordinator file of a run (default: .cinnamon-pool/coordinator.json
                                     in this folder or above, written by the run while it runs)
     --json                          print the info and status JSON
+  image build   build the MCP server image now (skipped when it exists; a run builds a missing one itself)
+    --force                         rebuild even when it exists
+  image tag     print the tag of the MCP server image a run would use
+               (both read BASE_IMAGE: auto | playwright | offline | an image; see docker/README.md)
   help     this text
 `;
 
@@ -31,7 +35,9 @@ export class UsageError extends Error {
 export type Command =
   | { kind: 'help' }
   | { kind: 'doctor'; options: DoctorOptions; json: boolean }
-  | { kind: 'status'; lookup: CoordinatorLookup; json: boolean };
+  | { kind: 'status'; lookup: CoordinatorLookup; json: boolean }
+  | { kind: 'image-build'; force: boolean }
+  | { kind: 'image-tag' };
 
 export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
   const [name, ...rest] = argv;
@@ -45,6 +51,8 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
       return parseDoctor(rest, env);
     case 'status':
       return parseStatus(rest, env);
+    case 'image':
+      return parseImage(rest);
     default:
       throw new UsageError(`unknown command '${name}'`);
   }
@@ -99,6 +107,19 @@ function parseStatus(args: string[], env: NodeJS.ProcessEnv): Command {
     json: values.json === true,
     lookup: { url: values.url ?? env[POOL_URL_ENV], token: values.token ?? env[POOL_TOKEN_ENV], file: values.file },
   };
+}
+
+function parseImage(args: string[]): Command {
+  const [action, ...rest] = args;
+  if (action === 'build') {
+    const { values } = strictParse(rest, { force: { type: 'boolean', default: false } });
+    return { kind: 'image-build', force: values.force === true };
+  }
+  if (action === 'tag') {
+    strictParse(rest, {});
+    return { kind: 'image-tag' };
+  }
+  throw new UsageError(action === undefined ? "'image' needs an action: build or tag" : `unknown image action '${action}' (expected build or tag)`);
 }
 
 type Spec = Record<string, { type: 'string' | 'boolean'; default?: boolean }>;

@@ -62,12 +62,16 @@ describe('runDoctor', () => {
     expect(byName(results, 'Chromium').status).toBe('skip');
   });
 
-  it('a missing but buildable image: auto runs processes, an explicit docker run builds it first', async () => {
+  it('a missing but buildable image: auto and docker runs build it first; an unbuildable one sends auto to processes', async () => {
     const probes = healthyProbes({ imageExists: async () => false });
     const auto = await runDoctor(options(), probes);
-    expect(byName(auto, 'Docker image')).toMatchObject({ status: 'warn', fix: 'bash docker/build-image.sh' });
-    expect(byName(auto, 'Docker image').detail).toContain('runtime auto will use the process runtime');
-    expect(byName(auto, 'Runtime').detail).toContain('→ process');
+    expect(byName(auto, 'Docker image')).toMatchObject({ status: 'warn', fix: expect.stringContaining('npx cinnamon-pool image build') });
+    expect(byName(auto, 'Docker image').detail).toContain('the run builds it first');
+    expect(byName(auto, 'Runtime').detail).toContain('→ docker');
+
+    const unbuildable = await runDoctor(options(), healthyProbes({ imageExists: async () => false, imageBuildability: async () => ({ buildable: false, why: 'no base', fix: 'get one' }) }));
+    expect(byName(unbuildable, 'Docker image').detail).toContain('runtime auto will use the process runtime');
+    expect(byName(unbuildable, 'Runtime').detail).toContain('→ process');
 
     const docker = await runDoctor(options({ runtime: 'docker' }), probes);
     expect(byName(docker, 'Docker image')).toMatchObject({ status: 'warn', detail: expect.stringContaining('the run builds it first') });

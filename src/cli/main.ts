@@ -3,6 +3,7 @@
  * `cinnamon-pool`: operate a container pool from a shell.
  *   cinnamon-pool doctor   what a run needs, checked before it starts
  *   cinnamon-pool status   a running pool, from its coordinator
+ *   cinnamon-pool image    build the MCP server image (or print its tag)
  * From a checkout, without building: npx tsx src/cli/main.ts doctor
  */
 import { PoolClient } from '../coordinator/pool-client.js';
@@ -13,6 +14,7 @@ import { findCoordinator } from './coordinator-file.js';
 import { runDoctor } from './doctor-checks.js';
 import { packageRoot } from '../runtime/package-root.js';
 import { renderStatus } from './status-command.js';
+import { buildPoolImage, poolImageTag } from '../runtime/docker/pool-image.js';
 import { systemProbes } from './system-probes.js';
 
 /** Exit codes: 0 ready / shown, 1 a check failed or the pool cannot be reached, 2 bad usage. */
@@ -36,6 +38,16 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
       } finally {
         client.close();
       }
+    }
+    case 'image-tag':
+      process.stdout.write(`${await poolImageTag(packageRoot(), env)}\n`);
+      return 0;
+    case 'image-build': {
+      process.stderr.write('cinnamon-pool: building the MCP server image (progress below; skipped when it exists)\n');
+      const { tag, durationMs } = await buildPoolImage(packageRoot(), { env, force: command.force });
+      process.stderr.write(`cinnamon-pool: image ${tag} ready in ${(durationMs / 1000).toFixed(1)} s\n`);
+      process.stdout.write(`${tag}\n`);
+      return 0;
     }
   }
 }

@@ -34,16 +34,25 @@ export function systemProbes(root: string, env: NodeJS.ProcessEnv = process.env)
     imageTag: () => poolImageTag(root, env),
     imageExists,
     imageBuildability: async (): Promise<ImageBuildability> => {
-      if (env.BASE_IMAGE) return { buildable: true, how: `docker/build-image.sh builds FROM BASE_IMAGE=${env.BASE_IMAGE} (pulled if missing)` };
+      const mode = env.BASE_IMAGE?.trim() || 'auto';
+      if (mode === 'playwright') return { buildable: true, how: 'the build pulls the official Playwright image (BASE_IMAGE=playwright; needs a registry)' };
+      if (mode !== 'auto' && mode !== 'offline') return { buildable: true, how: `the build runs FROM BASE_IMAGE=${mode} (pulled if missing)` };
       const base = await baseImageTag(root, env).catch(() => undefined);
-      if (base && (await imageExists(base))) return { buildable: true, how: `base ${base} is present, the build takes ~10 s` };
-      if (process.getuid?.() === 0 && onPath('debootstrap', env)) {
-        return { buildable: true, how: 'the offline base is built first with debootstrap, ~60 s in all' };
+      if (base && (await imageExists(base))) return { buildable: true, how: `offline base ${base} is present, the build takes ~10 s` };
+      const offline = process.getuid?.() === 0 && onPath('debootstrap', env);
+      if (mode === 'auto') {
+        return {
+          buildable: true,
+          how: offline
+            ? 'the build pulls the official Playwright image, or without a registry builds the offline base with debootstrap (~90 s)'
+            : 'the build pulls the official Playwright image (needs a registry; the offline fallback needs root and debootstrap)',
+        };
       }
+      if (offline) return { buildable: true, how: 'the offline base is built first with debootstrap, ~90 s in all' };
       return {
         buildable: false,
-        why: 'no base image, and building the offline one needs root and debootstrap',
-        fix: 'as root: apt-get install -y debootstrap && bash docker/build-image.sh; or BASE_IMAGE=mcr.microsoft.com/playwright:<version>-noble bash docker/build-image.sh',
+        why: 'BASE_IMAGE=offline, and building the offline base needs root and debootstrap',
+        fix: 'as root: apt-get install -y debootstrap && npx cinnamon-pool image build; or unset BASE_IMAGE to use the official Playwright image',
       };
     },
     locateChromium: () => locateChromium({ env }),

@@ -20,7 +20,7 @@ export const pluginOptionsSchema = z
       .optional(),
     /** Key prefix in Redis. @defaultValue `cinnamon-pool:<poolId>` */
     redisKeyPrefix: z.string().min(1).max(100).optional(),
-    /** Docker image tag of the MCP server. @defaultValue the tag `bash docker/build-image.sh --print-tag` prints */
+    /** Docker image tag of the MCP server. @defaultValue the tag `npx cinnamon-pool image tag` prints (docker/build-image.sh --print-tag) */
     dockerImage: z.string().min(1).optional(),
     /** History file of the embedded store, relative to the config's folder. @defaultValue DEFAULT_HISTORY_FILE */
     historyFile: z.string().min(1).optional(),

@@ -1,19 +1,14 @@
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { Clock } from '../clock/clock.js';
 import type { McpServerConfig } from '../config/schemas.js';
 import { PoolError } from '../errors/pool-error.js';
 import { packageRoot } from '../runtime/package-root.js';
-import { poolImageTag } from '../runtime/docker/pool-image.js';
+import { buildPoolImage, poolImageTag } from '../runtime/docker/pool-image.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { dockerEndpoint } from '../runtime/docker-endpoint.js';
 import { DockerRuntime } from '../runtime/docker-runtime.js';
 import { ProcessRuntime } from '../runtime/process-runtime.js';
 import { selectRuntime, type RuntimeChoice, type RuntimeDecision } from '../runtime/select-runtime.js';
-
-/** @defaultValue 15 minutes: first build of the offline base image included (≈1 min measured, slow mirrors more). */
-const IMAGE_BUILD_TIMEOUT_MS = 15 * 60_000;
 
 export interface RuntimePlan {
   decision: RuntimeDecision;
@@ -23,8 +18,9 @@ export interface RuntimePlan {
 
 /**
  * Decides the runtime (see selectRuntime) and, for Docker, the image. When a daemon answers and the image is
- * missing, it is built with docker/build-image.sh (progress on stderr; about a minute the first time): with
- * 'auto' a failed build falls back to the process runtime and the reason says why, with 'docker' it fails.
+ * missing, it is built with docker/build-image.sh (`npx cinnamon-pool image build` does the same ahead of time;
+ * progress on stderr; a minute or more the first time): with 'auto' a failed build falls back to the process
+ * runtime and the reason says why, with 'docker' it fails.
  */
 export async function planRuntime(requested: RuntimeChoice, options: { dockerImage?: string; env?: NodeJS.ProcessEnv } = {}): Promise<RuntimePlan> {
   const env = options.env ?? process.env;
@@ -37,7 +33,7 @@ export async function planRuntime(requested: RuntimeChoice, options: { dockerIma
       if (await imagePresent(image, env)) return { ok: true, reason: `image ${image} is present` };
       if (options.dockerImage) return { ok: false, reason: `image ${image} (option dockerImage) does not exist on the daemon` };
       try {
-        await buildPoolImage(env);
+        image = await buildImage(env);
         return { ok: true, reason: `image ${image} was built` };
       } catch (error) {
         return { ok: false, reason: `image ${image} is missing and could not be built (${error instanceof Error ? error.message.split('\n')[0] : String(error)})` };
@@ -53,7 +49,7 @@ export async function planRuntime(requested: RuntimeChoice, options: { dockerIma
         image,
       });
     }
-    await buildPoolImage(env);
+    image = await buildImage(env);
     return { decision: { ...decision, reason: `${decision.reason}; built image ${image}` }, image };
   }
   return { decision, image };
@@ -78,19 +74,23 @@ async function imagePresent(tag: string, env: NodeJS.ProcessEnv): Promise<boolea
   }
 }
 
-function buildPoolImage(env: NodeJS.ProcessEnv): Promise<void> {
-  const script = join(packageRoot(import.meta.url), 'docker', 'build-image.sh');
-  process.stderr.write(`[cinnamon-pool] building the MCP server image (bash ${script}); the first build takes about a minute\n`);
-  return new Promise((resolve, reject) => {
-    const child = execFile('bash', [script], { env, timeout: IMAGE_BUILD_TIMEOUT_MS, maxBuffer: 16 * 1024 * 1024 }, (error, _stdout, stderr) => {
-      if (!error) return resolve();
-      const tail = String(stderr).trim().split('\n').slice(-5).join('\n');
-      reject(
-        new PoolError('RUNTIME_ERROR', `Building the pool image failed (bash ${script}):\n${tail}\nFix the build, or use runtime: 'process'.`, {
-          operation: 'build-image',
-        }),
-      );
-    });
-    child.stderr?.pipe(process.stderr);
-  });
+/** Builds the missing pool image, saying so first and how long it took after; resolves to the tag built. */
+async function buildImage(env: NodeJS.ProcessEnv): Promise<string> {
+  process.stderr.write(
+    '[cinnamon-pool] the MCP server image is missing: building it now (a minute or more the first time; ' +
+      '`npx cinnamon-pool image build` does this ahead of a run)\n',
+  );
+  try {
+    const { tag, durationMs } = await buildPoolImage(packageRoot(import.meta.url), { env });
+    process.stderr.write(`[cinnamon-pool] built the MCP server image ${tag} in ${(durationMs / 1000).toFixed(1)} s\n`);
+    return tag;
+  } catch (error) {
+    throw new PoolError(
+      'RUNTIME_ERROR',
+      `Building the pool image failed: ${error instanceof Error ? error.message : String(error)}\n` +
+        "Fix the build (see `npx cinnamon-pool doctor`), or use runtime: 'process'.",
+      { operation: 'build-image' },
+      { cause: error },
+    );
+  }
 }

@@ -61,7 +61,7 @@ const limitsSchema = z
 export type DockerRuntimeLimits = z.input<typeof limitsSchema>;
 
 export interface DockerRuntimeOptions extends DockerRuntimeLimits {
-  /** Image to run, e.g. the tag printed by `bash docker/build-image.sh`. */
+  /** Image to run, e.g. the tag printed by `npx cinnamon-pool image build`. */
   image: string;
   clock: Clock;
   /** A ready Docker client (remote hosts, tests). Default: dockerode's own (DOCKER_HOST, else the local socket). */
@@ -117,7 +117,7 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
   constructor(options: DockerRuntimeOptions) {
     const { image, clock, docker, socketPath, serverArgs, webmcp, ...limitInput } = options;
     const limits = parseOptions(limitsSchema, limitInput, 'DockerRuntime options');
-    if (!image) throw new PoolError('INVALID_OPTIONS', 'DockerRuntime needs an image tag: run `bash docker/build-image.sh` and pass the tag it prints.');
+    if (!image) throw new PoolError('INVALID_OPTIONS', 'DockerRuntime needs an image tag: run `npx cinnamon-pool image build` and pass the tag it prints.');
     this.image = image;
     this.clock = clock;
     this.docker = docker ?? new Docker(socketPath ? { socketPath } : undefined);
@@ -308,7 +308,7 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
     }
     if (exitCode === 127 && output.stderr.includes(EXEC_WRAPPER)) {
       throw runtimeError(id, 'exec', undefined,
-        `The image ${this.image} has no ${EXEC_WRAPPER}; rebuild it with \`bash docker/build-image.sh\` and use the tag it prints.`);
+        `The image ${this.image} has no ${EXEC_WRAPPER}; rebuild it with \`npx cinnamon-pool image build --force\` and use the tag it prints.`);
     }
     return { exitCode, stdout: output.stdout, stderr: output.stderr };
   }
@@ -407,7 +407,7 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
     } catch (error) {
       const status = dockerStatusCode(error);
       const fix =
-        status === 404 ? `Image ${this.image} is missing: build it with \`bash docker/build-image.sh\`.`
+        status === 404 ? `Image ${this.image} is missing: build it with \`npx cinnamon-pool image build\`.`
         : status === 409 ? `A container named ${spec.name} already exists outside this pool run: remove it (docker rm -f ${spec.name}) or choose another namePrefix.`
         : undefined;
       throw runtimeError(spec.id, `create (${spec.name})`, error, fix);
@@ -490,12 +490,12 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
           info = await this.docker.getImage(this.image).inspect();
         } catch (error) {
           throw runtimeError(containerId, `inspect image ${this.image}`, error,
-            isDockerNotFound(error) ? `Build it with \`bash docker/build-image.sh\` (it prints the tag to use).` : undefined);
+            isDockerNotFound(error) ? `Build it with \`npx cinnamon-pool image build\` (it prints the tag to use).` : undefined);
         }
         try {
           return imageLayoutFromInspect(this.image, info.Config);
         } catch (error) {
-          throw runtimeError(containerId, 'image check', error, 'Use an image built from docker/Dockerfile (bash docker/build-image.sh).');
+          throw runtimeError(containerId, 'image check', error, 'Use an image built from docker/Dockerfile (npx cinnamon-pool image build).');
         }
       })();
       // Not cached on failure: the image may be built while the pool waits.
