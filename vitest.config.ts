@@ -34,6 +34,18 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'consumer',
+          include: ['test/consumer/**/*.test.ts'],
+          // npm pack + npm install into a project outside the repository, once for the whole project.
+          globalSetup: ['test/consumer/support/install-package.ts'],
+          // A first Docker run builds the image (seconds with the base present, minutes without).
+          testTimeout: 900_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           name: 'faults',
           include: ['test/faults/**/*.test.ts'],
           // Repeated kills, paused processes, a Redis killed under load: minutes of work per file at most.

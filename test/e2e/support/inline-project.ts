@@ -37,6 +37,8 @@ export interface InlineRun {
 export interface RunOptions {
   /** Extra CLI arguments after `test`. */
   args?: string[];
+  /** Playwright's cli.js to run. @defaultValue the repository's own @playwright/test */
+  cli?: string;
   env?: Record<string, string>;
   /** @defaultValue 180000 ms */
   timeoutMs?: number;
@@ -68,7 +70,8 @@ export async function runPlaywright(project: { dir: string; tmp: string }, optio
   const { dir, tmp } = project;
   const snapshotFile = join(dir, 'pool-snapshot.json');
   const t0 = performance.now();
-  const child = spawn(process.execPath, [join(REPO_ROOT, 'node_modules/@playwright/test/cli.js'), 'test', ...(options.args ?? [])], {
+  const cli = options.cli ?? join(REPO_ROOT, 'node_modules/@playwright/test/cli.js');
+  const child = spawn(process.execPath, [cli, 'test', ...(options.args ?? [])], {
     cwd: dir,
     // Own process group: a test can deliver Ctrl-C the way a terminal does (to the whole group).
     detached: true,
@@ -210,7 +213,8 @@ function portFree(port: number): Promise<boolean> {
 }
 
 export function removeProject(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
+  // A run killed by its guard may leave a Chromium writing its profile for a moment (ENOTEMPTY): retry.
+  rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
 }
 
 /** A tiny static site for the inline project's webServer. */
