@@ -123,8 +123,10 @@ describe('the installed package (npm pack → npm install in a project outside t
   });
 
   it.runIf(dockerAnswers())("runtime: 'docker' — builds its missing image on the first run, passes in priority order, leaves no container", async () => {
-    for (const image of execFileSync('docker', ['images', '-q', IMAGE_REPO], { encoding: 'utf8' }).split('\n').filter(Boolean)) {
-      execFileSync('docker', ['rmi', '-f', image], { stdio: 'ignore' });
+    // By tag, never by id: an identical build shares its id with the repository's own image, and removing the
+    // id would take that tag away too.
+    for (const tag of execFileSync('docker', ['images', '--format', '{{.Repository}}:{{.Tag}}', IMAGE_REPO], { encoding: 'utf8' }).split('\n').filter(Boolean)) {
+      execFileSync('docker', ['rmi', tag], { stdio: 'ignore' });
     }
     const project = await writeSuite('docker', { runtime: 'docker' });
     const result = await run(project, { MCP_IMAGE_REPO: IMAGE_REPO }, 900_000);

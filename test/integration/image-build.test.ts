@@ -27,8 +27,10 @@ function commandExists(name: string): boolean {
 }
 
 function removeImages(): void {
-  for (const id of execFileSync('docker', ['images', '-q', IMAGE_REPO], { encoding: 'utf8' }).split('\n').filter(Boolean)) {
-    execFileSync('docker', ['rmi', '-f', id], { stdio: 'ignore' });
+  // By tag, never by id: an identical build shares its id with the repository's own image, and removing the
+  // id would take that tag away too.
+  for (const tag of execFileSync('docker', ['images', '--format', '{{.Repository}}:{{.Tag}}', IMAGE_REPO], { encoding: 'utf8' }).split('\n').filter(Boolean)) {
+    execFileSync('docker', ['rmi', tag], { stdio: 'ignore' });
   }
 }
 
