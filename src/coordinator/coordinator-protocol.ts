@@ -27,6 +27,15 @@ export type RenewBody = z.input<typeof renewBodySchema>;
 
 export const resetBodySchema = z.object({ token: z.number().int().nonnegative(), strategy: z.enum(RESET_STRATEGIES) }).strict();
 
+/** POST /v1/leases/:id/trace: a trace the holder recorded in its container; `budgetMs` bounds the read. */
+export const traceBodySchema = z.object({ token: z.number().int().nonnegative(), trace: z.string().regex(/^trace-\d{1,16}$/), budgetMs: z.number().int().min(100).max(120_000) }).strict();
+export type TraceBody = z.input<typeof traceBodySchema>;
+
+/** The trace's files, base64, named relative to the trace folder. */
+export interface TraceResponse {
+  files: Array<{ name: string; base64: string }>;
+}
+
 export const extensionBodySchema = z
   .object({
     testRunId: z.string().min(1).max(512),

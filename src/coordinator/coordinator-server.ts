@@ -20,10 +20,12 @@ import {
   renewBodySchema,
   resetBodySchema,
   tokenBodySchema,
+  traceBodySchema,
   type AllocateResponse,
   type CoordinatorInfo,
   type ReleaseResponse,
   type RenewResponse,
+  type TraceResponse,
 } from './coordinator-protocol.js';
 import { httpStatusOf } from './http-error-status.js';
 import { LeaseEventHub } from './lease-event-hub.js';
@@ -115,6 +117,7 @@ export class RunningCoordinator implements AsyncDisposable {
       { method: 'POST', pattern: new RegExp(`^/v1/leases/${lease}/renew$`), handler: (c) => this.renew(c) },
       { method: 'POST', pattern: new RegExp(`^/v1/leases/${lease}/release$`), handler: (c) => this.release(c) },
       { method: 'POST', pattern: new RegExp(`^/v1/leases/${lease}/reset$`), handler: (c) => this.reset(c) },
+      { method: 'POST', pattern: new RegExp(`^/v1/leases/${lease}/trace$`), handler: (c) => this.trace(c) },
       { method: 'GET', pattern: new RegExp(`^/v1/leases/${lease}/events$`), handler: (c) => this.leaseEvents(c) },
       { method: 'POST', pattern: /^\/v1\/extensions$/, handler: (c) => this.extension(c) },
       { method: 'POST', pattern: /^\/v1\/executions$/, handler: (c) => this.execution(c) },
@@ -293,6 +296,13 @@ export class RunningCoordinator implements AsyncDisposable {
     const body = parseBody(resetBodySchema, await readJson(req), 'reset request');
     const result = await this.manager.resetLeased({ leaseId: params[0]!, token: body.token }, body.strategy);
     sendJson(res, 200, result);
+  }
+
+  private async trace({ req, res, params }: RequestContext): Promise<void> {
+    const body = parseBody(traceBodySchema, await readJson(req), 'trace request');
+    const files = await this.manager.readLeasedTrace({ leaseId: params[0]!, token: body.token }, body.trace, body.budgetMs);
+    const response: TraceResponse = { files: files.map((f) => ({ name: f.name, base64: f.data.toString('base64') })) };
+    sendJson(res, 200, response);
   }
 
   private async leaseEvents({ req, res, url, params }: RequestContext): Promise<void> {

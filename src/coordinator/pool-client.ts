@@ -17,6 +17,8 @@ import {
   type ReleaseResponse,
   type RenewBody,
   type RenewResponse,
+  type TraceBody,
+  type TraceResponse,
 } from './coordinator-protocol.js';
 import { LeaseHeartbeat, type HeartbeatOptions } from './lease-heartbeat.js';
 
@@ -107,6 +109,12 @@ export class PoolClient {
   reset(lease: LeaseRef, strategy: ResetStrategy): Promise<ResetResult> {
     // A hard or recovery reset restarts the server and re-gates it: minutes, not the default budget.
     return this.call('POST', `/v1/leases/${encodeURIComponent(lease.leaseId)}/reset`, { token: lease.token, strategy }, { timeoutMs: 0 });
+  }
+
+  /** The files of a trace recorded in the leased container (see ContainerPoolManager.readLeasedTrace). */
+  readTrace(lease: LeaseRef, trace: string, budgetMs: number): Promise<TraceResponse> {
+    const body: TraceBody = { token: lease.token, trace, budgetMs: Math.max(100, Math.min(120_000, Math.round(budgetMs))) };
+    return this.call('POST', `/v1/leases/${encodeURIComponent(lease.leaseId)}/trace`, body, { timeoutMs: body.budgetMs + 5_000 });
   }
 
   requestExtension(body: ExtensionBody): Promise<ExtensionDecision> {

@@ -21,6 +21,7 @@ import { SILENT_LOGGER, type PoolEventMap, type PoolEventName, type PoolLogger }
 import { renewalTtlMs } from './renewal-ttl.js';
 import { ResourceManager, type DegradationChange } from './resource-manager.js';
 import { TimeoutManager, type ExtensionDecision } from './timeout-manager.js';
+import { readTraceFiles, type TraceFile } from '../cleanup/trace-files.js';
 
 export interface ContainerPoolManagerDeps {
   /** Parsed config: `parsePoolOptions(options)`. */
@@ -505,6 +506,20 @@ export class ContainerPoolManager extends EventEmitter {
     const result = await this.resetter.reset(active.containerId, strategy);
     this.recordReset(result, active.testRunId);
     return result;
+  }
+
+  /**
+   * Reads a trace the holder's MCP session recorded in its container (src/cleanup/trace-files.ts): only the
+   * holder of an active lease may, and only its own container's trace folder.
+   */
+  async readLeasedTrace(lease: LeaseRef, traceName: string, budgetMs: number): Promise<TraceFile[]> {
+    this.assertRunning();
+    assertLeaseRef(lease);
+    const active = await this.store.getLease(lease.leaseId);
+    if (active.token !== lease.token) {
+      throw new PoolError('STALE_TOKEN', `Token ${lease.token} does not hold lease ${lease.leaseId}; reading its trace refused.`, { leaseId: lease.leaseId });
+    }
+    return readTraceFiles(this.runtime, active.containerId, traceName, budgetMs);
   }
 
   /**

@@ -22,14 +22,16 @@ describe('MCP server command', () => {
       '/usr/bin/chromium',
       '--idle-timeout',
       '0',
+      '--caps',
+      'devtools',
       '--no-webmcp',
     ]);
   });
 
   it('keeps sessions and browsers as long as the lease: no ping timeout, no idle timeout, page tools off unless asked', () => {
     expect(MCP_SERVER_LIFECYCLE_ENV).toEqual({ PLAYWRIGHT_MCP_PING_TIMEOUT_MS: '0' });
-    expect(mcpServerLifecycleArgs()).toEqual(['--idle-timeout', '0', '--no-webmcp']);
-    expect(mcpServerLifecycleArgs({ webmcp: true })).toEqual(['--idle-timeout', '0']);
+    expect(mcpServerLifecycleArgs()).toEqual(['--idle-timeout', '0', '--caps', 'devtools', '--no-webmcp']);
+    expect(mcpServerLifecycleArgs({ webmcp: true })).toEqual(['--idle-timeout', '0', '--caps', 'devtools']);
     expect(buildMcpServerArgv({ ...input, webmcp: true })).not.toContain('--no-webmcp');
     // serverArgs come after the lifecycle flags, so a caller's own --idle-timeout wins (commander keeps the last).
     const argv = buildMcpServerArgv({ ...input, serverArgs: ['--idle-timeout', '1500'] });
@@ -38,7 +40,7 @@ describe('MCP server command', () => {
 
   it('lists --allowed-hosts when given (the guard forwards Host headers naming the pool port)', () => {
     const argv = buildMcpServerArgv({ ...input, port: 40001, allowedHosts: ['localhost:3001', '127.0.0.1:3001'], serverArgs: ['--x'] });
-    expect(argv.slice(-6)).toEqual(['--allowed-hosts', 'localhost:3001,127.0.0.1:3001', '--idle-timeout', '0', '--no-webmcp', '--x']);
+    expect(argv.slice(-8)).toEqual(['--allowed-hosts', 'localhost:3001,127.0.0.1:3001', '--idle-timeout', '0', '--caps', 'devtools', '--no-webmcp', '--x']);
   });
 
   it('passes the pool\'s Chromium switches through the config file, sandbox off by default', () => {

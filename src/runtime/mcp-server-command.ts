@@ -28,10 +28,12 @@ export interface McpServerLifecycleOptions {
 /**
  * CLI flags every pool MCP server gets, before any `serverArgs` (which may override them). `--idle-timeout 0`:
  * a container idle for hours keeps its browser (the server's default closes it after an hour without a tool
- * call); the pool decides when a browser ends (cleanup, reset). `--no-webmcp` unless asked for.
+ * call); the pool decides when a browser ends (cleanup, reset). `--no-webmcp` unless asked for. `--caps devtools`:
+ * `browser_start_tracing`/`browser_stop_tracing`, which the fixtures use for `use: { trace }` (the trace files
+ * land in the output dir that cleanup stage 2 clears).
  */
 export function mcpServerLifecycleArgs(options: McpServerLifecycleOptions = {}): string[] {
-  return ['--idle-timeout', '0', ...(options.webmcp ? [] : ['--no-webmcp'])];
+  return ['--idle-timeout', '0', '--caps', 'devtools', ...(options.webmcp ? [] : ['--no-webmcp'])];
 }
 
 export interface McpServerCommandInput extends McpServerLifecycleOptions {

@@ -139,8 +139,20 @@ test('shop lists products (passes; one tool call answers isError)', async ({ mcp
     expect(console).toContain('price service down');
     expect(attachmentBytes(project.dir, byName.get('network requests')!).toString()).toContain('/api/cart');
 
-    // trace: 'on' → Playwright's trace of the test holds the MCP calls as actions.
-    const trace = failed.attachments.find((a) => a.name === 'trace');
+    // trace: 'on' → a trace of the container's browser context, recorded in the container: Playwright's trace
+    // format (trace.trace, trace.network, screencast frames) with the page's actions.
+    const containerTrace = failed.attachments.find((a) => a.name === 'trace' && a.body !== undefined);
+    expect(containerTrace?.contentType, JSON.stringify(failed.annotations)).toBe('application/zip');
+    const browserTrace = zipEntries(attachmentBytes(project.dir, containerTrace!));
+    expect([...browserTrace.keys()]).toEqual(expect.arrayContaining(['trace.trace', 'trace.network']));
+    const browserEvents = browserTrace.get('trace.trace')!.toString('utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as { type: string; version?: number; method?: string; params?: { url?: string } });
+    expect(browserEvents[0]).toMatchObject({ type: 'context-options' });
+    expect(browserEvents.some((e) => e.type === 'before' && e.method === 'goto' && e.params?.url?.includes('/shop')), 'navigation in the browser trace').toBe(true);
+    expect(browserEvents.some((e) => e.type === 'before' && e.method === 'screenshot'), 'the evidence screenshot in the browser trace').toBe(true);
+    for (const name of browserTrace.keys()) expect(name).toMatch(/^(trace\.trace|trace\.network|resources\/[\w.-]+|screencast\/[\w@.-]+)$/);
+
+    // ...and Playwright's own trace of the test holds the MCP calls and the pool's work as actions.
+    const trace = failed.attachments.find((a) => a.name === 'trace' && a.path !== undefined);
     expect(trace?.path && existsSync(trace.path), 'trace.zip attached').toBeTruthy();
     const traceEntries = zipEntries(readFileSync(trace!.path!));
     const events = [...traceEntries.entries()]
