@@ -56,7 +56,9 @@ describe('fault 2: paused holder', () => {
       victim.child.kill('SIGSTOP');
       const { allocation } = await waiting; // only possible once the paused holder's lease expired
       const next = { leaseId: allocation.lease.leaseId, token: allocation.lease.token };
-      await client.renew(next); // a fresh TTL, so that nothing moves on its own while we compare
+      // A long TTL (a debugging worker's renewal), so that nothing moves on its own while we compare: the resumed
+      // worker's four calls may take longer than TTL_MS on a busy machine, and an expiry then is not its doing.
+      await client.renew(next, { ttlMs: 10 * 60_000 });
       await manager.getAuditLog(); // flush
       const before = await snapshotStore(manager.store, [testRunId]);
       const auditBefore = (await manager.getAuditLog()).length;
