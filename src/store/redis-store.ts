@@ -56,7 +56,9 @@ export const DEFAULT_EXTENSION_TTL_MS = 86_400_000;
 export interface RedisPoolStoreOptions {
   /**
    * A connection, which stays the caller's (close() leaves it open), or a `redis://` URL the store connects to
-   * and closes. Do not set ioredis' own `keyPrefix` on a shared connection; use `keyPrefix` below.
+   * and closes. Do not set ioredis' own `keyPrefix` on a shared connection; use `keyPrefix` below. A passed
+   * connection may speak RESP2 or RESP3 (ioredis 6's default) but must keep ioredis' default
+   * `replyMapping: 'legacy'`; a URL gets a RESP2 connection.
    */
   redis: Redis | string;
   /**
@@ -110,7 +112,11 @@ export class RedisPoolStore implements PoolStore {
       this.where = redactUrl(options.redis);
       // Fail a call after a couple of reconnect attempts instead of queueing it for minutes: the coordinator
       // turns STORE_UNAVAILABLE into a clear failure.
-      this.redis = new Redis(options.redis, { maxRetriesPerRequest: 2, connectTimeout: 5_000 });
+      // protocol 2: the Lua scripts and the reply parsing here are written to RESP2's conversions (Lua false → nil,
+      // true → 1, tables → flat arrays, scores as strings). ioredis 6 defaults to RESP3 (HELLO 3) and keeps those
+      // shapes only through its `replyMapping: 'legacy'` default; RESP2 keeps them by protocol, on every Redis
+      // version and proxy, without the HELLO round trip.
+      this.redis = new Redis(options.redis, { protocol: 2, maxRetriesPerRequest: 2, connectTimeout: 5_000 });
       // Without a listener ioredis prints every reconnect error; failures reach callers as STORE_UNAVAILABLE.
       this.redis.on('error', () => {});
       this.ownsConnection = true;
@@ -150,7 +156,7 @@ export class RedisPoolStore implements PoolStore {
   }
 
   async listContainers(): Promise<ContainerRecord[]> {
-    const [order, all] = await this.multi('listContainers', (m) => m.zrange(this.keys.containerOrder, 0, -1).hgetall(this.keys.containers));
+    const [order, all] = await this.multi('listContainers', (m) => m.zrange(this.keys.containerOrder, 0, '-1').hgetall(this.keys.containers));
     const byId = all as Record<string, string>;
     const ids = order as string[];
     // Records without an order entry cannot come from this store; list them last rather than hide them.
@@ -322,7 +328,7 @@ export class RedisPoolStore implements PoolStore {
   }
 
   async listQueue(): Promise<QueuedRequest[]> {
-    const [order, all] = await this.multi('listQueue', (m) => m.zrange(this.keys.queue, 0, -1).hgetall(this.keys.requests));
+    const [order, all] = await this.multi('listQueue', (m) => m.zrange(this.keys.queue, 0, '-1').hgetall(this.keys.requests));
     const byId = all as Record<string, string>;
     return (order as string[]).map((id) => {
       const raw = byId[id];

@@ -38,8 +38,28 @@ async function freshStore(): Promise<StoreHandle> {
   };
 }
 
+/**
+ * The store on a connection the caller passes in, left at ioredis' default protocol (RESP3 since ioredis 6): the
+ * store's own connections pin RESP2, a user's need not.
+ */
+async function freshStoreOnCallerConnection(): Promise<StoreHandle> {
+  const prefix = uniquePrefix('contract-resp3');
+  const redis = server.connect();
+  const store = new RedisPoolStore({ redis, keyPrefix: prefix });
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await redis.quit().catch(() => redis.disconnect());
+      await deletePrefix(admin, prefix);
+    },
+  };
+}
+
 describePoolStoreContract('redis', freshStore);
 describePoolStoreProperties('redis', freshStore);
+describePoolStoreContract('redis, caller connection on RESP3', freshStoreOnCallerConnection);
+describePoolStoreProperties('redis, caller connection on RESP3', freshStoreOnCallerConnection);
 
 describe('RedisPoolStore on real Redis', () => {
   const opened: Array<{ store: PoolStore; prefix: string }> = [];
@@ -84,7 +104,7 @@ describe('RedisPoolStore on real Redis', () => {
       const type = await admin.type(key);
       if (type === 'string') out[key] = await admin.get(key);
       else if (type === 'hash') out[key] = await admin.hgetall(key);
-      else if (type === 'zset') out[key] = await admin.zrange(key, 0, -1, 'WITHSCORES');
+      else if (type === 'zset') out[key] = await admin.zrange(key, 0, '-1', 'WITHSCORES');
       else if (type === 'list') out[key] = await admin.lrange(key, 0, -1);
       else out[key] = type;
     }
@@ -352,6 +372,24 @@ describe('RedisPoolStore on real Redis', () => {
   });
 
   describe('connection ownership and failures', () => {
+    /** `resp=` of every client the server has, by client id. */
+    async function protocolsByClient(): Promise<Map<string, string>> {
+      const list = String(await admin.call('CLIENT', 'LIST'));
+      return new Map(list.split('\n').filter(Boolean).map((line) => [/\bid=(\d+)/.exec(line)?.[1] ?? '', /\bresp=(\d)/.exec(line)?.[1] ?? '']));
+    }
+
+    it('speaks RESP2 on the connection it opens; a passed connection keeps its own protocol (RESP3 here)', async () => {
+      const before = await protocolsByClient();
+      await open(uniquePrefix('resp')).getCounters();
+      const opened = [...(await protocolsByClient())].filter(([id]) => !before.has(id)).map(([, resp]) => resp);
+      expect(opened).toEqual(['2']);
+
+      const redis = connection();
+      await new RedisPoolStore({ redis, keyPrefix: uniquePrefix('resp3') }).getCounters();
+      // The RESP3 contract run above is only a RESP3 run if ioredis' default really is RESP3.
+      expect(String(await redis.call('CLIENT', 'INFO'))).toMatch(/\bresp=3\b/);
+    });
+
     it('leaves a passed connection open on close and refuses calls afterwards', async () => {
       const redis = connection();
       const store = new RedisPoolStore({ redis, keyPrefix: uniquePrefix('own') });
