@@ -158,8 +158,10 @@ describe('coordinator leases over HTTP', () => {
     await subscription.ready;
     const t0 = performance.now();
     runtime.kill('container-1', 'exited with code 137 (killed)');
-    await until(() => events.length === 1);
-    expect(performance.now() - t0).toBeLessThan(500);
+    await until(() => events.length === 1, 10_000);
+    // Pushed, not learnt at the next renewal (every TTL / 2 = 7.5 s with the default 15 s TTL): milliseconds on a
+    // quiet machine, a few scheduling delays with both cores busy; 3 s tells the two apart either way.
+    expect(performance.now() - t0).toBeLessThan(3_000);
     expect(events[0]).toMatchObject({ type: 'revoked', containerId: 'container-1', leaseId: allocation.lease.leaseId });
     expect((events[0] as { reason: string }).reason).toMatch(/137/);
     await expect(client.renew(allocation.lease)).rejects.toMatchObject({ code: 'LEASE_REVOKED', data: { httpStatus: 410 } });

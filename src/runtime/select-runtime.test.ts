@@ -85,8 +85,9 @@ describe('selectRuntime', () => {
 
   it('the real ping reports ENOENT for a missing socket, quickly', async () => {
     const started = performance.now();
-    const decision = await selectRuntime({ env: { DOCKER_HOST: 'unix:///nonexistent/docker.sock' }, dockerImageAvailable: imagePresent });
+    // A long ping budget: "quickly" means the missing socket is reported at once, not when the ping gives up.
+    const decision = await selectRuntime({ env: { DOCKER_HOST: 'unix:///nonexistent/docker.sock' }, dockerImageAvailable: imagePresent, pingTimeoutMs: 20_000 });
     expect(decision).toEqual({ kind: 'process', reason: 'process: no Docker daemon at /nonexistent/docker.sock (ENOENT)' });
-    expect(performance.now() - started).toBeLessThan(1_500);
+    expect(performance.now() - started).toBeLessThan(5_000);
   });
 });
