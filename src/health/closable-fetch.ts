@@ -15,29 +15,42 @@ export interface ClosableFetch {
  */
 export function createClosableFetch(): ClosableFetch {
   const agent = new Agent({ keepAlive: true, maxSockets: 8 });
-  const fetch: FetchLike = (input, init = {}) =>
-    new Promise<Response>((resolve, reject) => {
-      const url = new URL(String(input));
-      const method = (init.method ?? 'GET').toUpperCase();
-      const headers: Record<string, string> = {};
-      new Headers(init.headers).forEach((value, key) => (headers[key] = value));
-      const body = bodyBytes(init.body);
-      if (body) headers['content-length'] = String(body.byteLength);
-      const req = request(url, { method, headers, agent, ...(init.signal ? { signal: init.signal } : {}) }, (res) => {
-        const status = res.statusCode ?? 0;
-        const noBody = method === 'HEAD' || status === 204 || status === 205 || status === 304;
-        if (noBody) res.resume();
-        resolve(
-          new Response(noBody ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), {
-            status,
-            statusText: res.statusMessage ?? '',
-            headers: toHeaders(res.headers),
-          }),
-        );
+  const fetch: FetchLike = (input, init = {}) => {
+    const url = new URL(String(input));
+    const method = (init.method ?? 'GET').toUpperCase();
+    const headers: Record<string, string> = {};
+    new Headers(init.headers).forEach((value, key) => (headers[key] = value));
+    const body = bodyBytes(init.body);
+    if (body) headers['content-length'] = String(body.byteLength);
+    const attempt = (retry: boolean): Promise<Response> =>
+      new Promise<Response>((resolve, reject) => {
+        const req = request(url, { method, headers, agent, ...(init.signal ? { signal: init.signal } : {}) }, (res) => {
+          const status = res.statusCode ?? 0;
+          const noBody = method === 'HEAD' || status === 204 || status === 205 || status === 304;
+          if (noBody) res.resume();
+          resolve(
+            new Response(noBody ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), {
+              status,
+              statusText: res.statusMessage ?? '',
+              headers: toHeaders(res.headers),
+            }),
+          );
+        });
+        req.on('error', (error: NodeJS.ErrnoException) => {
+          // A keep-alive socket the server closed while this process could not notice (its event loop stalled
+          // past the server's keep-alive timeout, 5 s for Node servers such as the Origin guard): the request
+          // never reached the server, so sending it once more on a fresh socket is safe (Node's documented
+          // reusedSocket pattern).
+          if (retry && req.reusedSocket && error.code === 'ECONNRESET' && !init.signal?.aborted) {
+            attempt(false).then(resolve, reject);
+            return;
+          }
+          reject(new TypeError(`fetch failed: ${error.message}`, { cause: error }));
+        });
+        req.end(body);
       });
-      req.on('error', (error) => reject(new TypeError(`fetch failed: ${error.message}`, { cause: error })));
-      req.end(body);
-    });
+    return attempt(true);
+  };
   return { fetch, close: () => agent.destroy() };
 }
 
