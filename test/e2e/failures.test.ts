@@ -5,11 +5,13 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { annotation, FIND_SERVER_PID, freePorts, leftoverProcesses, poolConfig, removeProject, runPlaywright, STATIC_SERVER, writeProject } from './support/inline-project.js';
 
 const projects: string[] = [];
+/** Guards against a hung run, not criteria: one `playwright test` run takes a minute or two with both cores busy. */
+const RUN_GUARD_MS = 600_000;
 afterEach(() => {
   for (const dir of projects.splice(0)) removeProject(dir);
 });
 
-describe('failures a user meets (process runtime, inline projects)', () => {
+describe('failures a user meets (process runtime, inline projects)', { timeout: 2 * RUN_GUARD_MS }, () => {
   it('grants extensions up to maxExtensions, rejects a bad priority, and a killed container fails only its own test', async () => {
     const base = await freePorts(3);
     const web = base + 2;
@@ -55,7 +57,7 @@ test('survivor', async ({ mcpContainer }) => {
 `,
     });
     projects.push(project.dir);
-    const run = await runPlaywright(project);
+    const run = await runPlaywright(project, { timeoutMs: RUN_GUARD_MS });
     expect(run.exitCode, run.output).toBe(1);
     const byTitle = Object.fromEntries(run.tests.map((t) => [t.title, t]));
 
@@ -86,7 +88,7 @@ test('survivor', async ({ mcpContainer }) => {
       'tests/a.spec.ts': `import { test } from '@cinnamon-qa/containers/fixtures'; test('a', () => {});`,
     });
     projects.push(project.dir);
-    const run = await runPlaywright(project);
+    const run = await runPlaywright(project, { timeoutMs: RUN_GUARD_MS });
     expect(run.exitCode).toBe(1);
     expect(run.output).toMatch(/Invalid withContainerPool options:/);
     expect(run.output).toMatch(/runtime: must be one of "auto", "docker", "process" \(got "dokker"\)/);
@@ -101,7 +103,7 @@ test('survivor', async ({ mcpContainer }) => {
       'tests/a.spec.ts': `import { test } from '@cinnamon-qa/containers/fixtures'; test('a', async ({ mcpContainer }) => { void mcpContainer; });`,
     });
     projects.push(project.dir);
-    const run = await runPlaywright(project);
+    const run = await runPlaywright(project, { timeoutMs: RUN_GUARD_MS });
     expect(run.exitCode).toBe(1);
     expect(run.output).toMatch(new RegExp(`Redis at redis://127\\.0\\.0\\.1:${port}/? \\(option redisUrl\\) is unreachable`));
     expect(run.output).toMatch(/remove redisUrl to use the embedded in-memory store/);
@@ -119,7 +121,7 @@ test('survivor', async ({ mcpContainer }) => {
         'tests/a.spec.ts': `import { test } from '@cinnamon-qa/containers/fixtures'; test('a', async ({ mcpContainer }) => { void mcpContainer; });`,
       });
       projects.push(project.dir);
-      const run = await runPlaywright(project);
+      const run = await runPlaywright(project, { timeoutMs: RUN_GUARD_MS });
       expect(run.exitCode).toBe(1);
       expect(run.output).toMatch(/The container pool could not start; everything started was stopped\./);
       expect(run.output).toMatch(new RegExp(`container container-2 failed: port ${base + 1} on 127\\.0\\.0\\.1 is already in use.*Fix: `));
