@@ -155,10 +155,11 @@ describe('ProcessRuntime against real @playwright/mcp and Chromium', () => {
     const started = performance.now();
     const slow = runtime.exec('container-2', ['sh', '-c', 'sleep 30'], { timeoutMs: 300 });
     await expect(slow).rejects.toSatisfy((e: unknown) => isPoolError(e, 'RUNTIME_ERROR') && (e as Error).message.includes('did not finish within 300 ms'));
-    expect(performance.now() - started).toBeLessThan(2_500);
+    // Ended by its 300 ms timeout, not by `sleep 30` finishing: under half the sleep shows that, loaded or not.
+    expect(performance.now() - started).toBeLessThan(15_000);
   });
 
-  it('reports a killed server as died within a second, and the gate fails', async () => {
+  it('reports a killed server as died at once (child exit event), and the gate fails', async () => {
     const id = 'container-1';
     const pid = Number((await runtime.exec(id, ['sh', '-c', 'echo $MCP_SERVER_PID'])).stdout.trim());
     const chromiumPids = listProcesses().filter((e) => e.pgid === pid && e.pid !== pid).map((e) => e.pid);
@@ -173,7 +174,9 @@ describe('ProcessRuntime against real @playwright/mcp and Chromium', () => {
     const killedAt = performance.now();
     process.kill(pid, 'SIGKILL');
     const { event, ms } = await died;
-    expect(ms).toBeLessThan(1_000);
+    // The child's exit event: milliseconds on a quiet machine (printed below), a few scheduling delays with both
+    // cores busy; 5 s allows that and is far under the 30 s health poll that would otherwise find the death.
+    expect(ms).toBeLessThan(5_000);
     expect(event.type === 'died' && event.reason).toMatch(/exited with code 137 \(killed by SIGKILL\)/);
     console.log(`[timing] SIGKILL → died event ${Math.round(ms)} ms`);
 
