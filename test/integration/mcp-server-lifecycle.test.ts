@@ -22,6 +22,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SystemClock } from '../../src/clock/clock.js';
+import { createClosableFetch, type ClosableFetch } from '../../src/health/closable-fetch.js';
 import type { ContainerSpec } from '../../src/config/pool-config.js';
 import type { ContainerRuntime, RunContext } from '../../src/runtime/container-runtime.js';
 import { DockerRuntime } from '../../src/runtime/docker-runtime.js';
@@ -66,9 +67,22 @@ function stallEventLoop(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+const fetches: ClosableFetch[] = [];
+afterAll(() => {
+  for (const http of fetches) http.close();
+});
+
+/**
+ * A client over the fetch the pool's own sessions use (fixtures/mcp-session.ts): after a stall it sends a request
+ * again on a fresh socket when its idle keep-alive socket was closed meanwhile (the guard closes idle sockets
+ * after Node's 5 s, which cleanup relies on to tell a departed client from a live one). The SDK's default
+ * fetch would fail that first request with ECONNRESET, the session itself intact (seen in CI).
+ */
 async function connect(port: number): Promise<Client> {
+  const http = createClosableFetch();
+  fetches.push(http);
   const client = new Client({ name: 'lifecycle-it', version: '1' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`http://localhost:${port}/mcp`)));
+  await client.connect(new StreamableHTTPClientTransport(new URL(`http://localhost:${port}/mcp`), { fetch: http.fetch }));
   return client;
 }
 
