@@ -2,7 +2,7 @@ import { SystemClock, type Clock } from '../clock/clock.js';
 import { healthConfigSchema, type HealthConfig } from '../config/schemas.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { probeTcpPort } from '../runtime/port-probe.js';
-import { sleepOn, withinBudget } from './clock-wait.js';
+import { sleepOn, withinBudget } from '../clock/clock-wait.js';
 import type { HealthCheckOptions, HealthGate, HealthReport, HealthStage, StageResult } from './health-gate.js';
 import { describeMcpError, McpHandshakeRefused, mcpHandshake } from './mcp-handshake.js';
 

@@ -1,4 +1,4 @@
-import type { Clock } from '../clock/clock.js';
+import type { Clock } from './clock.js';
 
 /** Waits `ms` on the injected clock (a fake clock's advance() ends it). */
 export function sleepOn(clock: Clock, ms: number): Promise<void> {
