@@ -1,8 +1,8 @@
 import { PoolError } from '../errors/pool-error.js';
-import { endedLeaseError, staleTokenError, unknownContainerError, unknownLeaseError, unsatisfiableError } from './lease-rules.js';
 import type { ResourceRequirements } from './pool-store.js';
 import { corruptStateError, endedLeaseSchema, leaseSchema, parseStoredJson } from './record-schemas.js';
 import type { RedisKeys } from './redis-keys.js';
+import { refusalError, type StoreRefusal } from './store-refusals.js';
 
 /**
  * The negative codes the Lua scripts return, defined here only: the script loader writes this table into
@@ -29,7 +29,7 @@ export function luaErrorTable(): string {
   return `local ERR = { ${entries.join(', ')} }`;
 }
 
-/** What the caller asked, so that a refusal can say it in the same words as the memory store. */
+/** What the caller asked: a refusal names it, in the same words as the memory store (store-refusals.ts). */
 export interface ScriptCallContext {
   operation: string;
   containerId?: string;
@@ -46,69 +46,63 @@ export interface ScriptCallContext {
 /** Turns a script's negative code and its two detail strings into the PoolError the caller sees. */
 export function scriptError(keys: RedisKeys, code: number, detail1: string, detail2: string, ctx: ScriptCallContext): PoolError {
   const op = ctx.operation;
+  if (code === SCRIPT_ERRORS.CORRUPT_STATE) {
+    return corruptStateError(
+      { prefix: keys.prefix, key: detail1, ...(detail2 ? { field: detail2 } : {}) },
+      'record',
+      `the ${op} script could not decode it or it lacks required fields`,
+    );
+  }
+  const refusal = scriptRefusal(keys, code, detail1, detail2, ctx);
+  if (refusal) return refusalError(refusal);
+  return new PoolError(
+    'CORRUPT_STATE',
+    `A pool script (${op}) returned unknown code ${code}: the Lua scripts and this package do not match. Reinstall the package.`,
+    { code, operation: op },
+  );
+}
+
+/** A script's refusal in the store-neutral terms the memory store uses too; undefined for a code that is no refusal. */
+function scriptRefusal(keys: RedisKeys, code: number, detail1: string, detail2: string, ctx: ScriptCallContext): StoreRefusal | undefined {
+  const containerId = ctx.containerId ?? '';
+  const leaseId = ctx.leaseId ?? '';
+  const operation = ctx.operation;
+  const transition = { containerId, from: ctx.from ?? '', to: ctx.to ?? '', actual: detail1 };
   switch (code) {
     case SCRIPT_ERRORS.UNKNOWN_CONTAINER:
-      return unknownContainerError(ctx.containerId ?? '');
+      return { kind: 'UNKNOWN_CONTAINER', containerId };
     case SCRIPT_ERRORS.ALLOCATED_BY_LEASE_ONLY:
-      return new PoolError(
-        'INVALID_TRANSITION',
-        `Container ${ctx.containerId}: ${ctx.from} → ${ctx.to} is only possible through a lease (allocate, release, expiry, revoke).`,
-        { containerId: ctx.containerId, from: ctx.from, to: ctx.to, actual: detail1 },
-      );
+      return { kind: 'ALLOCATED_BY_LEASE_ONLY', ...transition };
     case SCRIPT_ERRORS.INVALID_TRANSITION:
-      return new PoolError('INVALID_TRANSITION', `Container ${ctx.containerId} is ${detail1}, not ${ctx.from}; ${ctx.from} → ${ctx.to} refused.`, {
-        containerId: ctx.containerId,
-        from: ctx.from,
-        to: ctx.to,
-        actual: detail1,
-      });
+      return { kind: 'INVALID_TRANSITION', ...transition };
     case SCRIPT_ERRORS.REVOKE_INVALID_STATE:
-      return new PoolError(
-        'INVALID_TRANSITION',
-        `Container ${ctx.containerId} is ${detail1}; only Allocated or Available can become Unhealthy.`,
-        { containerId: ctx.containerId, from: detail1, to: 'Unhealthy', actual: detail1 },
-      );
+      return { kind: 'REVOKE_INVALID_STATE', containerId, actual: detail1 };
     case SCRIPT_ERRORS.DUPLICATE_REQUEST:
-      return new PoolError('DUPLICATE_REQUEST', `Request ${ctx.requestId} is already queued or granted.`, { requestId: ctx.requestId });
-    case SCRIPT_ERRORS.CONCURRENCY_LIMIT: {
-      const active = Number(detail1);
-      return new PoolError(
-        'CONCURRENCY_LIMIT',
-        `${active} requests are waiting or active, the limit is resources.maxConcurrentAllocations = ${ctx.maxConcurrent}; ` +
-          `request ${ctx.testRunId} refused. Raise the limit or run fewer workers.`,
-        { active, maxConcurrent: ctx.maxConcurrent, testRunId: ctx.testRunId },
-      );
-    }
+      return { kind: 'DUPLICATE_REQUEST', requestId: ctx.requestId ?? '' };
+    case SCRIPT_ERRORS.CONCURRENCY_LIMIT:
+      return { kind: 'CONCURRENCY_LIMIT', active: Number(detail1), maxConcurrent: ctx.maxConcurrent ?? Number.NaN, testRunId: ctx.testRunId ?? '' };
     case SCRIPT_ERRORS.UNSATISFIABLE_REQUEST:
-      // The script reports only the largest limits, which is all the message needs.
-      return unsatisfiableError(ctx.requirements ?? {}, [
-        { id: '', limits: { memoryMB: Number(detail1), cpuPercent: Number(detail2) } },
-      ]);
+      // The script computes the largest limits itself: the message needs nothing else about the containers.
+      return {
+        kind: 'UNSATISFIABLE_REQUEST',
+        requirements: ctx.requirements ?? {},
+        largestLimits: { memoryMB: Number(detail1), cpuPercent: Number(detail2) },
+      };
     case SCRIPT_ERRORS.UNKNOWN_LEASE:
-      return unknownLeaseError(ctx.leaseId ?? '', op);
+      return { kind: 'UNKNOWN_LEASE', leaseId, operation };
     case SCRIPT_ERRORS.STALE_TOKEN:
-      return staleTokenError(ctx.leaseId ?? '', detail1, ctx.token ?? Number.NaN, op);
+      return { kind: 'STALE_TOKEN', leaseId, containerId: detail1, token: ctx.token ?? Number.NaN, operation };
     case SCRIPT_ERRORS.LEASE_ENDED: {
-      const at = { prefix: keys.prefix, key: keys.ended(ctx.leaseId ?? '') };
-      return endedLeaseError(parseStoredJson(endedLeaseSchema, detail1, 'ended lease', at), op);
+      const ended = parseStoredJson(endedLeaseSchema, detail1, 'ended lease', { prefix: keys.prefix, key: keys.ended(leaseId) });
+      return { kind: 'LEASE_ENDED', ended, operation };
     }
     case SCRIPT_ERRORS.LEASE_EXPIRED: {
       // Past its expiry but not reclaimed yet: refused exactly as if the sweep had already run.
-      const lease = parseStoredJson(leaseSchema, detail1, 'lease', { prefix: keys.prefix, key: keys.lease(ctx.leaseId ?? '') });
-      return endedLeaseError({ lease, reason: 'expired', endedAt: lease.expiresAt }, op);
+      const lease = parseStoredJson(leaseSchema, detail1, 'lease', { prefix: keys.prefix, key: keys.lease(leaseId) });
+      return { kind: 'LEASE_ENDED', ended: { lease, reason: 'expired', endedAt: lease.expiresAt }, operation };
     }
-    case SCRIPT_ERRORS.CORRUPT_STATE:
-      return corruptStateError(
-        { prefix: keys.prefix, key: detail1, ...(detail2 ? { field: detail2 } : {}) },
-        'record',
-        `the ${op} script could not decode it or it lacks required fields`,
-      );
     default:
-      return new PoolError(
-        'CORRUPT_STATE',
-        `A pool script (${op}) returned unknown code ${code}: the Lua scripts and this package do not match. Reinstall the package.`,
-        { code, operation: op },
-      );
+      return undefined;
   }
 }
 

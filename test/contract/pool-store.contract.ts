@@ -1,8 +1,8 @@
 import { beforeEach, afterEach, describe, expect, it } from 'vitest';
 import type { ContainerSpec } from '../../src/config/pool-config.js';
 import type { TestPriority } from '../../src/domain/priority.js';
-import type { PoolErrorCode } from '../../src/errors/pool-error.js';
-import type { NewRequest, PoolStore } from '../../src/store/pool-store.js';
+import type { Lease, NewRequest, PoolStore } from '../../src/store/pool-store.js';
+import { refusalError, type StoreRefusal } from '../../src/store/store-refusals.js';
 
 export interface StoreHandle {
   store: PoolStore;
@@ -29,8 +29,13 @@ export function request(id: string, priority: TestPriority = 'normal', overrides
   };
 }
 
-async function expectCode(promise: Promise<unknown>, code: PoolErrorCode): Promise<void> {
-  await expect(promise).rejects.toMatchObject({ name: 'PoolError', code });
+/**
+ * The call is refused with exactly the error store-refusals.ts builds for `refusal`: code, message and data.
+ * Both stores build refusals with that one function, so both must pass this with the same arguments.
+ */
+async function expectRefusal(promise: Promise<unknown>, refusal: StoreRefusal): Promise<void> {
+  const expected = refusalError(refusal);
+  await expect(promise).rejects.toMatchObject({ name: 'PoolError', code: expected.code, message: expected.message, data: expected.data });
 }
 
 /** The behaviour every PoolStore must show. Runs against the memory store and against real Redis. */
@@ -67,13 +72,20 @@ export function describePoolStoreContract(name: string, makeStore: () => Promise
 
       it('refuses an unknown container id', async () => {
         await pool(1);
-        await expectCode(store.getContainer('container-9'), 'UNKNOWN_CONTAINER');
-        await expectCode(store.transition('container-9', 'Starting', 'Available', T0), 'UNKNOWN_CONTAINER');
+        const unknown: StoreRefusal = { kind: 'UNKNOWN_CONTAINER', containerId: 'container-9' };
+        await expectRefusal(store.getContainer('container-9'), unknown);
+        await expectRefusal(store.transition('container-9', 'Starting', 'Available', T0), unknown);
       });
 
       it('transitions only from the expected state (compare-and-set) and changes nothing otherwise', async () => {
         await pool(1, 0);
-        await expectCode(store.transition('container-1', 'Available', 'Unhealthy', T0), 'INVALID_TRANSITION');
+        await expectRefusal(store.transition('container-1', 'Available', 'Unhealthy', T0), {
+          kind: 'INVALID_TRANSITION',
+          containerId: 'container-1',
+          from: 'Available',
+          to: 'Unhealthy',
+          actual: 'Starting',
+        });
         expect((await store.getContainer('container-1')).state).toBe('Starting');
         const rec = await store.transition('container-1', 'Starting', 'Available', T0 + 5);
         expect(rec.state).toBe('Available');
@@ -82,7 +94,13 @@ export function describePoolStoreContract(name: string, makeStore: () => Promise
 
       it('enters or leaves Allocated only through leases', async () => {
         await pool(1);
-        await expectCode(store.transition('container-1', 'Available', 'Allocated', T0), 'INVALID_TRANSITION');
+        await expectRefusal(store.transition('container-1', 'Available', 'Allocated', T0), {
+          kind: 'ALLOCATED_BY_LEASE_ONLY',
+          containerId: 'container-1',
+          from: 'Available',
+          to: 'Allocated',
+          actual: 'Available',
+        });
         expect((await store.getContainer('container-1')).state).toBe('Available');
       });
 
@@ -183,7 +201,7 @@ export function describePoolStoreContract(name: string, makeStore: () => Promise
       it('refuses a duplicate request id and changes nothing', async () => {
         await pool(1, 0);
         await store.enqueue(request('a'), T0, TTL, 10);
-        await expectCode(store.enqueue(request('a'), T0, TTL, 10), 'DUPLICATE_REQUEST');
+        await expectRefusal(store.enqueue(request('a'), T0, TTL, 10), { kind: 'DUPLICATE_REQUEST', requestId: 'a' });
         expect((await store.listQueue()).length).toBe(1);
       });
 
@@ -191,15 +209,24 @@ export function describePoolStoreContract(name: string, makeStore: () => Promise
         await pool(1);
         await store.enqueue(request('a'), T0, TTL, 2);
         await store.enqueue(request('b'), T0, TTL, 2);
-        await expectCode(store.enqueue(request('c'), T0, TTL, 2), 'CONCURRENCY_LIMIT');
+        await expectRefusal(store.enqueue(request('c'), T0, TTL, 2), { kind: 'CONCURRENCY_LIMIT', active: 2, maxConcurrent: 2, testRunId: 'run-c' });
         expect((await store.listQueue()).map((q) => q.requestId)).toEqual(['b']);
         expect((await store.listLeases()).length).toBe(1);
       });
 
       it('refuses at once a request no container can ever satisfy', async () => {
         await pool(2);
-        await expectCode(store.enqueue(request('big', 'normal', { requirements: { minMemoryMB: 4096 } }), T0, TTL, 10), 'UNSATISFIABLE_REQUEST');
-        await expectCode(store.enqueue(request('cpu', 'normal', { requirements: { maxCpuPercent: 400 } }), T0, TTL, 10), 'UNSATISFIABLE_REQUEST');
+        const largestLimits = { memoryMB: 512, cpuPercent: 80 };
+        await expectRefusal(store.enqueue(request('big', 'normal', { requirements: { minMemoryMB: 4096 } }), T0, TTL, 10), {
+          kind: 'UNSATISFIABLE_REQUEST',
+          requirements: { minMemoryMB: 4096 },
+          largestLimits,
+        });
+        await expectRefusal(store.enqueue(request('cpu', 'normal', { requirements: { maxCpuPercent: 400 } }), T0, TTL, 10), {
+          kind: 'UNSATISFIABLE_REQUEST',
+          requirements: { maxCpuPercent: 400 },
+          largestLimits,
+        });
         expect(await store.listQueue()).toEqual([]);
         expect(await store.listLeases()).toEqual([]);
       });
@@ -238,7 +265,7 @@ export function describePoolStoreContract(name: string, makeStore: () => Promise
     });
 
     describe('leases', () => {
-      async function leased(): Promise<import('../../src/store/pool-store.js').Lease> {
+      async function leased(): Promise<Lease> {
         await pool(1);
         const { grants } = await store.enqueue(request('holder'), T0, TTL, 10);
         return grants[0]!.lease;
@@ -253,9 +280,11 @@ export function describePoolStoreContract(name: string, makeStore: () => Promise
 
       it('refuses renew, release with a stale or foreign token and changes nothing', async () => {
         const lease = await leased();
-        await expectCode(store.renew(lease.leaseId, lease.token + 1, T0 + 1, TTL), 'STALE_TOKEN');
-        await expectCode(store.release(lease.leaseId, lease.token - 1, T0 + 1), 'STALE_TOKEN');
-        await expectCode(store.release('not-a-lease', lease.token, T0 + 1), 'UNKNOWN_LEASE');
+        const held = { leaseId: lease.leaseId, containerId: 'container-1' };
+        await expectRefusal(store.renew(lease.leaseId, lease.token + 1, T0 + 1, TTL), { kind: 'STALE_TOKEN', ...held, token: lease.token + 1, operation: 'renew' });
+        await expectRefusal(store.release(lease.leaseId, lease.token - 1, T0 + 1), { kind: 'STALE_TOKEN', ...held, token: lease.token - 1, operation: 'release' });
+        await expectRefusal(store.release('not-a-lease', lease.token, T0 + 1), { kind: 'UNKNOWN_LEASE', leaseId: 'not-a-lease', operation: 'release' });
+        await expectRefusal(store.getLease('not-a-lease'), { kind: 'UNKNOWN_LEASE', leaseId: 'not-a-lease', operation: 'lookup' });
         expect(await store.getLease(lease.leaseId)).toEqual(lease);
         expect((await store.getContainer('container-1')).state).toBe('Allocated');
         expect((await store.getCounters()).releases).toBe(0);
@@ -268,8 +297,11 @@ export function describePoolStoreContract(name: string, makeStore: () => Promise
         const c = await store.getContainer('container-1');
         expect(c.state).toBe('Cleaning');
         expect(c.leaseId).toBeUndefined();
-        await expectCode(store.release(lease.leaseId, lease.token, T0 + 200), 'ALREADY_RELEASED');
-        await expectCode(store.renew(lease.leaseId, lease.token, T0 + 200, TTL), 'ALREADY_RELEASED');
+        const ended = { lease, reason: 'released' as const, endedAt: T0 + 100 };
+        await expectRefusal(store.release(lease.leaseId, lease.token, T0 + 200), { kind: 'LEASE_ENDED', ended, operation: 'release' });
+        await expectRefusal(store.renew(lease.leaseId, lease.token, T0 + 200, TTL), { kind: 'LEASE_ENDED', ended, operation: 'renew' });
+        await expectRefusal(store.getLease(lease.leaseId), { kind: 'LEASE_ENDED', ended, operation: 'lookup' });
+        expect(refusalError({ kind: 'LEASE_ENDED', ended, operation: 'release' }).code).toBe('ALREADY_RELEASED');
         expect(await store.getEndedLease(lease.leaseId)).toMatchObject({ reason: 'released', endedAt: T0 + 100 });
         expect((await store.getCounters()).releases).toBe(1);
         expect((await store.getContainer('container-1')).state).toBe('Cleaning');
@@ -278,12 +310,15 @@ export function describePoolStoreContract(name: string, makeStore: () => Promise
       it('reclaims expired leases: container to Cleaning, late holder gets LEASE_EXPIRED', async () => {
         const lease = await leased();
         expect(await store.reclaimExpired(T0 + TTL - 1)).toEqual([]);
-        await expectCode(store.renew(lease.leaseId, lease.token, T0 + TTL, TTL), 'LEASE_EXPIRED');
+        // Past its expiry, not reclaimed yet: refused as if the sweep had run at expiresAt.
+        const expired = { lease, reason: 'expired' as const, endedAt: T0 + TTL };
+        await expectRefusal(store.renew(lease.leaseId, lease.token, T0 + TTL, TTL), { kind: 'LEASE_ENDED', ended: expired, operation: 'renew' });
+        expect(refusalError({ kind: 'LEASE_ENDED', ended: expired, operation: 'renew' }).code).toBe('LEASE_EXPIRED');
         expect((await store.getContainer('container-1')).state).toBe('Allocated');
         const reclaimed = await store.reclaimExpired(T0 + TTL);
         expect(reclaimed.map((l) => l.leaseId)).toEqual([lease.leaseId]);
         expect((await store.getContainer('container-1')).state).toBe('Cleaning');
-        await expectCode(store.release(lease.leaseId, lease.token, T0 + TTL + 1), 'LEASE_EXPIRED');
+        await expectRefusal(store.release(lease.leaseId, lease.token, T0 + TTL + 1), { kind: 'LEASE_ENDED', ended: expired, operation: 'release' });
         expect((await store.getCounters()).expirations).toBe(1);
         expect(await store.listLeases()).toEqual([]);
       });
@@ -295,7 +330,9 @@ export function describePoolStoreContract(name: string, makeStore: () => Promise
         const c = await store.getContainer('container-1');
         expect(c.state).toBe('Unhealthy');
         expect(c.lastError).toBe('container exited with code 137');
-        await expectCode(store.release(lease.leaseId, lease.token, T0 + 6), 'LEASE_REVOKED');
+        const ended = { lease, reason: 'revoked' as const, endedAt: T0 + 5 };
+        await expectRefusal(store.release(lease.leaseId, lease.token, T0 + 6), { kind: 'LEASE_ENDED', ended, operation: 'release' });
+        expect(refusalError({ kind: 'LEASE_ENDED', ended, operation: 'release' }).code).toBe('LEASE_REVOKED');
         expect((await store.getCounters()).revocations).toBe(1);
       });
 
@@ -303,7 +340,7 @@ export function describePoolStoreContract(name: string, makeStore: () => Promise
         await pool(2);
         expect(await store.revoke('container-2', T0, 'died')).toBeUndefined();
         expect((await store.getContainer('container-2')).state).toBe('Unhealthy');
-        await expectCode(store.revoke('container-2', T0, 'again'), 'INVALID_TRANSITION');
+        await expectRefusal(store.revoke('container-2', T0, 'again'), { kind: 'REVOKE_INVALID_STATE', containerId: 'container-2', actual: 'Unhealthy' });
       });
 
       it('a container that failed is never handed out', async () => {
