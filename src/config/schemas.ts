@@ -41,6 +41,40 @@ export const DEFAULT_HEALTH_CHECK_INTERVAL_MS = 30_000;
 export const DEFAULT_CONTAINER_COUNT = 2;
 /** @defaultValue 3001; container i (1-based) listens on basePort + i - 1. */
 export const DEFAULT_BASE_PORT = 3001;
+/** @defaultValue 'cinnamon-qa-mcp': container i is named `<namePrefix>-<i>`. */
+export const DEFAULT_NAME_PREFIX = 'cinnamon-qa-mcp';
+/** @defaultValue 'cinnamon-qa': pool identity (container labels, store key prefix). */
+export const DEFAULT_POOL_ID = 'cinnamon-qa';
+/** @defaultValue 0.8: degradation ends only when every metric is below threshold × this factor ... */
+export const DEFAULT_RECOVERY_FACTOR = 0.8;
+/** @defaultValue 30000 ms: ... for at least this long. */
+export const DEFAULT_RECOVERY_HOLD_MS = 30_000;
+/** @defaultValue 50 allocations: window of recent allocations for the average wait and failure rate. */
+export const DEFAULT_METRICS_WINDOW = 50;
+/** @defaultValue true: timeouts follow recorded execution times once there are enough samples. */
+export const DEFAULT_ENABLE_ADAPTIVE_TIMEOUT = true;
+/** @defaultValue 5 samples before the adaptive rule replaces defaultTimeoutMs. */
+export const DEFAULT_MIN_HISTORY_SAMPLES = 5;
+/** @defaultValue 100 executions kept per test id and overall. */
+export const DEFAULT_HISTORY_LIMIT = 100;
+/** @defaultValue 1000 ms between sweeps for expired leases. */
+export const DEFAULT_LEASE_SWEEP_INTERVAL_MS = 1_000;
+/** @defaultValue 30000 ms: budget for the whole three-stage health gate of one container. */
+export const DEFAULT_STARTUP_TIMEOUT_MS = 30_000;
+/** @defaultValue 5000 ms: budget for each stage of a routine health check. */
+export const DEFAULT_HEALTH_STAGE_TIMEOUT_MS = 5_000;
+/** @defaultValue 2 failed health rounds in a row before a container is declared unhealthy. */
+export const DEFAULT_UNHEALTHY_THRESHOLD = 2;
+/** @defaultValue false: WebMCP tools of a page are not exposed (untrusted input). */
+export const DEFAULT_MCP_WEBMCP = false;
+/** @defaultValue 10000 ms: budget for one cleanup stage. */
+export const DEFAULT_CLEANUP_STAGE_TIMEOUT_MS = 10_000;
+/** @defaultValue 'none': no reset when a container is handed out. */
+export const DEFAULT_RESET_ON_ALLOCATION = 'none';
+/** @defaultValue 'none': no reset after cleanup at release (the six-stage cleanup runs always). */
+export const DEFAULT_RESET_ON_RELEASE = 'none';
+/** @defaultValue 'hard': first reset tried for an unhealthy container; failures escalate. */
+export const DEFAULT_RESET_ON_HEALTH_FAILURE = 'hard';
 
 const ms = (what: string) => z.number({ error: `${what} must be a number of milliseconds` }).int().positive().finite();
 
@@ -54,17 +88,17 @@ export const resourceConfigSchema = z
     maxCpuPerContainerPercent: z.number().int().min(1).max(1600).default(DEFAULT_MAX_CPU_PER_CONTAINER_PERCENT),
     maxConcurrentAllocations: z.number().int().positive().default(DEFAULT_MAX_CONCURRENT_ALLOCATIONS),
     /** Degradation ends only when every metric is below threshold × this factor ... */
-    recoveryFactor: z.number().gt(0).lt(1).default(0.8),
-    /** ... for at least this long. @defaultValue 30000 ms */
-    recoveryHoldMs: ms('recoveryHoldMs').default(30_000),
+    recoveryFactor: z.number().gt(0).lt(1).default(DEFAULT_RECOVERY_FACTOR),
+    /** ... for at least this long. @defaultValue {@link DEFAULT_RECOVERY_HOLD_MS} */
+    recoveryHoldMs: ms('recoveryHoldMs').default(DEFAULT_RECOVERY_HOLD_MS),
     /**
      * Equal-priority fairness between workers: how long a waiting request of the holder's priority may wait
      * before the holder hands the container back at a test boundary (a higher-priority waiter gets it at the
      * next boundary regardless). 0 hands back at every boundary someone waits at. @defaultValue 30000 ms
      */
     handBackAfterMs: z.number({ error: 'handBackAfterMs must be a number of milliseconds' }).int().min(0).finite().default(DEFAULT_HAND_BACK_AFTER_MS),
-    /** Window of recent allocations used for the average wait and failure rate. @defaultValue 50 */
-    metricsWindow: z.number().int().min(5).max(10_000).default(50),
+    /** Window of recent allocations used for the average wait and failure rate. @defaultValue {@link DEFAULT_METRICS_WINDOW} */
+    metricsWindow: z.number().int().min(5).max(10_000).default(DEFAULT_METRICS_WINDOW),
   })
   .strict();
 export type ResourceConfig = z.output<typeof resourceConfigSchema>;
@@ -73,12 +107,12 @@ export const timeoutConfigObject = z
   .object({
     defaultTimeoutMs: ms('defaultTimeoutMs').default(DEFAULT_TIMEOUT_MS),
     maxTimeoutMs: ms('maxTimeoutMs').default(DEFAULT_MAX_TIMEOUT_MS),
-    enableAdaptiveTimeout: z.boolean().default(true),
+    enableAdaptiveTimeout: z.boolean().default(DEFAULT_ENABLE_ADAPTIVE_TIMEOUT),
     maxExtensions: z.number().int().min(0).max(100).default(DEFAULT_MAX_EXTENSIONS),
-    /** Samples needed before the adaptive rule replaces defaultTimeoutMs. @defaultValue 5 */
-    minHistorySamples: z.number().int().min(1).default(5),
-    /** Executions kept per test id and overall. @defaultValue 100 */
-    historyLimit: z.number().int().min(10).max(100_000).default(100),
+    /** Samples needed before the adaptive rule replaces defaultTimeoutMs. @defaultValue {@link DEFAULT_MIN_HISTORY_SAMPLES} */
+    minHistorySamples: z.number().int().min(1).default(DEFAULT_MIN_HISTORY_SAMPLES),
+    /** Executions kept per test id and overall. @defaultValue {@link DEFAULT_HISTORY_LIMIT} */
+    historyLimit: z.number().int().min(10).max(100_000).default(DEFAULT_HISTORY_LIMIT),
   })
   .strict();
 export const timeoutConfigSchema = timeoutConfigObject.refine((c) => c.defaultTimeoutMs <= c.maxTimeoutMs, {
@@ -94,8 +128,8 @@ export const leaseConfigSchema = z
      * thirds of it (a CPU-starved runner) keeps its lease. @defaultValue 15000 ms
      */
     ttlMs: ms('ttlMs').min(100).default(DEFAULT_LEASE_TTL_MS),
-    /** How often expired leases are swept. @defaultValue 1000 ms */
-    sweepIntervalMs: ms('sweepIntervalMs').default(1_000),
+    /** How often expired leases are swept. @defaultValue {@link DEFAULT_LEASE_SWEEP_INTERVAL_MS} */
+    sweepIntervalMs: ms('sweepIntervalMs').default(DEFAULT_LEASE_SWEEP_INTERVAL_MS),
     /**
      * Time to live a worker being debugged (`--debug`, PWDEBUG, timeout 0, an attached inspector) renews its
      * lease with, so a test paused at a breakpoint keeps its container that long; the coordinator refuses
@@ -109,12 +143,12 @@ export type LeaseConfig = z.output<typeof leaseConfigSchema>;
 export const healthConfigSchema = z
   .object({
     healthCheckIntervalMs: ms('healthCheckIntervalMs').default(DEFAULT_HEALTH_CHECK_INTERVAL_MS),
-    /** Budget for the whole three-stage gate of one container. @defaultValue 30000 ms */
-    startupTimeoutMs: ms('startupTimeoutMs').default(30_000),
-    /** Budget for each stage of a routine check. @defaultValue 5000 ms */
-    stageTimeoutMs: ms('stageTimeoutMs').default(5_000),
-    /** Failed rounds in a row before a container is declared unhealthy. @defaultValue 2 */
-    unhealthyThreshold: z.number().int().min(1).default(2),
+    /** Budget for the whole three-stage gate of one container. @defaultValue {@link DEFAULT_STARTUP_TIMEOUT_MS} */
+    startupTimeoutMs: ms('startupTimeoutMs').default(DEFAULT_STARTUP_TIMEOUT_MS),
+    /** Budget for each stage of a routine check. @defaultValue {@link DEFAULT_HEALTH_STAGE_TIMEOUT_MS} */
+    stageTimeoutMs: ms('stageTimeoutMs').default(DEFAULT_HEALTH_STAGE_TIMEOUT_MS),
+    /** Failed rounds in a row before a container is declared unhealthy. @defaultValue {@link DEFAULT_UNHEALTHY_THRESHOLD} */
+    unhealthyThreshold: z.number().int().min(1).default(DEFAULT_UNHEALTHY_THRESHOLD),
     /** Memory use (MB) over which a container is restarted once free; defaults to 90 % of its limit. */
     memoryThresholdMB: z.number().positive().optional(),
   })
@@ -128,7 +162,7 @@ export const mcpServerConfigSchema = z
      * descriptions and results come from the page, untrusted input for whatever drives the browser.
      * @defaultValue false
      */
-    webmcp: z.boolean().default(false),
+    webmcp: z.boolean().default(DEFAULT_MCP_WEBMCP),
   })
   .strict();
 export type McpServerConfig = z.output<typeof mcpServerConfigSchema>;
@@ -138,14 +172,14 @@ export type ResetStrategy = (typeof RESET_STRATEGIES)[number];
 
 export const cleanupConfigSchema = z
   .object({
-    /** Budget for one cleanup stage. @defaultValue 10000 ms */
-    stageTimeoutMs: ms('stageTimeoutMs').default(10_000),
+    /** Budget for one cleanup stage. @defaultValue {@link DEFAULT_CLEANUP_STAGE_TIMEOUT_MS} */
+    stageTimeoutMs: ms('stageTimeoutMs').default(DEFAULT_CLEANUP_STAGE_TIMEOUT_MS),
     /** Reset applied when a container is handed out. @defaultValue 'none' */
-    resetOnAllocation: z.enum(['none', ...RESET_STRATEGIES]).default('none'),
+    resetOnAllocation: z.enum(['none', ...RESET_STRATEGIES]).default(DEFAULT_RESET_ON_ALLOCATION),
     /** Reset applied after cleanup at release. @defaultValue 'none' (the six-stage cleanup runs always) */
-    resetOnRelease: z.enum(['none', ...RESET_STRATEGIES]).default('none'),
+    resetOnRelease: z.enum(['none', ...RESET_STRATEGIES]).default(DEFAULT_RESET_ON_RELEASE),
     /** First reset tried for an unhealthy container; failures escalate. @defaultValue 'hard' */
-    resetOnHealthFailure: z.enum(RESET_STRATEGIES).default('hard'),
+    resetOnHealthFailure: z.enum(RESET_STRATEGIES).default(DEFAULT_RESET_ON_HEALTH_FAILURE),
   })
   .strict();
 export type CleanupConfig = z.output<typeof cleanupConfigSchema>;
@@ -170,10 +204,10 @@ export const poolOptionsSchema = z
     basePort: z.number().int().min(1024).max(65535).default(DEFAULT_BASE_PORT),
     /** Explicit container list; overrides `containers` and `basePort`. */
     containerSpecs: z.array(containerSpecSchema).min(1).optional(),
-    /** Prefix of container names: `<namePrefix>-<i>`. @defaultValue 'cinnamon-qa-mcp' */
-    namePrefix: z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/).default('cinnamon-qa-mcp'),
-    /** Pool identity (container labels, store key prefix). @defaultValue 'cinnamon-qa' */
-    poolId: z.string().regex(/^[a-zA-Z0-9_-]{1,40}$/).default('cinnamon-qa'),
+    /** Prefix of container names: `<namePrefix>-<i>`. @defaultValue {@link DEFAULT_NAME_PREFIX} */
+    namePrefix: z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/).default(DEFAULT_NAME_PREFIX),
+    /** Pool identity (container labels, store key prefix). @defaultValue {@link DEFAULT_POOL_ID} */
+    poolId: z.string().regex(/^[a-zA-Z0-9_-]{1,40}$/).default(DEFAULT_POOL_ID),
     resources: resourceConfigSchema.default(() => resourceConfigSchema.parse({})),
     timeouts: timeoutConfigSchema.default(() => timeoutConfigSchema.parse({})),
     lease: leaseConfigSchema.default(() => leaseConfigSchema.parse({})),
