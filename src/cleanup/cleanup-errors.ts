@@ -1,7 +1,7 @@
 import type { ResetStrategy } from '../config/schemas.js';
 import { PoolError } from '../errors/pool-error.js';
 import type { CleanupStage } from './cleanup-types.js';
-import type { ScriptReport } from './sandbox-scripts.js';
+import type { ScriptReport } from './script-report.js';
 
 /** At most this many items are named in one message; the rest are counted. */
 const NAMED = 5;

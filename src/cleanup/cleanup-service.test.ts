@@ -6,15 +6,11 @@ import { FakeRuntime } from '../../test/support/fakes.js';
 import { CleanupService } from './cleanup-service.js';
 import { CLEANUP_STAGES, type CleanupStage } from './cleanup-types.js';
 
-/** Which stage a script belongs to, by a line only that stage's script has. */
+/** Which stage a script belongs to, by its header line (`# Stage <name>:`, sh/*.sh). */
 function stageOf(argv: readonly string[]): CleanupStage {
   const script = argv[2] ?? '';
-  if (script.includes('cq_end_browser "$1" 1 0')) return 'terminateBrowserProcesses';
-  if (script.includes('cq_empty "$MCP_HOME"')) return 'clearCaches';
-  if (script.includes('-name Crashpad')) return 'clearLogs';
-  if (script.includes('cq_empty "$MCP_WORKDIR" "$@"')) return 'resetEnvironment';
-  if (script.includes('files=$(cq_list')) return 'validateCleanup';
-  if (script.includes('cq_empty "$MCP_TMPDIR"')) return 'clearTemporaryFiles';
+  const stage = /^# Stage (\w+):/m.exec(script)?.[1];
+  if (stage && (CLEANUP_STAGES as readonly string[]).includes(stage)) return stage as CleanupStage;
   throw new Error(`unknown script: ${script.slice(-200)}`);
 }
 

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock/clock.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
-import { parseScriptReport, type ScriptReport } from './sandbox-scripts.js';
+import { parseScriptReport, type ScriptReport } from './script-report.js';
 
 /** Extra time the runtime gets beyond the script's own budget to report a timeout itself. */
 const RUNTIME_GRACE_MS = 2_000;

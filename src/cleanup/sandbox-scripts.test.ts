@@ -10,8 +10,9 @@ import type { HealthGate, HealthReport } from '../health/health-gate.js';
 import type { ContainerRuntime, ExecResult, RuntimeContainerInfo, RuntimeState, RuntimeStats } from '../runtime/container-runtime.js';
 import { CleanupService } from './cleanup-service.js';
 import { ContainerResetManager } from './container-reset-manager.js';
-import { SANDBOX_MARKER_ENV } from '../runtime/sandbox-layout.js';
-import { decodeProcNetAddress, parseScriptReport, terminateBrowserArgv, validateArgv } from './sandbox-scripts.js';
+import { SANDBOX_MARKER_ENV } from '../runtime/container-runtime.js';
+import { terminateBrowserArgv, validateArgv } from './sandbox-scripts.js';
+import { parseScriptReport } from './script-report.js';
 
 /**
  * The scripts run for real here: a fake runtime whose exec spawns `sh` on this machine with the exec
@@ -478,26 +479,6 @@ describe('sandbox scripts, run with sh against a temporary sandbox', () => {
       expect(result.attempts[0]!.error).toContain('the MCP server does not answer: nothing listens on port 1');
       // Hard (a restart of the fake) then succeeds.
       expect(result).toMatchObject({ success: true, applied: 'hard' });
-    });
-  });
-});
-
-describe('script report parsing', () => {
-  it('decodes /proc/net/tcp addresses (IPv4, IPv6, IPv4-mapped IPv6)', () => {
-    expect(decodeProcNetAddress('0100007F:963E')).toBe('127.0.0.1:38462');
-    expect(decodeProcNetAddress('010011AC:0BB9')).toBe('172.17.0.1:3001');
-    expect(decodeProcNetAddress('0000000000000000FFFF00000100007F:9C40')).toBe('[::ffff:127.0.0.1]:40000');
-    expect(decodeProcNetAddress('00000000000000000000000001000000:0050')).toBe('[0:0:0:0:0:0:0:1]:80');
-  });
-
-  it('sorts lines by keyword and ignores the rest', () => {
-    const report = parseScriptReport('SIGNAL TERM 12 chromium\nnoise\nSURVIVOR 12 chromium\nFILE /tmp/x\nMORE 3 in /tmp\nCONN 0100007F:963E\nERROR bad\n');
-    expect(report).toMatchObject({
-      signals: ['TERM 12 chromium'],
-      survivors: ['12 chromium'],
-      files: ['/tmp/x', '3 more in /tmp'],
-      connections: ['127.0.0.1:38462'],
-      errors: ['bad'],
     });
   });
 });

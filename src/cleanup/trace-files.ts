@@ -1,6 +1,7 @@
 import { PoolError } from '../errors/pool-error.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
-import { MCP_OUTPUT_DIR } from './sandbox-scripts.js';
+import { lazyShellScripts, shellArgv } from '../health/shell-script-loader.js';
+import { CLEANUP_SHELL_DIR, MCP_OUTPUT_DIR } from './sandbox-scripts.js';
 
 /**
  * Where @playwright/mcp's `browser_stop_tracing` leaves a trace, under its output dir: `<name>.trace`,
@@ -24,30 +25,16 @@ const READ_CHUNK_BYTES = 720 * 1024;
 /** Most bytes one trace may bring back: a trace of a long test with many screencast frames stays below. */
 const MAX_TRACE_BYTES = 64 * 1024 * 1024;
 
+type TraceScript = 'trace-list' | 'trace-read';
+
 export interface TraceFile {
   /** Path relative to the trace folder (`trace-1.trace`, `resources/<sha1>`). */
   name: string;
   data: Buffer;
 }
 
-/**
- * Lists the trace folder: `<size> <path>` per file. Arguments stay data (never spliced into the script).
- * The folder is the server's own output dir under MCP_WORKDIR (the exec's working directory in both runtimes).
- */
-const LIST_SCRIPT = `set -u
-d="$MCP_WORKDIR/${TRACE_DIR}"
-[ -d "$d" ] || exit 0
-cd "$d" && find . -type f -printf '%s %P\\n'`;
-
-/** Prints `FILE <name>` then the base64 of bytes [$2, $2+$3) of each file $4...; offsets in bytes. */
-const READ_SCRIPT = `set -u
-cd "$MCP_WORKDIR/${TRACE_DIR}" || exit 2
-skip=$1; count=$2; shift 2
-for f in "$@"; do
-  echo "FILE $f"
-  dd if="$f" bs=4096 skip=$((skip / 4096)) count=$(((count + 4095) / 4096)) 2>/dev/null | base64 -w0
-  echo
-done`;
+/** Lists the trace folder, and reads byte ranges of its files (sh/trace-list.sh, sh/trace-read.sh). */
+const traceScript = lazyShellScripts(CLEANUP_SHELL_DIR, ['trace-list', 'trace-read'] as const, { CQ_TRACE_DIR: TRACE_DIR });
 
 /**
  * Reads one trace's files out of a container through `runtime.exec` (Docker: docker exec; process runtime: a
@@ -58,10 +45,10 @@ export async function readTraceFiles(runtime: ContainerRuntime, containerId: str
     throw new PoolError('INVALID_ARGUMENT', `Trace name ${JSON.stringify(traceName)} is not one @playwright/mcp gives (trace-<digits>).`, { traceName });
   }
   const deadline = performance.now() + budgetMs;
-  const exec = async (script: string, args: string[]) => {
+  const exec = async (script: TraceScript, args: string[]) => {
     const left = Math.floor(deadline - performance.now());
     if (left <= 0) throw new PoolError('RUNTIME_ERROR', `Reading trace ${traceName} from container ${containerId} used up its ${budgetMs} ms budget.`, { containerId, traceName });
-    const result = await runtime.exec(containerId, ['sh', '-c', script, 'cq', ...args], { timeoutMs: left });
+    const result = await runtime.exec(containerId, shellArgv(traceScript(script), args), { timeoutMs: left });
     if (result.exitCode !== 0) {
       throw new PoolError('RUNTIME_ERROR', `Reading trace ${traceName} from container ${containerId} failed (exit ${result.exitCode}): ${result.stderr.trim().slice(0, 300)}`, {
         containerId,
@@ -72,7 +59,7 @@ export async function readTraceFiles(runtime: ContainerRuntime, containerId: str
   };
 
   const sizes = new Map<string, number>();
-  for (const line of (await exec(LIST_SCRIPT, [])).split('\n')) {
+  for (const line of (await exec('trace-list', [])).split('\n')) {
     const match = /^(\d+) (.+)$/.exec(line);
     if (match) sizes.set(match[2]!, Number(match[1]));
   }
@@ -91,7 +78,7 @@ export async function readTraceFiles(runtime: ContainerRuntime, containerId: str
   return [...files, ...(await readFiles(exec, [...named], sizes))];
 }
 
-async function readFiles(exec: (script: string, args: string[]) => Promise<string>, names: string[], sizes: Map<string, number>): Promise<TraceFile[]> {
+async function readFiles(exec: (script: TraceScript, args: string[]) => Promise<string>, names: string[], sizes: Map<string, number>): Promise<TraceFile[]> {
   const total = names.reduce((sum, name) => sum + (sizes.get(name) ?? 0), 0);
   if (total > MAX_TRACE_BYTES) throw new PoolError('RUNTIME_ERROR', `The trace is ${total} bytes, more than the ${MAX_TRACE_BYTES} bytes a test may attach.`, { total });
   const out: TraceFile[] = [];
@@ -99,7 +86,7 @@ async function readFiles(exec: (script: string, args: string[]) => Promise<strin
   let batchBytes = 0;
   const flush = async () => {
     if (!batch.length) return;
-    out.push(...parseRead(await exec(READ_SCRIPT, ['0', String(READ_CHUNK_BYTES), ...batch])));
+    out.push(...parseRead(await exec('trace-read', ['0', String(READ_CHUNK_BYTES), ...batch])));
     batch = [];
     batchBytes = 0;
   };
@@ -108,7 +95,7 @@ async function readFiles(exec: (script: string, args: string[]) => Promise<strin
     if (size > READ_CHUNK_BYTES) {
       // A big file alone, in aligned chunks (dd skips whole 4 KiB blocks).
       const parts: Buffer[] = [];
-      for (let offset = 0; offset < size; offset += READ_CHUNK_BYTES) parts.push(...parseRead(await exec(READ_SCRIPT, [String(offset), String(READ_CHUNK_BYTES), name])).map((f) => f.data));
+      for (let offset = 0; offset < size; offset += READ_CHUNK_BYTES) parts.push(...parseRead(await exec('trace-read', [String(offset), String(READ_CHUNK_BYTES), name])).map((f) => f.data));
       out.push({ name, data: Buffer.concat(parts) });
       continue;
     }
