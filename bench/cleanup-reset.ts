@@ -14,8 +14,8 @@ import { ContainerResetManager } from '../src/cleanup/container-reset-manager.js
 import { SystemClock } from '../src/clock/clock.js';
 import { HealthChecker } from '../src/health/health-checker.js';
 import type { ContainerRuntime } from '../src/runtime/container-runtime.js';
-import { DockerRuntime } from '../src/runtime/docker-runtime.js';
-import { ProcessRuntime } from '../src/runtime/process-runtime.js';
+import { DockerRuntime } from '../src/runtime/docker/docker-runtime.js';
+import { ProcessRuntime } from '../src/runtime/process/process-runtime.js';
 import { freePort } from '../test/support/ports.js';
 import { machine } from './latency.js';
 

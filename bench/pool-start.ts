@@ -9,8 +9,8 @@ import { SystemClock } from '../src/clock/clock.js';
 import { parsePoolOptions } from '../src/config/pool-config.js';
 import { createPoolManager } from '../src/pool/create-pool-manager.js';
 import type { ContainerRuntime } from '../src/runtime/container-runtime.js';
-import { DockerRuntime } from '../src/runtime/docker-runtime.js';
-import { ProcessRuntime } from '../src/runtime/process-runtime.js';
+import { DockerRuntime } from '../src/runtime/docker/docker-runtime.js';
+import { ProcessRuntime } from '../src/runtime/process/process-runtime.js';
 import { MemoryPoolStore } from '../src/store/memory-store.js';
 import { freePorts } from '../test/support/ports.js';
 

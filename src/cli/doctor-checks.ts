@@ -1,5 +1,5 @@
-import type { ChromiumLocation } from '../runtime/chromium-locator.js';
-import type { DockerPingResult } from '../runtime/docker-endpoint.js';
+import type { ChromiumLocation } from '../runtime/process/chromium-locator.js';
+import type { DockerPingResult } from '../runtime/docker/docker-endpoint.js';
 import type { RuntimeChoice } from '../runtime/select-runtime.js';
 import type { CheckResult } from './check-result.js';
 import { redactUrl } from '../store/redact-url.js';

@@ -1,9 +1,9 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import Docker from 'dockerode';
-import { locateChromium } from '../runtime/chromium-locator.js';
-import { dockerEndpoint, pingDocker } from '../runtime/docker-endpoint.js';
-import { resolveMcpPackage } from '../runtime/mcp-package.js';
+import { locateChromium } from '../runtime/process/chromium-locator.js';
+import { dockerEndpoint, pingDocker } from '../runtime/docker/docker-endpoint.js';
+import { resolveMcpPackage } from '../runtime/process/mcp-package.js';
 import { DEFAULT_DOCKER_PING_TIMEOUT_MS } from '../runtime/select-runtime.js';
 import type { DoctorProbes, ImageBuildability } from './doctor-checks.js';
 import { baseImageTag, poolImageTag } from '../runtime/docker/pool-image.js';

@@ -5,9 +5,9 @@ import { PoolError } from '../errors/pool-error.js';
 import { packageRoot } from '../runtime/package-root.js';
 import { buildPoolImage, poolImageTag } from '../runtime/docker/pool-image.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
-import { dockerEndpoint } from '../runtime/docker-endpoint.js';
-import { DockerRuntime } from '../runtime/docker-runtime.js';
-import { ProcessRuntime } from '../runtime/process-runtime.js';
+import { dockerEndpoint } from '../runtime/docker/docker-endpoint.js';
+import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
+import { ProcessRuntime } from '../runtime/process/process-runtime.js';
 import { selectRuntime, type RuntimeChoice, type RuntimeDecision } from '../runtime/select-runtime.js';
 
 export interface RuntimePlan {

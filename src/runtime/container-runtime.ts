@@ -22,7 +22,7 @@ export interface RuntimeState {
   /** Docker HEALTHCHECK status; 'none' where the runtime has none. */
   health: 'healthy' | 'unhealthy' | 'starting' | 'none';
   exitCode?: number;
-  /** Short human reason when not running ("exited with code 137 (killed)", "OOM killed"). */
+  /** Short human reason when not running ("exited with code 137 (killed by SIGKILL)", "OOM killed"). */
   reason?: string;
 }
 
@@ -41,6 +41,20 @@ export type RuntimeEvent =
   | { type: 'died'; containerId: string; at: number; reason: string }
   | { type: 'oom'; containerId: string; at: number }
   | { type: 'started'; containerId: string; at: number };
+
+/**
+ * Set in the environment of every MCP server and of everything it starts (its Chromium, exec'd commands), to a
+ * value naming the member's sandbox (Docker: the container name; process: the sandbox folder). Cleanup finds a
+ * holder's re-parented processes by it (MCP_SANDBOX below), and process-runtime reaping finds leftovers by it,
+ * so a recycled pid of an unrelated program is never signalled.
+ */
+export const SANDBOX_MARKER_ENV = 'CINNAMON_QA_SANDBOX';
+
+/** @defaultValue 30000 ms: the budget of one exec() when the call names none (both runtimes). */
+export const DEFAULT_EXEC_TIMEOUT_MS = 30_000;
+
+/** Output kept per stream of one exec(); more is cut and the stream says so (cleanup scripts print little). */
+export const EXEC_OUTPUT_LIMIT_BYTES = 1024 * 1024;
 
 /**
  * Where pool containers run. Implementations: DockerRuntime (dockerode), ProcessRuntime (local
@@ -62,7 +76,8 @@ export interface ContainerRuntime {
   recreate(id: string): Promise<RuntimeContainerInfo>;
   inspect(id: string): Promise<RuntimeState>;
   /**
-   * Runs argv inside the container (Docker: `docker exec`; process runtime: a child process on the host in
+   * Runs argv inside the container (budget: `timeoutMs`, default {@link DEFAULT_EXEC_TIMEOUT_MS}; output capped
+   * at {@link EXEC_OUTPUT_LIMIT_BYTES} per stream; Docker: `docker exec`; process runtime: a child process on the host in
    * the sandbox). Both runtimes give the command the same environment contract, so cleanup scripts are
    * runtime-agnostic: a POSIX `sh`, `ps` (procps), `find`, `grep` (GNU, for -z), and the variables
    *   MCP_HOME        the MCP server's HOME (browser profiles and caches live under it)
@@ -70,7 +85,7 @@ export interface ContainerRuntime {
    *   MCP_WORKDIR     its working directory (holds `.playwright-mcp/` output), restored by resetEnvironment
    *   MCP_SERVER_PID  the MCP server's pid as the command sees it (Chromium processes are its descendants)
    *   MCP_PORT        the port the server listens on inside (Docker) or on 127.0.0.1 (process)
-   *   MCP_SANDBOX     the value of this member's sandbox marker CINNAMON_QA_SANDBOX (Docker: the container
+   *   MCP_SANDBOX     the value of this member's sandbox marker {@link SANDBOX_MARKER_ENV} (Docker: the container
    *                   name; process: the sandbox folder), which the server, everything it starts and every
    *                   exec'd command inherit: cleanup finds a holder's re-parented processes by it
    * and, optionally (Docker sets them, the process runtime does not: on the host unmarked processes are

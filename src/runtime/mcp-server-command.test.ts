@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { resolveMcpPackage } from './mcp-package.js';
+import { resolveMcpPackage } from './process/mcp-package.js';
 import { buildMcpServerArgv, buildMcpServerConfig, MCP_SERVER_LIFECYCLE_ENV, mcpServerLifecycleArgs, POOL_CHROMIUM_ARGS } from './mcp-server-command.js';
 
 const input = { cliPath: '/pkg/cli.js', port: 3001, chromiumPath: '/usr/bin/chromium', configPath: '/sb/mcp-config.json' };

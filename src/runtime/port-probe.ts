@@ -1,4 +1,7 @@
 import { connect } from 'node:net';
+import { backoffDelay } from '../clock/backoff.js';
+import type { Clock } from '../clock/clock.js';
+import { sleepOn } from '../clock/clock-wait.js';
 
 export type PortProbeResult = { open: true } | { open: false; code: string };
 
@@ -22,3 +25,21 @@ export function probeTcpPort(host: string, port: number, timeoutMs: number): Pro
     socket.once('error', (error: NodeJS.ErrnoException) => finish({ open: false, code: error.code ?? error.message }));
   });
 }
+
+/**
+ * True once nothing accepts connections on host:port any more, false when something still does after
+ * `budgetMs`. Polls with a short backoff: a killed server's socket is usually gone within milliseconds, and a
+ * zombie whose parent is gone can hold it until init reaps it.
+ */
+export async function waitForPortClosed(clock: Clock, host: string, port: number, budgetMs: number): Promise<boolean> {
+  const deadline = clock.monotonic() + budgetMs;
+  for (let attempt = 0; ; attempt++) {
+    if (!(await probeTcpPort(host, port, PORT_CLOSED_PROBE_MS)).open) return true;
+    const left = deadline - clock.monotonic();
+    if (left <= 0) return false;
+    await sleepOn(clock, Math.min(left, backoffDelay(attempt, 10, 100)));
+  }
+}
+
+/** One connect attempt of waitForPortClosed: loopback answers (or refuses) in well under this. */
+const PORT_CLOSED_PROBE_MS = 300;

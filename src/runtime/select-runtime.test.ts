@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { isPoolError } from '../errors/pool-error.js';
-import type { DockerEndpoint, DockerPingResult } from './docker-endpoint.js';
+import type { DockerEndpoint, DockerPingResult } from './docker/docker-endpoint.js';
 import { selectRuntime, type ImageAvailability } from './select-runtime.js';
 
 const answers = async (): Promise<DockerPingResult> => ({ ok: true });

@@ -1,5 +1,5 @@
 import { PoolError } from '../errors/pool-error.js';
-import { dockerEndpoint, pingDocker, type DockerEndpoint, type DockerPingResult } from './docker-endpoint.js';
+import { dockerEndpoint, pingDocker, type DockerEndpoint, type DockerPingResult } from './docker/docker-endpoint.js';
 
 export const RUNTIME_CHOICES = ['auto', 'docker', 'process'] as const;
 export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];

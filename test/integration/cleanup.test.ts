@@ -15,8 +15,8 @@ import { SystemClock } from '../../src/clock/clock.js';
 import type { ContainerSpec } from '../../src/config/pool-config.js';
 import { HealthChecker } from '../../src/health/health-checker.js';
 import type { ContainerRuntime, RunContext } from '../../src/runtime/container-runtime.js';
-import { DockerRuntime } from '../../src/runtime/docker-runtime.js';
-import { ProcessRuntime } from '../../src/runtime/process-runtime.js';
+import { DockerRuntime } from '../../src/runtime/docker/docker-runtime.js';
+import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
 import { freePorts } from '../support/ports.js';
 import { dockerUnavailableReason } from '../support/docker.js';
 

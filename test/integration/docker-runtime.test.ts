@@ -13,7 +13,7 @@ import { SystemClock } from '../../src/clock/clock.js';
 import type { ContainerSpec } from '../../src/config/pool-config.js';
 import { isPoolError } from '../../src/errors/pool-error.js';
 import type { RunContext, RuntimeEvent } from '../../src/runtime/container-runtime.js';
-import { DockerRuntime } from '../../src/runtime/docker-runtime.js';
+import { DockerRuntime } from '../../src/runtime/docker/docker-runtime.js';
 import { freePorts } from '../support/ports.js';
 import { dockerUnavailableReason } from '../support/docker.js';
 

@@ -25,11 +25,11 @@ import { SystemClock } from '../../src/clock/clock.js';
 import { createClosableFetch, type ClosableFetch } from '../../src/health/closable-fetch.js';
 import type { ContainerSpec } from '../../src/config/pool-config.js';
 import type { ContainerRuntime, RunContext } from '../../src/runtime/container-runtime.js';
-import { DockerRuntime } from '../../src/runtime/docker-runtime.js';
+import { DockerRuntime } from '../../src/runtime/docker/docker-runtime.js';
 import { buildMcpServerArgv, buildMcpServerConfig } from '../../src/runtime/mcp-server-command.js';
-import { resolveMcpPackage } from '../../src/runtime/mcp-package.js';
-import { locateChromium } from '../../src/runtime/chromium-locator.js';
-import { ProcessRuntime } from '../../src/runtime/process-runtime.js';
+import { resolveMcpPackage } from '../../src/runtime/process/mcp-package.js';
+import { locateChromium } from '../../src/runtime/process/chromium-locator.js';
+import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
 import { dockerUnavailableReason } from '../support/docker.js';
 import { freePort } from '../support/ports.js';
 

@@ -14,8 +14,8 @@ import type { ContainerPoolManager } from '../../src/pool/container-pool-manager
 import { createPoolManager } from '../../src/pool/create-pool-manager.js';
 import type { PoolEventMap } from '../../src/pool/pool-events.js';
 import type { ContainerRuntime } from '../../src/runtime/container-runtime.js';
-import { DockerRuntime } from '../../src/runtime/docker-runtime.js';
-import { ProcessRuntime } from '../../src/runtime/process-runtime.js';
+import { DockerRuntime } from '../../src/runtime/docker/docker-runtime.js';
+import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
 import { MemoryPoolStore } from '../../src/store/memory-store.js';
 import { dockerUnavailableReason } from '../support/docker.js';
 import { freePorts } from '../support/ports.js';

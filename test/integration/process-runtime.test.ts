@@ -12,11 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerSpec } from '../../src/config/pool-config.js';
 import { isPoolError } from '../../src/errors/pool-error.js';
 import { HealthChecker } from '../../src/health/health-checker.js';
-import type { RuntimeEvent } from '../../src/runtime/container-runtime.js';
+import { SANDBOX_MARKER_ENV, type RuntimeEvent } from '../../src/runtime/container-runtime.js';
 import { probeTcpPort } from '../../src/runtime/port-probe.js';
-import { listProcesses, readEnvironVariable, readProcEntry } from '../../src/runtime/proc-table.js';
-import { ProcessRuntime } from '../../src/runtime/process-runtime.js';
-import { poolDir, runDir, SANDBOX_MARKER_ENV } from '../../src/runtime/sandbox-layout.js';
+import { listProcesses, readEnvironVariable, readProcEntry } from '../../src/runtime/process/proc-table.js';
+import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
+import { poolDir, runDir } from '../../src/runtime/process/sandbox-layout.js';
 import { freePort } from '../support/ports.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -229,7 +229,7 @@ describe('ProcessRuntime against real @playwright/mcp and Chromium', () => {
   it('reaps the leftovers of a crashed run, and leaves a live run alone', async () => {
     const port = await freePort();
     const script = join(rootDir, 'crashed-run.mts');
-    const runtimeModule = join(repoRoot, 'src/runtime/process-runtime.js');
+    const runtimeModule = join(repoRoot, 'src/runtime/process/process-runtime.js');
     await writeFile(
       script,
       `import { ProcessRuntime } from ${JSON.stringify(runtimeModule)};

@@ -1,4 +1,4 @@
-import { PoolError } from '../../errors/pool-error.js';
+import { causeMessage } from '../runtime-error.js';
 
 /** HTTP status of a dockerode (docker-modem) error, if it came from the daemon. */
 export function dockerStatusCode(error: unknown): number | undefined {
@@ -14,42 +14,17 @@ export function isDockerNotFound(error: unknown): boolean {
 }
 
 /** The daemon's own message (docker-modem puts it in `json.message`), else the error's message. */
-export function dockerMessage(error: unknown): string {
-  if (typeof error === 'object' && error !== null) {
-    const json = (error as { json?: unknown }).json;
-    if (typeof json === 'object' && json !== null && typeof (json as { message?: unknown }).message === 'string') {
-      return (json as { message: string }).message;
-    }
-    if (error instanceof Error) return error.message;
-  }
-  return String(error);
-}
+export const dockerMessage = causeMessage;
 
 /**
- * The one way this runtime reports a failure: RUNTIME_ERROR naming the pool container, the operation and what
- * to do about it. A missing daemon gets the same advice everywhere, so it is recognised here.
+ * The fix for a failed Docker call: the caller's when it knows one; a missing daemon gets the same advice
+ * everywhere, so it is recognised here; otherwise where to look.
  */
-export function runtimeError(
-  containerId: string,
-  operation: string,
-  cause: unknown,
-  fix?: string,
-  data: Record<string, unknown> = {},
-): PoolError {
-  const detail = cause === undefined ? '' : `: ${dockerMessage(cause)}`;
-  const advice = fix ?? adviceFor(cause);
-  return new PoolError(
-    'RUNTIME_ERROR',
-    `Docker runtime: ${operation} of container ${containerId} failed${detail}.${advice ? ` ${advice}` : ''}`,
-    { containerId, operation, statusCode: dockerStatusCode(cause), ...data },
-    cause === undefined ? undefined : { cause },
-  );
-}
-
-function adviceFor(cause: unknown): string | undefined {
+export function dockerFix(cause: unknown, fix?: string): string {
+  if (fix) return fix;
   const code = (cause as { code?: unknown } | undefined)?.code;
   if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EACCES') {
     return 'Is the Docker daemon running and is its socket reachable (DOCKER_HOST or /var/run/docker.sock)? Or use runtime: \'process\'.';
   }
-  return undefined;
+  return 'Check the Docker daemon (docker info) and the container (docker ps -a, docker logs), then retry.';
 }

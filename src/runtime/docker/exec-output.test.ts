@@ -22,7 +22,8 @@ describe('ExecOutput', () => {
     const output = new ExecOutput(4);
     output.push(frame(1, 'abcdef'));
     output.push(frame(1, 'gh'));
-    expect(output.stdout).toBe('abcd');
-    expect(output.stderr).toContain('truncated');
+    output.push(frame(2, 'ok'));
+    expect(output.stdout).toBe('abcd\n[output cut at 4 bytes]');
+    expect(output.stderr).toBe('ok');
   });
 });

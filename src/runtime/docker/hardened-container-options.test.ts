@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SANDBOX_MARKER_ENV } from '../sandbox-layout.js';
+import { SANDBOX_MARKER_ENV } from '../container-runtime.js';
 import { hardenedContainerOptions } from './hardened-container-options.js';
 
 const input = {

@@ -1,7 +1,6 @@
 import type Docker from 'dockerode';
 import type { ContainerSpec } from '../../config/pool-config.js';
-import type { RunContext } from '../container-runtime.js';
-import { SANDBOX_MARKER_ENV } from '../sandbox-layout.js';
+import { SANDBOX_MARKER_ENV, type RunContext } from '../container-runtime.js';
 import { runLabels } from './docker-labels.js';
 import type { ImageLayout } from './image-layout.js';
 

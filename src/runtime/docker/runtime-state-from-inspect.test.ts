@@ -14,7 +14,7 @@ describe('runtimeStateFromInspect', () => {
       exitCode: 137,
       reason: 'OOM killed (memory limit reached)',
     });
-    expect(runtimeStateFromInspect({ State: { Running: false, ExitCode: 137, OOMKilled: false } })).toMatchObject({ reason: 'exited with code 137 (killed)' });
+    expect(runtimeStateFromInspect({ State: { Running: false, ExitCode: 137, OOMKilled: false } })).toMatchObject({ reason: 'exited with code 137 (killed by SIGKILL)' });
     expect(runtimeStateFromInspect({ State: { Running: true, Paused: true } })).toMatchObject({ running: false, reason: 'paused' });
   });
 

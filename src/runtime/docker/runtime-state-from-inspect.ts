@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { RuntimeState } from '../container-runtime.js';
+import { describeExit } from '../exit-description.js';
 
 const inspectSchema = z.object({
   State: z
@@ -37,13 +38,6 @@ export function runtimeStateFromInspect(raw: unknown): RuntimeState {
   else if (state.OOMKilled) result.reason = 'OOM killed (memory limit reached)';
   else if (state.Error) result.reason = state.Error;
   else if (state.Status === 'created') result.reason = 'created but never started';
-  else if (state.ExitCode !== undefined) result.reason = describeExit(state.ExitCode);
+  else if (state.ExitCode !== undefined) result.reason = describeExit(state.ExitCode).reason;
   return result;
-}
-
-/** "exited with code 137 (killed)": the signal is what a person needs to tell a crash from a stop. */
-export function describeExit(exitCode: number): string {
-  const signals: Record<number, string> = { 129: 'SIGHUP', 130: 'interrupted', 134: 'aborted', 137: 'killed', 139: 'segfault', 143: 'terminated' };
-  const signal = signals[exitCode];
-  return `exited with code ${exitCode}${signal ? ` (${signal})` : ''}`;
 }

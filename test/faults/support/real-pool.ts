@@ -11,7 +11,7 @@ import type { PoolOptionsInput } from '../../../src/config/schemas.js';
 import type { ContainerPoolManager } from '../../../src/pool/container-pool-manager.js';
 import { createPoolManager } from '../../../src/pool/create-pool-manager.js';
 import type { PoolEventMap } from '../../../src/pool/pool-events.js';
-import { DockerRuntime } from '../../../src/runtime/docker-runtime.js';
+import { DockerRuntime } from '../../../src/runtime/docker/docker-runtime.js';
 import { MemoryPoolStore } from '../../../src/store/memory-store.js';
 import { dockerUnavailableReason } from '../../support/docker.js';
 import { freePorts } from '../../support/ports.js';

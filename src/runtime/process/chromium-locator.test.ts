@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isPoolError } from '../errors/pool-error.js';
+import { isPoolError } from '../../errors/pool-error.js';
 import { locateChromium } from './chromium-locator.js';
 
 const only = (...paths: string[]) => (path: string) => paths.includes(path);

@@ -1,15 +1,8 @@
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PoolError } from '../errors/pool-error.js';
-import type { RunContext } from './container-runtime.js';
-
-/**
- * Set in the environment of every MCP server (inherited by its Chromium and by exec'd commands) to the
- * sandbox folder. Reaping recognises a leftover process by it, so a recycled pid or process group of an
- * unrelated program is never signalled.
- */
-export const SANDBOX_MARKER_ENV = 'CINNAMON_QA_SANDBOX';
+import { PoolError } from '../../errors/pool-error.js';
+import type { RunContext } from '../container-runtime.js';
 
 /** @defaultValue `<os.tmpdir()>/cqa-pool`: root of every process-runtime sandbox on this machine (short: see below). */
 export const DEFAULT_SANDBOX_ROOT = join(tmpdir(), 'cqa-pool');

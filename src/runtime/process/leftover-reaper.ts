@@ -1,17 +1,19 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
+import type { Clock } from '../../clock/clock.js';
+import { SANDBOX_MARKER_ENV } from '../container-runtime.js';
+import { waitForPortClosed } from '../port-probe.js';
 import { listProcesses, readEnvironVariable, readProcEntry } from './proc-table.js';
 import { terminateProcessGroup } from './process-group.js';
-import { probeTcpPort } from './port-probe.js';
 import { isAlive, readRunState } from './run-state-file.js';
-import { SANDBOX_MARKER_ENV, stateFilePath } from './sandbox-layout.js';
+import { stateFilePath } from './sandbox-layout.js';
 
 /**
  * Removes what crashed earlier runs of one pool left on this machine: their process groups (MCP servers,
  * Chromium, exec'd commands) and their run folders. A run whose owner process still lives is another run in
  * progress and is left alone. Returns one line per removed thing.
  */
-export async function reapLeftoverRuns(poolDirectory: string, graceMs: number): Promise<string[]> {
+export async function reapLeftoverRuns(poolDirectory: string, graceMs: number, clock: Clock): Promise<string[]> {
   const runNames = await listRunFolders(poolDirectory);
   const aliveRuns = new Set<string>();
   const leftoverRuns: string[] = [];
@@ -53,7 +55,7 @@ export async function reapLeftoverRuns(poolDirectory: string, graceMs: number): 
   );
   // The caller starts new servers on the same ports next. A killed server whose parent is gone stays a
   // zombie until init reaps it, and some kernels (gVisor) free its listening socket only then.
-  if (groups.size) await Promise.all(leftoverPorts.map((port) => waitForPortClosed(port, PORT_RELEASE_WAIT_MS)));
+  if (groups.size) await Promise.all(leftoverPorts.map((port) => waitForPortClosed(clock, '127.0.0.1', port, PORT_RELEASE_WAIT_MS)));
   for (const name of leftoverRuns) {
     const path = join(poolDirectory, name);
     await rm(path, { recursive: true, force: true, maxRetries: 3 });
@@ -64,13 +66,6 @@ export async function reapLeftoverRuns(poolDirectory: string, graceMs: number): 
 
 /** How long reaping waits for a killed leftover's port to be free again. */
 const PORT_RELEASE_WAIT_MS = 3_000;
-
-async function waitForPortClosed(port: number, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (performance.now() < deadline && (await probeTcpPort('127.0.0.1', port, 200)).open) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 async function listRunFolders(poolDirectory: string): Promise<string[]> {
   try {

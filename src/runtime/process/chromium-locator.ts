@@ -1,6 +1,6 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { PoolError } from '../errors/pool-error.js';
+import { PoolError } from '../../errors/pool-error.js';
 import { resolveMcpPackage } from './mcp-package.js';
 
 /** System browser commands tried on PATH, in order. */

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { PoolError } from '../errors/pool-error.js';
+import { PoolError } from '../../errors/pool-error.js';
 
 export interface McpPackage {
   /** Folder of the installed `@playwright/mcp`. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isPoolError } from '../errors/pool-error.js';
+import { isPoolError } from '../../errors/pool-error.js';
 import { MAX_TMPDIR_LENGTH, poolDir, runDir, sandboxPaths, safeSegment } from './sandbox-layout.js';
 
 describe('sandbox layout', () => {
