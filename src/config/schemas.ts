@@ -65,6 +65,11 @@ export const DEFAULT_STARTUP_TIMEOUT_MS = 30_000;
 export const DEFAULT_HEALTH_STAGE_TIMEOUT_MS = 5_000;
 /** @defaultValue 2 failed health rounds in a row before a container is declared unhealthy. */
 export const DEFAULT_UNHEALTHY_THRESHOLD = 2;
+/**
+ * @defaultValue 0.9: without health.memoryThresholdMB, a container is restarted once free when its memory use
+ * passes this share of its memory limit.
+ */
+export const DEFAULT_MEMORY_THRESHOLD_SHARE = 0.9;
 /** @defaultValue false: WebMCP tools of a page are not exposed (untrusted input). */
 export const DEFAULT_MCP_WEBMCP = false;
 /** @defaultValue 10000 ms: budget for one cleanup stage. */
@@ -149,7 +154,7 @@ export const healthConfigSchema = z
     stageTimeoutMs: ms('stageTimeoutMs').default(DEFAULT_HEALTH_STAGE_TIMEOUT_MS),
     /** Failed rounds in a row before a container is declared unhealthy. @defaultValue {@link DEFAULT_UNHEALTHY_THRESHOLD} */
     unhealthyThreshold: z.number().int().min(1).default(DEFAULT_UNHEALTHY_THRESHOLD),
-    /** Memory use (MB) over which a container is restarted once free; defaults to 90 % of its limit. */
+    /** Memory use (MB) over which a container is restarted once free. @defaultValue {@link DEFAULT_MEMORY_THRESHOLD_SHARE} of its limit */
     memoryThresholdMB: z.number().positive().optional(),
   })
   .strict();
