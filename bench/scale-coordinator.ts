@@ -32,7 +32,7 @@ const manager = new ContainerPoolManager({
 });
 await manager.initialize();
 const coordinator = await startCoordinator({ manager, runtime: 'process' });
-process.stdout.write(`${JSON.stringify({ url: coordinator.url, token: coordinator.token, settings: manager.resources.settings })}\n`);
+process.stdout.write(`${JSON.stringify({ url: coordinator.url, token: coordinator.token, settings: manager.resourceSettings() })}\n`);
 
 const gc = (globalThis as { gc?: () => void }).gc;
 for await (const line of createInterface({ input: process.stdin })) {

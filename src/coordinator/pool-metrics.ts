@@ -2,7 +2,6 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { CONTAINER_STATES } from '../domain/container-state.js';
 import { TEST_PRIORITIES } from '../domain/priority.js';
 import type { ContainerPoolManager } from '../pool/container-pool-manager.js';
-import type { PoolStore } from '../store/pool-store.js';
 
 /** Waits in seconds: from instant hand-over to the default 5-minute queue limit. */
 const WAIT_BUCKETS = [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
@@ -10,14 +9,14 @@ const WAIT_BUCKETS = [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 
 /**
  * Prometheus metrics of one pool, in a Registry of its own: the global registry is shared by everything in
  * the process (and by every coordinator a test starts), so mixing ours into it would double-register.
- * Gauges read the store at scrape time; counters and the histogram follow the manager's events.
+ * Gauges read the pool's occupancy at scrape time; counters and the histogram follow the manager's events.
  */
 export class PoolMetrics {
   readonly registry = new Registry();
   private readonly allocationFailures: Counter<'code'>;
   private readonly detach: () => void;
 
-  constructor(manager: ContainerPoolManager, store: PoolStore) {
+  constructor(manager: ContainerPoolManager) {
     const registers = [this.registry];
     new Gauge({
       name: 'cinnamon_pool_containers',
@@ -25,7 +24,7 @@ export class PoolMetrics {
       labelNames: ['state'] as const,
       registers,
       async collect() {
-        const containers = await store.listContainers().catch(() => undefined);
+        const containers = (await manager.occupancy().catch(() => undefined))?.containers;
         if (!containers) return;
         for (const state of CONTAINER_STATES) this.set({ state }, containers.filter((c) => c.state === state).length);
       },
@@ -36,7 +35,7 @@ export class PoolMetrics {
       labelNames: ['priority'] as const,
       registers,
       async collect() {
-        const queue = await store.listQueue().catch(() => undefined);
+        const queue = (await manager.occupancy().catch(() => undefined))?.queue;
         if (!queue) return;
         for (const priority of TEST_PRIORITIES) this.set({ priority }, queue.filter((q) => q.priority === priority).length);
       },

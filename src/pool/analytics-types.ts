@@ -1,7 +1,8 @@
 import type { ResourceConfig, TimeoutConfig } from '../config/schemas.js';
 import type { ContainerState } from '../domain/container-state.js';
 import type { TestPriority } from '../domain/priority.js';
-import type { AuditEvent, ContainerRecord, Lease, QueuedRequest, StoreCounters } from '../store/pool-store.js';
+import type { ContainerRecord, Lease, QueuedRequest, StoreCounters } from '../store/pool-store.js';
+import type { PoolAuditEvent } from './audit-events.js';
 import type { DegradationState } from './resource-manager.js';
 
 export interface OptimizationRecommendation {
@@ -20,7 +21,7 @@ export interface AnalyticsInput {
   queue: QueuedRequest[];
   leases: Lease[];
   counters: StoreCounters;
-  audit: AuditEvent[];
+  audit: PoolAuditEvent[];
   executions: number[];
   resources: ResourceConfig;
   timeouts: TimeoutConfig;

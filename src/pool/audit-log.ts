@@ -1,5 +1,6 @@
 import type { Clock, TimerHandle } from '../clock/clock.js';
 import type { AuditEvent, PoolStore } from '../store/pool-store.js';
+import type { PoolAuditEvent, PoolAuditRecord } from './audit-events.js';
 
 export interface AuditLogOptions {
   /** Longest an event waits in memory before it is written. @defaultValue 100 ms */
@@ -10,7 +11,7 @@ export interface AuditLogOptions {
    */
   maxBatch?: number;
   /** Called with every event as it is recorded (the coordinator streams them to pool-audit.jsonl). */
-  onEvent?: (event: AuditEvent) => void;
+  onEvent?: (event: PoolAuditEvent) => void;
   onError?: (error: unknown) => void;
 }
 
@@ -34,8 +35,8 @@ export class AuditLog {
     this.maxBatch = options.maxBatch ?? 32;
   }
 
-  record(event: Omit<AuditEvent, 'at'> & { at?: number }): AuditEvent {
-    const full: AuditEvent = { ...event, at: event.at ?? this.clock.now() };
+  record(event: PoolAuditRecord): PoolAuditEvent {
+    const full = { ...event, at: event.at ?? this.clock.now() } as PoolAuditEvent;
     this.buffer.push(full);
     this.options.onEvent?.(full);
     if (this.buffer.length >= this.maxBatch) {

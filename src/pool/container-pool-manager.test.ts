@@ -428,9 +428,9 @@ describe('ContainerPoolManager degradation, extensions, config', () => {
     const third = await w1;
     await (await manager.releaseContainer({ leaseId: third.lease.leaseId, token: third.lease.token })).recycled;
     await clock.advance(1000);
-    expect(manager.resources.state().active).toBe(true); // calm, but not for long enough yet
+    expect((await manager.getPoolStatus()).degradation.active).toBe(true); // calm, but not for long enough yet
     await clock.advance(5000);
-    expect(manager.resources.state().active).toBe(false);
+    expect((await manager.getPoolStatus()).degradation.active).toBe(false);
     await expect(manager.allocateContainerAdvanced({ testRunId: 'lowly-2', priority: 'low' })).resolves.toMatchObject({ lease: { containerId: 'container-1' } });
     const analytics = await manager.getSystemAnalytics();
     expect(analytics.optimizationRecommendations.map((r) => r.rule)).toContain('degraded');
@@ -461,7 +461,7 @@ describe('ContainerPoolManager degradation, extensions, config', () => {
     expect(next).toMatchObject({ queueSizeThreshold: 3, maxWaitTimeMs: 300_000, failureRateThreshold: 0.2 });
     expect(() => manager.updateResourceConfig({ failureRateThreshold: 7 })).toThrow(expect.objectContaining({ code: 'INVALID_OPTIONS' }));
     expect(() => manager.updateResourceConfig({ bogus: 1 } as never)).toThrow(/unknown option 'bogus'/);
-    expect(manager.resources.settings.queueSizeThreshold).toBe(3);
+    expect(manager.resourceSettings().queueSizeThreshold).toBe(3);
     expect(() => manager.updateTimeoutConfig({ defaultTimeoutMs: 700_000 })).toThrow(/defaultTimeoutMs must not exceed maxTimeoutMs/);
     expect(manager.updateTimeoutConfig({ maxExtensions: 5 })).toMatchObject({ maxExtensions: 5, defaultTimeoutMs: 120_000 });
     await manager.shutdown();

@@ -1,5 +1,6 @@
 import { TEST_PRIORITIES, type TestPriority } from '../domain/priority.js';
-import type { AuditEvent, ContainerRecord } from '../store/pool-store.js';
+import type { ContainerRecord } from '../store/pool-store.js';
+import { eventsOfType, type PoolAuditEvent } from './audit-events.js';
 import type { AllocationRecord, AnalyticsInput, HealthSummary, PoolMetrics, ResourceMetrics, SystemAnalytics, TimeoutMetrics, WaitStats } from './analytics-types.js';
 import { recommend } from './recommendations.js';
 import { mean, percentile, round } from './statistics.js';
@@ -103,29 +104,27 @@ export function computeAnalytics(input: AnalyticsInput): SystemAnalytics {
 }
 
 /** One record per lease, from the 'allocated' event and whatever ended it. */
-export function allocationRecords(audit: readonly AuditEvent[]): AllocationRecord[] {
+export function allocationRecords(audit: readonly PoolAuditEvent[]): AllocationRecord[] {
   const ends = new Map<string, { at: number; by: 'released' | 'expired' | 'revoked' }>();
   for (const e of audit) {
-    const leaseId = e.detail?.leaseId;
-    if (typeof leaseId !== 'string') continue;
-    if (e.type === 'released') ends.set(leaseId, { at: e.at, by: 'released' });
-    else if (e.type === 'lease-expired') ends.set(leaseId, { at: e.at, by: 'expired' });
-    else if (e.type === 'lease-revoked') ends.set(leaseId, { at: e.at, by: 'revoked' });
+    // Events from older runs are read as they were written: one without a leaseId is skipped.
+    if (e.type !== 'released' && e.type !== 'lease-expired' && e.type !== 'lease-revoked') continue;
+    if (typeof e.detail?.leaseId !== 'string') continue;
+    ends.set(e.detail.leaseId, { at: e.at, by: e.type === 'released' ? 'released' : e.type === 'lease-expired' ? 'expired' : 'revoked' });
   }
-  return audit
-    .filter((e) => e.type === 'allocated' && typeof e.detail?.leaseId === 'string')
+  return eventsOfType(audit, 'allocated')
+    .filter((e) => typeof e.detail?.leaseId === 'string')
     .map((e) => {
-      const leaseId = e.detail!.leaseId as string;
-      const end = ends.get(leaseId);
+      const end = ends.get(e.detail.leaseId);
       return {
         testRunId: e.actor,
-        priority: e.detail!.priority as TestPriority,
+        priority: e.detail.priority,
         containerId: e.containerId ?? '',
-        leaseId,
-        requestedAt: Number(e.detail!.requestedAt),
+        leaseId: e.detail.leaseId,
+        requestedAt: Number(e.detail.requestedAt),
         allocatedAt: e.at,
         releasedAt: end?.at ?? null,
-        waitMs: Number(e.detail!.waitMs),
+        waitMs: Number(e.detail.waitMs),
         endedBy: end?.by ?? null,
       };
     });

@@ -131,7 +131,7 @@ describe('fault 10: the coordinator wants the run\'s token', () => {
     const coordinator = await startCoordinator({ manager: pool.manager, runtime: 'process' });
     try {
       const port = Number(new URL(coordinator.url).port);
-      const before = await snapshotStore(pool.manager.store);
+      const before = await snapshotStore(pool.store);
       const body = JSON.stringify({ testRunId: 'intruder', priority: 'critical' });
       const json = { 'content-type': 'application/json', host: `127.0.0.1:${port}` };
       const attempts = [
@@ -154,7 +154,7 @@ describe('fault 10: the coordinator wants the run\'s token', () => {
           expect(code).toBe('UNAUTHORIZED');
         }
       }
-      expect(await snapshotStore(pool.manager.store)).toEqual(before);
+      expect(await snapshotStore(pool.store)).toEqual(before);
       const good = await rawRequest(port, 'GET', '/v1/info', { host: `127.0.0.1:${port}`, authorization: `Bearer ${coordinator.token}` });
       expect(good.status).toBe(200);
     } finally {

@@ -1,6 +1,7 @@
 import { resourceConfigSchema, timeoutConfigSchema } from '../../src/config/schemas.js';
 import type { TestPriority } from '../../src/domain/priority.js';
 import type { SystemAnalytics } from '../../src/pool/analytics-types.js';
+import { asPoolAuditEvents } from '../../src/pool/audit-events.js';
 import { computeAnalytics } from '../../src/pool/pool-analytics.js';
 import type { AuditEvent, ContainerRecord } from '../../src/store/pool-store.js';
 import type { TestTiming } from '../../src/reporter/test-timings.js';
@@ -94,7 +95,8 @@ export function fixtureAnalytics(): SystemAnalytics {
     queue: [],
     leases: [],
     counters: { allocations: 10, releases: 8, expirations: 1, revocations: 1, failedAllocations: 1, cancelledRequests: 0 },
-    audit: fixtureAudit(),
+    // Hand-written like a history file of an older run: partial details, read through the same view.
+    audit: asPoolAuditEvents(fixtureAudit()),
     executions: [20_900, 13_900, 23_400, 22_600, 13_700, 25_800, 22_000, 25_000, 20_900, 18_800],
     resources: resourceConfigSchema.parse({ avgWaitTimeThreshold: 15_000 }),
     timeouts: timeoutConfigSchema.parse({ defaultTimeoutMs: 30_000 }),

@@ -18,6 +18,8 @@ export interface FakePool {
   cleaner: FakeCleaner;
   resetter: FakeResetter;
   poolId: string;
+  /** The pool's store, for tests that look under the manager (it keeps its store private). */
+  store: PoolStore;
 }
 
 /**
@@ -39,7 +41,7 @@ export async function startFakePool(options: { store: PoolStore; containers: num
   const resetter = new FakeResetter();
   const manager = new ContainerPoolManager({ config, store, runtime, health: new FakeHealthGate(runtime), cleaner, resetter, clock });
   await manager.initialize();
-  return { manager, runtime, cleaner, resetter, poolId };
+  return { manager, runtime, cleaner, resetter, poolId, store };
 }
 
 /** Everything a refused call must leave as it was (the audit trail is compared separately: refusals may log). */

@@ -1,0 +1,229 @@
+import type { Clock } from '../clock/clock.js';
+import type { CleanupLevel, ContainerCleaner, ContainerResetter, ResetResult } from '../cleanup/cleanup-types.js';
+import { readTraceFiles, type TraceFile } from '../cleanup/trace-files.js';
+import type { PoolConfig } from '../config/pool-config.js';
+import type { ResetStrategy } from '../config/schemas.js';
+import type { ContainerState } from '../domain/container-state.js';
+import { isPoolError, PoolError } from '../errors/pool-error.js';
+import type { HealthGate } from '../health/health-gate.js';
+import { healthGateError } from '../health/health-gate-error.js';
+import { HealthMonitor } from '../health/health-monitor.js';
+import type { ContainerRuntime, RunContext } from '../runtime/container-runtime.js';
+import type { ContainerRecord, PoolStore } from '../store/pool-store.js';
+import { specOf } from './container-spec-lookup.js';
+import { errorMessage, type EmitPoolEvent, type PoolLogger, type ReportError } from './pool-events.js';
+import { Recycler } from './recycler.js';
+
+/**
+ * What the allocator needs of the containers it hands out. Today the ContainerKeeper in the same process;
+ * with several hosts, a host agent behind the same calls.
+ */
+export interface ContainerHost {
+  /** Cleans a container whose lease ended (it is Cleaning) and returns it to the pool; resolves with where it ended up. */
+  recycle(containerId: string): Promise<ContainerState>;
+  /** Resets a leased container in place (its holder keeps it). `holder`: audited as the actor; omit for the pool's own reset on allocation. */
+  resetLeased(containerId: string, strategy: ResetStrategy, holder?: string): Promise<ResetResult>;
+  /** Reads the files of a trace recorded in the container (src/cleanup/trace-files.ts). */
+  readTrace(containerId: string, traceName: string, budgetMs: number): Promise<TraceFile[]>;
+  /** True while cleanup, reset or recovery of the container runs on its host. */
+  isBusy(containerId: string): boolean;
+}
+
+export interface ContainerKeeperDeps {
+  config: PoolConfig;
+  store: PoolStore;
+  runtime: ContainerRuntime;
+  health: HealthGate;
+  cleaner: ContainerCleaner;
+  resetter: ContainerResetter;
+  clock: Clock;
+  cleanupLevel: () => CleanupLevel;
+  /** The pool's phase: failures are handled only while running; store moves retried while starting or running. */
+  phase: () => 'new' | 'starting' | 'running' | 'closing' | 'closed';
+  onAvailable: () => void;
+  emit: EmitPoolEvent;
+  report: ReportError;
+  logger: PoolLogger;
+}
+
+/**
+ * Keeps one host's containers: starts them and gates them on health, watches them (health monitor), cleans,
+ * resets and recovers them (recycler), stops them. It decides nothing about who gets a container.
+ */
+export class ContainerKeeper implements ContainerHost {
+  private readonly monitor: HealthMonitor;
+  private readonly recycler: Recycler;
+  private monitoring = false;
+
+  constructor(private readonly deps: ContainerKeeperDeps) {
+    const { config, store, runtime, health, clock } = deps;
+    this.recycler = new Recycler({
+      ...deps,
+      active: () => deps.phase() === 'running' || deps.phase() === 'starting',
+    });
+    this.monitor = new HealthMonitor({
+      runtime,
+      health,
+      clock,
+      config: config.health,
+      targets: async () => (await store.listContainers()).map((c) => ({ id: c.id, port: c.port, state: c.state, memoryLimitMB: c.limits.memoryMB })),
+      onError: (error, context) => deps.report(error, context),
+    });
+    this.wireMonitor();
+  }
+
+  /**
+   * Removes leftovers of crashed runs, registers and starts every container and gates each on all health
+   * stages. If any fails, everything started is stopped again and the error names the container, stage and fix.
+   */
+  async start(ctx: RunContext): Promise<number> {
+    const { config, store, runtime, health, clock, logger } = this.deps;
+    const started: string[] = [];
+    try {
+      const reaped = await runtime.reapLeftovers(ctx);
+      if (reaped.length) logger.warn(`Removed ${reaped.length} container(s) left by an earlier run: ${reaped.join(', ')}`);
+      await store.registerContainers(config.containerSpecs, clock.now());
+      this.startMonitor();
+      const results = await Promise.allSettled(
+        config.containerSpecs.map(async (spec) => {
+          await runtime.start(spec, ctx);
+          started.push(spec.id);
+          const report = await health.isContainerReady(spec.port, spec.id, { timeoutMs: config.health.startupTimeoutMs, starting: true });
+          if (!report.ready) throw healthGateError(report, { containerName: spec.name });
+          await this.recycler.move(spec.id, 'Starting', 'Available');
+          this.deps.emit('containerHealthy', { containerId: spec.id, report });
+        }),
+      );
+      const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+      if (failures.length) throw failures.length === 1 ? failures[0] : combineStartFailures(failures);
+    } catch (error) {
+      await this.stopMonitor();
+      await Promise.allSettled(started.map((id) => runtime.stop(id)));
+      throw error;
+    }
+    return started.length;
+  }
+
+  /** Takes over containers already running whose records are in the store: watches them, restarts nothing. */
+  async resume(): Promise<void> {
+    const known = await this.deps.store.listContainers();
+    const missing = this.deps.config.containerSpecs.filter((s) => !known.some((k) => k.id === s.id));
+    if (missing.length) {
+      throw new PoolError('CORRUPT_STATE', `Cannot resume: the store knows no record of ${missing.map((m) => m.id).join(', ')}. Start the pool with initialize().`, {
+        missing: missing.map((m) => m.id),
+      });
+    }
+    this.startMonitor();
+  }
+
+  /** Stops watching (first step of shutdown). */
+  async stopMonitor(): Promise<void> {
+    if (!this.monitoring) return;
+    this.monitoring = false;
+    await this.monitor.stop().catch(() => undefined);
+  }
+
+  /** Waits for cleanup, reset and recovery in progress. */
+  settle(): Promise<void> {
+    return this.recycler.settle();
+  }
+
+  /** Stops every container and the runtime; records them Stopped (a leased one keeps its record). Errors are collected, not thrown. */
+  async stopAll(errors: unknown[]): Promise<void> {
+    const { config, store, runtime, clock } = this.deps;
+    const containers = await store.listContainers().catch((e: unknown) => {
+      errors.push(e);
+      return [] as ContainerRecord[];
+    });
+    await Promise.allSettled(
+      config.containerSpecs.map(async (spec) => {
+        await runtime.stop(spec.id).catch((e: unknown) => errors.push(e));
+        const record = containers.find((c) => c.id === spec.id);
+        if (record && record.state !== 'Stopped' && record.state !== 'Allocated') {
+          await store.transition(spec.id, record.state, 'Stopped', clock.now()).catch(() => undefined);
+        }
+      }),
+    );
+    await runtime.close().catch((e: unknown) => errors.push(e));
+  }
+
+  recycle(containerId: string): Promise<ContainerState> {
+    return this.recycler.recycle(containerId);
+  }
+
+  isBusy(containerId: string): boolean {
+    return this.recycler.isBusy(containerId);
+  }
+
+  /** Resets a container nobody holds (an operator's reset); a leased one is refused. */
+  async resetIdle(containerId: string, strategy: ResetStrategy): Promise<ResetResult> {
+    const container = await this.deps.store.getContainer(containerId);
+    if (container.state === 'Allocated') {
+      throw new PoolError('INVALID_TRANSITION', `Container ${containerId} is leased; release it first or reset it through its lease.`, { containerId });
+    }
+    return this.recycler.resetIdle(containerId, strategy);
+  }
+
+  async resetLeased(containerId: string, strategy: ResetStrategy, holder?: string): Promise<ResetResult> {
+    const result = await this.deps.resetter.reset(containerId, strategy);
+    if (holder !== undefined) this.deps.emit('resetCompleted', { ...result, actor: holder });
+    return result;
+  }
+
+  readTrace(containerId: string, traceName: string, budgetMs: number): Promise<TraceFile[]> {
+    return readTraceFiles(this.deps.runtime, containerId, traceName, budgetMs);
+  }
+
+  /**
+   * A container failed (died, failed its health check): its lease, if any, ends at once and the holder is
+   * told (leaseRevoked); then automatic recovery runs.
+   */
+  private async handleFailure(containerId: string, reason: string): Promise<void> {
+    const { store, clock, emit } = this.deps;
+    if (this.deps.phase() !== 'running') return;
+    if (this.recycler.isBusy(containerId)) return; // a reset/cleanup in progress owns the container
+    const container = await store.getContainer(containerId);
+    if (container.state !== 'Allocated' && container.state !== 'Available') return;
+    const lease = await store.revoke(containerId, clock.now(), reason);
+    emit('containerStateChanged', { containerId, from: container.state, to: 'Unhealthy', error: reason });
+    emit('containerUnhealthy', { containerId, consecutiveFailures: container.consecutiveFailures + 1, reason, cause: 'detected', ...(lease ? { leaseId: lease.leaseId } : {}) });
+    if (lease) emit('leaseRevoked', { lease, reason });
+    void this.recycler.recover(containerId).catch(() => undefined);
+  }
+
+  private startMonitor(): void {
+    this.monitor.start();
+    this.monitoring = true;
+  }
+
+  private wireMonitor(): void {
+    const { emit, report, logger, store, clock } = this.deps;
+    this.monitor.on('containerUnhealthy', ({ containerId, reason }) => {
+      const name = specOf(this.deps.config.containerSpecs, containerId).name;
+      void this.handleFailure(containerId, `container ${name} ${reason}`).catch((e: unknown) => report(e, `handle failure of ${containerId}`));
+    });
+    this.monitor.on('usage', ({ containerId, stats }) => {
+      void store.recordUsage(containerId, { ...stats, at: clock.now() }).catch((e: unknown) => report(e, `record usage of ${containerId}`));
+    });
+    this.monitor.on('memoryThresholdExceeded', (event) => {
+      emit('memoryThresholdExceeded', event);
+      void this.recycler.restartWhenIdle(event.containerId).catch((e: unknown) => report(e, `memory restart of ${event.containerId}`));
+    });
+    this.monitor.on('zombieProcesses', (event) => {
+      logger.warn(`Container ${event.containerId} has ${event.processes.length} defunct process(es): ${event.processes.join(', ')}`);
+      emit('zombieProcesses', event);
+    });
+    this.monitor.on('sessionsLeftOpen', (event) => {
+      logger.warn(`Container ${event.containerId} is free but ${event.sessions} MCP session(s) are still open on it.`);
+      emit('sessionsLeftOpen', event);
+    });
+  }
+}
+
+function combineStartFailures(failures: unknown[]): PoolError {
+  const messages = failures.map(errorMessage);
+  const first = failures.find((f) => isPoolError(f));
+  return new PoolError(first?.code ?? 'HEALTH_GATE_FAILED', `${failures.length} containers failed to start:\n${messages.map((m) => `  - ${m}`).join('\n')}`, {
+    failures: failures.map((f) => (isPoolError(f) ? f.toJSON() : errorMessage(f))),
+  });
+}
