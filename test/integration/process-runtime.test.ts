@@ -17,6 +17,7 @@ import { probeTcpPort } from '../../src/runtime/port-probe.js';
 import { listProcesses, readEnvironVariable, readProcEntry } from '../../src/runtime/process/proc-table.js';
 import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
 import { poolDir, runDir } from '../../src/runtime/process/sandbox-layout.js';
+import { describeContainerRuntimeContract } from '../contract/container-runtime.contract.js';
 import { freePort } from '../support/ports.js';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -48,6 +49,26 @@ async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: n
   }
   return condition();
 }
+
+describeContainerRuntimeContract('process', async () => {
+  const rootDir = await mkdtemp(join(tmpdir(), 'cqa-contract-'));
+  const runtime = new ProcessRuntime({ rootDir, killGraceMs: 2_000 });
+  const contractPool = `${poolId}-contract`;
+  return {
+    runtime,
+    ctx: { poolId: contractPool, runId: 'run-1' },
+    namePrefix: contractPool,
+    async killServer(id) {
+      const pid = Number((await runtime.exec(id, ['sh', '-c', 'echo $MCP_SERVER_PID'])).stdout.trim());
+      process.kill(pid, 'SIGKILL');
+    },
+    leftovers: async () => [
+      ...processesUnder(rootDir).map((pid) => `process ${pid}`),
+      ...(existsSync(poolDir(rootDir, contractPool)) ? [`folder ${poolDir(rootDir, contractPool)}`] : []),
+    ],
+    cleanup: () => rm(rootDir, { recursive: true, force: true }),
+  };
+});
 
 describe('ProcessRuntime against real @playwright/mcp and Chromium', () => {
   let rootDir: string;
@@ -137,48 +158,28 @@ describe('ProcessRuntime against real @playwright/mcp and Chromium', () => {
     }
   });
 
-  it('exec runs on the host in the sandbox with the environment contract', async () => {
+  it('exec runs on the host in the member\'s sandbox folders', async () => {
     const paths = runtime.sandboxOf('container-2')!;
-    const result = await runtime.exec('container-2', [
-      'sh',
-      '-c',
-      'printf "%s\\n" "$MCP_HOME" "$MCP_TMPDIR" "$MCP_WORKDIR" "$MCP_SERVER_PID" "$MCP_PORT" "$(pwd)" "$HOME"; ps -o pid= -p "$MCP_SERVER_PID"; echo oops >&2; exit 3',
-    ]);
-    const [home, tmp, work, pid, port, cwd, HOME, psPid] = result.stdout.trim().split('\n').map((l) => l.trim());
-    expect({ home, tmp, work, cwd, HOME }).toEqual({ home: paths.homeDir, tmp: paths.tmpDir, work: paths.workDir, cwd: paths.workDir, HOME: paths.homeDir });
-    expect(port).toBe(String(specs[1]!.port));
-    expect(psPid).toBe(pid);
-    expect(alive(Number(pid))).toBe(true);
-    expect(result.exitCode).toBe(3);
-    expect(result.stderr).toBe('oops\n');
-
-    const started = performance.now();
-    const slow = runtime.exec('container-2', ['sh', '-c', 'sleep 30'], { timeoutMs: 300 });
-    await expect(slow).rejects.toSatisfy((e: unknown) => isPoolError(e, 'RUNTIME_ERROR') && (e as Error).message.includes('did not finish within 300 ms'));
-    // Ended by its 300 ms timeout, not by `sleep 30` finishing: under half the sleep shows that, loaded or not.
-    expect(performance.now() - started).toBeLessThan(15_000);
+    const result = await runtime.exec('container-2', ['sh', '-c', 'printf "%s\\n" "$MCP_HOME" "$MCP_TMPDIR" "$MCP_WORKDIR" "$MCP_SANDBOX" "$TMPDIR"']);
+    const [home, tmp, work, sandbox, TMPDIR] = result.stdout.trim().split('\n');
+    expect({ home, tmp, work, sandbox, TMPDIR }).toEqual({ home: paths.homeDir, tmp: paths.tmpDir, work: paths.workDir, sandbox: paths.dir, TMPDIR: paths.tmpDir });
   });
 
-  it('reports a killed server as died at once (child exit event), and the gate fails', async () => {
+  it('a killed server\'s Chromium does not outlive it, and the gate fails', async () => {
     const id = 'container-1';
     const pid = Number((await runtime.exec(id, ['sh', '-c', 'echo $MCP_SERVER_PID'])).stdout.trim());
     const chromiumPids = listProcesses().filter((e) => e.pgid === pid && e.pid !== pid).map((e) => e.pid);
-    const died = new Promise<{ event: RuntimeEvent; ms: number }>((resolve) => {
+    const died = new Promise<RuntimeEvent>((resolve) => {
       const off = runtime.onEvent((event) => {
         if (event.type === 'died' && event.containerId === id) {
           off();
-          resolve({ event, ms: performance.now() - killedAt });
+          resolve(event);
         }
       });
     });
-    const killedAt = performance.now();
     process.kill(pid, 'SIGKILL');
-    const { event, ms } = await died;
-    // The child's exit event: milliseconds on a quiet machine (printed below), a few scheduling delays with both
-    // cores busy; 5 s allows that and is far under the 30 s health poll that would otherwise find the death.
-    expect(ms).toBeLessThan(5_000);
-    expect(event.type === 'died' && event.reason).toMatch(/exited with code 137 \(killed by SIGKILL\)/);
-    console.log(`[timing] SIGKILL → died event ${Math.round(ms)} ms`);
+    // How fast and in which words a death is reported is the runtime contract's; here: what follows it.
+    await died;
 
     const report = await checker.isContainerReady(specs[0]!.port, id, { timeoutMs: 3_000 });
     expect(report.ready).toBe(false);
@@ -205,16 +206,13 @@ describe('ProcessRuntime against real @playwright/mcp and Chromium', () => {
     expect(events.filter((e) => e.type === 'died' && e.containerId === id)).toHaveLength(1);
   });
 
-  it('stop is safe twice and for an unknown id; a stopped member fails the gate at tcp', async () => {
+  it('a stopped member says so, fails the gate at tcp and reports zero use', async () => {
     await runtime.stop('container-2');
-    await runtime.stop('container-2');
-    await runtime.stop('no-such-container');
     expect(await runtime.inspect('container-2')).toMatchObject({ running: false, reason: 'stopped' });
     const report = await checker.isContainerReady(specs[1]!.port, 'container-2', { timeoutMs: 2_000 });
     expect(report.failedStage).toBe('tcp');
     expect(report.stages[0]?.error).toMatch(/not running: stopped/);
     expect(events.some((e) => e.type === 'died' && e.containerId === 'container-2')).toBe(false);
-    await expect(runtime.exec('container-2', ['true'])).rejects.toSatisfy((e: unknown) => isPoolError(e, 'RUNTIME_ERROR'));
     expect(await runtime.stats('container-2')).toEqual({ memoryMB: 0, cpuPercent: 0 });
   });
 
@@ -268,14 +266,5 @@ setInterval(() => undefined, 1000);
     // This file's own runtime is a live run of the same pool: untouched.
     expect((await runtime.inspect('container-1')).running).toBe(true);
     expect(existsSync(runDir(rootDir, ctx))).toBe(true);
-  });
-
-  it('close leaves no process and no folder', async () => {
-    expect(processesUnder(rootDir).length).toBeGreaterThan(0);
-    await runtime.close();
-    await runtime.close();
-    expect(processesUnder(rootDir)).toEqual([]);
-    expect(existsSync(poolDir(rootDir, poolId))).toBe(false);
-    await expect(runtime.start(spec(1, specs[0]!.port), ctx)).rejects.toSatisfy((e: unknown) => isPoolError(e, 'RUNTIME_ERROR'));
   });
 });

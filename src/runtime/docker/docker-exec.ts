@@ -6,7 +6,7 @@ import { sleepOn, withinBudget } from '../../clock/clock-wait.js';
 import { PoolError } from '../../errors/pool-error.js';
 import type { ExecResult } from '../container-runtime.js';
 import { runtimeError } from '../runtime-error.js';
-import { dockerFix } from './docker-error.js';
+import { dockerFix, dockerMessage } from './docker-error.js';
 import { ExecOutput } from './exec-output.js';
 
 /** The image must provide it (docker/image/mcp-exec): it adds MCP_SERVER_PID and enters MCP_WORKDIR. */
@@ -33,7 +33,8 @@ export interface DockerExecInput {
 export async function runDockerExec(input: DockerExecInput): Promise<ExecResult> {
   const { docker, clock, containerId, dockerId, argv, timeoutMs } = input;
   if (argv.length === 0) throw new PoolError('INVALID_ARGUMENT', `exec in container ${containerId} needs a command (argv is empty).`, { containerId });
-  const stage = `exec of ${JSON.stringify(argv[0])}`;
+  const stage = 'exec';
+  const command = JSON.stringify(argv.join(' '));
   const started = clock.monotonic();
   // `-k 2` escalates to SIGKILL for commands that ignore SIGTERM; `timeout`'s process group also takes the
   // command's children with it.
@@ -45,7 +46,7 @@ export async function runDockerExec(input: DockerExecInput): Promise<ExecResult>
     exec = await docker.getContainer(dockerId).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true, Tty: false });
     stream = await exec.start({ hijack: true, stdin: false });
   } catch (error) {
-    throw runtimeError('docker', { containerId, stage, cause: error, fix: 'Is the container running? inspect() tells why not.' });
+    throw runtimeError('docker', { containerId, stage, problem: `could not run ${command}: ${dockerMessage(error)}`, cause: error, fix: 'Is the container running? inspect() tells why not.' });
   }
 
   const output = new ExecOutput();
@@ -74,7 +75,7 @@ export async function runDockerExec(input: DockerExecInput): Promise<ExecResult>
     throw runtimeError('docker', {
       containerId,
       stage,
-      problem: `it ran longer than its ${timeoutMs} ms budget and was killed`,
+      problem: `${command} ran longer than its ${timeoutMs} ms budget and was killed`,
       fix: 'Raise timeoutMs or make the command faster.',
       data: { timedOut: true, exitCode, stdout: output.stdout, stderr: output.stderr },
     });
