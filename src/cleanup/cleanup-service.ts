@@ -63,7 +63,7 @@ const FORK_REFUSED = /cannot fork|fork system call failed|fork: (retry: )?resour
 /**
  * The six-stage cleanup between two holders of a container. Every stage is one POSIX `sh` script run through
  * `runtime.exec` under the exec environment contract, so one implementation serves Docker and the process
- * runtime (see sandbox-scripts.ts for what each script does). Stages are timed and independent: a failing
+ * runtime (src/cleanup/sh/*.sh say what each script does). Stages are timed and independent: a failing
  * stage does not stop the next ones, and validateCleanup runs last, whatever came before it, with one
  * exception: a stage that used up its budget, or whose script the container refused to fork, means the
  * container cannot run commands (a fork bomb at its pids limit, a frozen container), so the rest are skipped
