@@ -1,13 +1,20 @@
 /**
  * Layers: imports point down only.
  *   fixtures/, src/cli/         (what users run: Playwright fixtures, the cinnamon-pool command)
- *   src/coordinator/            (globalSetup, HTTP coordinator and its client, withContainerPool)
+ *   src/coordinator/            (globalSetup, the HTTP coordinator and its routes, withContainerPool)
  *   src/reporter/               (analytics reporter and its HTML-report entry)
  *   src/pool/
  *   src/health/, src/cleanup/
  *   src/runtime/
  *   src/store/
+ *   src/protocol/               (the coordinator's HTTP contract: request schemas, reply shapes, the env
+ *                                variable names, PoolClient; imported by coordinator, reporter, fixtures, cli)
  *   src/config/, src/errors/, src/clock/, src/domain/  (leaves)
+ *
+ * src/protocol/ imports code only from the leaves. It names the records the API carries (Lease, Allocation,
+ * PoolStatus, SystemAnalytics, AuditEvent, ResetResult, ...) with `import type` from the layers that define
+ * them: erased at compile time, one definition of each record, and a record that changes shape breaks the
+ * client's build. Any other import from those layers is refused.
  */
 const layer = (name, allowed) => ({
   name: `${name}-imports-down-only`,
@@ -26,13 +33,27 @@ module.exports = {
     layer('domain', ['errors']),
     layer('config', ['errors', 'domain']),
     layer('store', leaves),
+    {
+      name: 'protocol-imports-leaves-only',
+      comment: 'protocol may import code only from the leaves (config, errors, clock, domain)',
+      severity: 'error',
+      from: { path: '^src/protocol/' },
+      to: { path: '^src/', pathNot: ['^src/protocol/', ...leaves.map((a) => `^src/${a}/`)], dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'protocol-types-from-records-only',
+      comment: 'protocol may name (import type) the records of store, pool, cleanup and runtime, nothing above them',
+      severity: 'error',
+      from: { path: '^src/protocol/' },
+      to: { path: '^src/', pathNot: ['^src/protocol/', ...[...leaves, 'store', 'pool', 'cleanup', 'runtime'].map((a) => `^src/${a}/`)] },
+    },
     layer('runtime', [...leaves]),
     layer('health', [...leaves, 'runtime']),
     layer('cleanup', [...leaves, 'runtime', 'health']),
     layer('pool', [...leaves, 'store', 'runtime', 'health', 'cleanup']),
-    layer('reporter', [...leaves, 'store', 'pool']),
-    layer('coordinator', [...leaves, 'store', 'runtime', 'health', 'cleanup', 'pool', 'reporter']),
-    layer('cli', [...leaves, 'store', 'runtime', 'health', 'cleanup', 'pool', 'reporter', 'coordinator']),
+    layer('reporter', [...leaves, 'protocol', 'store', 'pool']),
+    layer('coordinator', [...leaves, 'protocol', 'store', 'runtime', 'health', 'cleanup', 'pool', 'reporter']),
+    layer('cli', [...leaves, 'protocol', 'store', 'runtime', 'health', 'cleanup', 'pool', 'reporter', 'coordinator']),
     {
       name: 'src-never-imports-fixtures',
       severity: 'error',

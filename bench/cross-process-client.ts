@@ -9,7 +9,7 @@
  *   heartbeat, open the lease event stream and wait until it is in place).
  * - `floor`: two GET /v1/info per round (auth, routing, JSON, no store): the HTTP floor the others stand on.
  */
-import { PoolClient } from '../src/coordinator/pool-client.js';
+import { PoolClient } from '../src/protocol/pool-client.js';
 import { WorkerLease } from '../fixtures/worker-lease.js';
 
 const mode = process.argv[2] === 'fixture' || process.argv[2] === 'floor' ? process.argv[2] : 'client';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parsePoolOptions } from '../src/config/pool-config.js';
 import { startCoordinator } from '../src/coordinator/coordinator-server.js';
-import { POOL_TOKEN_ENV, POOL_URL_ENV } from '../src/coordinator/pool-client.js';
+import { POOL_TOKEN_ENV, POOL_URL_ENV } from '../src/protocol/env-names.js';
 import { ContainerPoolManager } from '../src/pool/container-pool-manager.js';
 import { MemoryPoolStore } from '../src/store/memory-store.js';
 import type { PoolStore } from '../src/store/pool-store.js';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import { createInterface, type Interface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { isPoolError } from '../src/errors/pool-error.js';
-import { PoolClient } from '../src/coordinator/pool-client.js';
+import { PoolClient } from '../src/protocol/pool-client.js';
 import { TEST_PRIORITIES, type TestPriority } from '../src/domain/priority.js';
 import { startTestRedis } from '../test/support/redis-server.js';
 

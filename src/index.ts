@@ -62,13 +62,13 @@ export type { ContainerRuntime, RuntimeEvent } from './runtime/container-runtime
 export type { HealthGate, HealthReport } from './health/health-gate.js';
 export type { CleanupResult, ContainerCleaner, ContainerResetter, ResetResult } from './cleanup/cleanup-types.js';
 
-export { DockerRuntime } from './runtime/docker-runtime.js';
-export type { DockerRuntimeOptions } from './runtime/docker-runtime.js';
-export { ProcessRuntime } from './runtime/process-runtime.js';
-export type { ProcessRuntimeOptions } from './runtime/process-runtime.js';
+export { DockerRuntime } from './runtime/docker/docker-runtime.js';
+export type { DockerRuntimeOptions } from './runtime/docker/docker-runtime.js';
+export { ProcessRuntime } from './runtime/process/process-runtime.js';
+export type { ProcessRuntimeOptions } from './runtime/process/process-runtime.js';
 export { selectRuntime, RUNTIME_ENV_VAR } from './runtime/select-runtime.js';
 export type { RuntimeChoice, RuntimeDecision } from './runtime/select-runtime.js';
-export { locateChromium } from './runtime/chromium-locator.js';
+export { locateChromium } from './runtime/process/chromium-locator.js';
 export { HealthChecker } from './health/health-checker.js';
 export type { HealthCheckerOptions } from './health/health-checker.js';
 export { healthGateError } from './health/health-gate-error.js';
@@ -76,4 +76,5 @@ export { HealthMonitor } from './health/health-monitor.js';
 
 export { withContainerPool } from './coordinator/with-container-pool.js';
 export type { ContainerPoolOptions } from './coordinator/container-pool-options.js';
-export { PoolClient, POOL_URL_ENV, POOL_TOKEN_ENV } from './coordinator/pool-client.js';
+export { PoolClient } from './protocol/pool-client.js';
+export { POOL_URL_ENV, POOL_TOKEN_ENV } from './protocol/env-names.js';

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { parsePoolOptions } from '../config/pool-config.js';
-import { POOL_TOKEN_ENV, POOL_URL_ENV } from '../coordinator/pool-client.js';
+import { POOL_TOKEN_ENV, POOL_URL_ENV } from '../protocol/env-names.js';
 import { RUNTIME_CHOICES, RUNTIME_ENV_VAR, type RuntimeChoice } from '../runtime/select-runtime.js';
 import type { CoordinatorLookup } from './coordinator-file.js';
 import type { DoctorOptions } from './doctor-checks.js';

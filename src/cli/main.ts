@@ -6,7 +6,7 @@
  *   cinnamon-pool image    build the MCP server image (or print its tag)
  * From a checkout, without building: npx tsx src/cli/main.ts doctor
  */
-import { PoolClient } from '../coordinator/pool-client.js';
+import { PoolClient } from '../protocol/pool-client.js';
 import { isPoolError } from '../errors/pool-error.js';
 import { formatChecks, hasFailures } from './check-result.js';
 import { USAGE, UsageError, parseCommand } from './cli-args.js';

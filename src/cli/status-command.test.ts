@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CoordinatorInfo } from '../coordinator/coordinator-protocol.js';
+import type { CoordinatorInfo } from '../protocol/coordinator-api.js';
 import type { PoolStatus } from '../pool/analytics-types.js';
 import { renderStatus, type StatusSource } from './status-command.js';
 

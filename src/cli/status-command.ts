@@ -1,4 +1,4 @@
-import type { CoordinatorInfo } from '../coordinator/coordinator-protocol.js';
+import type { CoordinatorInfo } from '../protocol/coordinator-api.js';
 import { formatStatusText } from '../coordinator/status-text.js';
 import type { PoolStatus } from '../pool/analytics-types.js';
 

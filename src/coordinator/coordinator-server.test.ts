@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PoolOptionsInput } from '../config/schemas.js';
 import { startUnitCoordinator } from '../../test/support/unit-coordinator.js';
-import type { LeaseEvent } from './coordinator-protocol.js';
+import type { LeaseEvent } from '../protocol/coordinator-api.js';
 import type { RunningCoordinator } from './coordinator-server.js';
-import { PoolClient } from './pool-client.js';
+import { PoolClient } from '../protocol/pool-client.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {

@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
 import type { FullConfig } from '@playwright/test';
 import { ANALYTICS_SNAPSHOT_ENV, writeAnalyticsSnapshot } from '../reporter/analytics-snapshot.js';
 import { parseContainerPoolOptions } from './container-pool-options.js';
-import { POOL_MAX_WAIT_ENV, POOL_TOKEN_ENV, POOL_URL_ENV } from './pool-client.js';
+import { POOL_MAX_WAIT_ENV, POOL_TOKEN_ENV, POOL_URL_ENV } from '../protocol/env-names.js';
 import { PoolRun } from './pool-run.js';
 import { SignalGuard, signalExitCode, type StopSignal } from './signal-guard.js';
 import { poolOptionsFromMetadata } from './with-container-pool.js';

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { ContainerPoolManager } from '../pool/container-pool-manager.js';
-import type { LeaseEvent } from './coordinator-protocol.js';
+import type { LeaseEvent } from '../protocol/coordinator-api.js';
 
 /** Comment lines keep idle streams open through anything that closes quiet connections. */
 const KEEPALIVE_MS = 15_000;

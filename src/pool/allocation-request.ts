@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { parseOptions } from '../config/parse-options.js';
+import { allocationRequestFields } from '../domain/allocation-request-fields.js';
 import { parsePriority, type TestPriority } from '../domain/priority.js';
 import type { ResourceRequirements } from '../store/pool-store.js';
 
@@ -29,21 +30,6 @@ export interface AllocationRequest {
   requestId: string;
   signal?: AbortSignal;
 }
-
-/**
- * The fields of an allocation request that can cross a process boundary (no `signal`), priority left to the
- * caller: the manager checks it with parsePriority (INVALID_PRIORITY), the coordinator's HTTP body with an enum.
- */
-export const allocationRequestFields = {
-  testRunId: z.string().min(1).max(512),
-  timeoutMs: z.number().int().positive().finite().optional(),
-  maxRetries: z.number().int().min(0).max(100).optional(),
-  requiredResources: z
-    .object({ minMemoryMB: z.number().nonnegative().finite().optional(), maxCpuPercent: z.number().nonnegative().finite().optional() })
-    .strict()
-    .optional(),
-  requestId: z.string().min(1).max(200).optional(),
-};
 
 const requestSchema = z
   .object({ ...allocationRequestFields, priority: z.unknown().optional(), signal: z.instanceof(AbortSignal).optional() })

@@ -1,5 +1,6 @@
 import type { TestInfo } from '@playwright/test';
-import { type AnalyticsSource, coordinatorSourceFromEnv, POOL_URL_ENV } from './analytics-source.js';
+import { POOL_URL_ENV } from '../protocol/env-names.js';
+import { type AnalyticsSource, coordinatorSourceFromEnv } from './analytics-source.js';
 import { headlineFigures, severityLabel } from './headline.js';
 import { renderHtmlReport } from './html-report.js';
 import { leaseTimelineChart, waitByPriorityChart } from './svg-charts.js';

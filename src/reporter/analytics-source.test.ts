@@ -51,7 +51,7 @@ describe('coordinatorSource', () => {
   it('fails with the status on a wrong token, and names the field of a wrong body', async () => {
     const stub = await stubCoordinator({ '/v1/analytics': { ...fixtureAnalytics(), poolMetrics: { totalContainers: 'two' } }, '/v1/audit': [] });
     servers.push(stub.server);
-    await expect(coordinatorSource({ url: stub.url, token: 'wrong' }).load()).rejects.toThrow(/answered 401 Unauthorized/);
+    await expect(coordinatorSource({ url: stub.url, token: 'wrong' }).load()).rejects.toThrow(/coordinator http:\/\/127.0.0.1:\d+ answered 401/);
     await expect(coordinatorSource({ url: stub.url, token: 'tok' }).load()).rejects.toThrow(/did not return pool analytics: poolMetrics.totalContainers/);
   });
 

@@ -1,11 +1,10 @@
+import { isPoolError } from '../errors/pool-error.js';
 import type { SystemAnalytics } from '../pool/analytics-types.js';
+import { POOL_TOKEN_ENV, POOL_URL_ENV } from '../protocol/env-names.js';
+import { PoolClient } from '../protocol/pool-client.js';
 import type { AuditEvent } from '../store/pool-store.js';
 import { parseAuditEvents, parseSystemAnalytics } from './analytics-schema.js';
 import { readAnalyticsSnapshot } from './analytics-snapshot.js';
-
-/** Environment the coordinator hands to workers (and, being set in the runner process, to reporters). */
-export const POOL_URL_ENV = 'CINNAMON_POOL_URL';
-export const POOL_TOKEN_ENV = 'CINNAMON_POOL_TOKEN';
 
 /** How long one request to the coordinator may take before the source gives up. @defaultValue 5000 ms */
 export const DEFAULT_COORDINATOR_TIMEOUT_MS = 5_000;
@@ -30,36 +29,43 @@ export interface AnalyticsSource {
 export interface CoordinatorSourceOptions {
   url: string | undefined;
   token: string | undefined;
+  /** Budget of each request. @defaultValue DEFAULT_COORDINATOR_TIMEOUT_MS */
   timeoutMs?: number;
-  fetch?: typeof fetch;
 }
 
-/** Asks a running coordinator: `GET /v1/analytics` and `GET /v1/audit` with the run's bearer token. */
+/**
+ * Asks a running coordinator through the protocol's PoolClient: `GET /v1/analytics` and `GET /v1/audit` with
+ * the run's bearer token. The bodies are checked here (they come from another process, maybe another version).
+ */
 export function coordinatorSource(options: CoordinatorSourceOptions): AnalyticsSource {
-  const doFetch = options.fetch ?? fetch;
-  const timeoutMs = options.timeoutMs ?? DEFAULT_COORDINATOR_TIMEOUT_MS;
-  const get = async (base: string, path: string): Promise<unknown> => {
-    const url = new URL(path, base.endsWith('/') ? base : `${base}/`);
-    const response = await doFetch(url, {
-      headers: { authorization: `Bearer ${options.token ?? ''}`, accept: 'application/json' },
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    if (!response.ok) throw new Error(`coordinator ${url.href} answered ${response.status} ${response.statusText}`.trim());
-    return response.json();
-  };
   return {
     name: 'coordinator',
     async load() {
       if (!options.url) return undefined;
       const base = options.url;
-      const [analytics, audit] = await Promise.all([get(base, 'v1/analytics'), get(base, 'v1/audit')]);
-      return {
-        analytics: parseSystemAnalytics(analytics, `coordinator ${base}`),
-        audit: parseAuditEvents(audit, `coordinator ${base}`),
-        origin: `coordinator ${base}`,
-      };
+      const client = new PoolClient({ url: base, token: options.token ?? '', requestTimeoutMs: options.timeoutMs ?? DEFAULT_COORDINATOR_TIMEOUT_MS });
+      try {
+        // Read as unknown: the client types the reply, the schemas below are what check it.
+        const [analytics, audit] = await Promise.all<unknown>([client.analytics(), client.audit()]).catch((error: unknown) => {
+          throw refusal(base, error);
+        });
+        return {
+          analytics: parseSystemAnalytics(analytics, `coordinator ${base}`),
+          audit: parseAuditEvents(audit, `coordinator ${base}`),
+          origin: `coordinator ${base}`,
+        };
+      } finally {
+        client.close();
+      }
     },
   };
+}
+
+/** A refusal keeps its HTTP status in the message: "answered 401" is what a user looking at a skipped report needs. */
+function refusal(base: string, error: unknown): unknown {
+  const status = isPoolError(error) ? error.data.httpStatus : undefined;
+  if (typeof status !== 'number') return error;
+  return new Error(`coordinator ${base} answered ${status}: ${(error as Error).message}`, { cause: error });
 }
 
 /** The coordinator of this run, from the environment globalSetup set. */

@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePoolOptions } from '../../src/config/pool-config.js';
 import { parseContainerPoolOptions } from '../../src/coordinator/container-pool-options.js';
-import { PoolClient } from '../../src/coordinator/pool-client.js';
+import { PoolClient } from '../../src/protocol/pool-client.js';
 import { startCoordinator, type RunningCoordinator } from '../../src/coordinator/coordinator-server.js';
 import { withContainerPool } from '../../src/coordinator/with-container-pool.js';
 import { isPoolError } from '../../src/errors/pool-error.js';

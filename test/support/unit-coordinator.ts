@@ -1,7 +1,7 @@
 import { parsePoolOptions } from '../../src/config/pool-config.js';
 import type { PoolOptionsInput } from '../../src/config/schemas.js';
 import { startCoordinator, type RunningCoordinator } from '../../src/coordinator/coordinator-server.js';
-import { PoolClient } from '../../src/coordinator/pool-client.js';
+import { PoolClient } from '../../src/protocol/pool-client.js';
 import { ContainerPoolManager } from '../../src/pool/container-pool-manager.js';
 import { MemoryPoolStore } from '../../src/store/memory-store.js';
 import { FakeCleaner, FakeHealthGate, FakeResetter, FakeRuntime } from './fakes.js';

@@ -8,7 +8,7 @@
  */
 import { createInterface } from 'node:readline';
 import { isPoolError } from '../../../src/errors/pool-error.js';
-import { PoolClient } from '../../../src/coordinator/pool-client.js';
+import { PoolClient } from '../../../src/protocol/pool-client.js';
 import type { TestPriority } from '../../../src/domain/priority.js';
 
 const [testRunId = 'holder', priority = 'normal'] = process.argv.slice(2);

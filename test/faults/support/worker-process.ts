@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { POOL_TOKEN_ENV, POOL_URL_ENV } from '../../../src/coordinator/pool-client.js';
+import { POOL_TOKEN_ENV, POOL_URL_ENV } from '../../../src/protocol/env-names.js';
 
 const WORKER = fileURLToPath(new URL('./holder-worker.ts', import.meta.url));
 

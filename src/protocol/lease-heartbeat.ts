@@ -1,6 +1,6 @@
 import { isPoolError, type PoolError, type PoolErrorCode } from '../errors/pool-error.js';
 import type { LeaseRef } from '../pool/container-pool-manager.js';
-import type { RenewResponse } from './coordinator-protocol.js';
+import type { RenewResponse } from './coordinator-api.js';
 
 /** Answers that mean the lease is gone for good; anything else (coordinator slow, Redis blip) is retried. */
 const LOST_CODES: readonly PoolErrorCode[] = ['LEASE_REVOKED', 'LEASE_EXPIRED', 'STALE_TOKEN', 'UNKNOWN_LEASE', 'ALREADY_RELEASED', 'POOL_SHUT_DOWN'];

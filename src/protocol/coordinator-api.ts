@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { RESET_STRATEGIES, type ResetStrategy } from '../config/schemas.js';
+import { allocationRequestFields } from '../domain/allocation-request-fields.js';
 import { TEST_PRIORITIES } from '../domain/priority.js';
-import { allocationRequestFields } from '../pool/allocation-request.js';
 import type { Allocation } from '../pool/container-pool-manager.js';
 import type { RuntimeKind } from '../runtime/container-runtime.js';
 import type { Lease } from '../store/pool-store.js';

@@ -1,32 +1,27 @@
-import { Agent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { POOL_ERROR_CODES, PoolError, type PoolErrorCode } from '../errors/pool-error.js';
+import { Agent, request as httpRequest } from 'node:http';
+import { PoolError } from '../errors/pool-error.js';
 import type { ResetResult } from '../cleanup/cleanup-types.js';
 import type { ResetStrategy } from '../config/schemas.js';
 import type { PoolStatus, SystemAnalytics } from '../pool/analytics-types.js';
 import type { LeaseRef } from '../pool/container-pool-manager.js';
 import type { ExtensionDecision, TimeoutRecommendation } from '../pool/timeout-manager.js';
 import type { AuditEvent } from '../store/pool-store.js';
-import {
-  errorBodySchema,
-  leaseEventSchema,
-  type AllocateBody,
-  type AllocateResponse,
-  type CoordinatorInfo,
-  type ExtensionBody,
-  type LeaseEvent,
-  type ReleaseResponse,
-  type RenewBody,
-  type RenewResponse,
-  type TraceBody,
-  type TraceResponse,
-} from './coordinator-protocol.js';
+import type {
+  AllocateBody,
+  AllocateResponse,
+  CoordinatorInfo,
+  ExtensionBody,
+  LeaseEvent,
+  ReleaseResponse,
+  RenewBody,
+  RenewResponse,
+  TraceBody,
+  TraceResponse,
+} from './coordinator-api.js';
+import { readBody, safeJson, toPoolError, unreachable } from './coordinator-reply.js';
+import { POOL_TOKEN_ENV, POOL_URL_ENV } from './env-names.js';
+import { openLeaseEventStream, type LeaseEventSubscription } from './lease-event-stream.js';
 import { LeaseHeartbeat, type HeartbeatOptions } from './lease-heartbeat.js';
-
-/** Environment variables through which globalSetup hands the coordinator to the workers. */
-export const POOL_URL_ENV = 'CINNAMON_POOL_URL';
-export const POOL_TOKEN_ENV = 'CINNAMON_POOL_TOKEN';
-/** The pool's queue limit (ms), so the fixtures' allocation fixture can wait a little longer than the pool. */
-export const POOL_MAX_WAIT_ENV = 'CINNAMON_POOL_MAX_WAIT_MS';
 
 export interface PoolClientOptions {
   /** The coordinator, e.g. `http://127.0.0.1:40123`. */
@@ -34,18 +29,6 @@ export interface PoolClientOptions {
   token: string;
   /** Budget of every call except allocate (which waits as long as the queue makes it). @defaultValue 30000 ms */
   requestTimeoutMs?: number;
-}
-
-export interface LeaseEventSubscription {
-  /** Settles when the stream is open (the subscription is in place) or failed to open. */
-  readonly ready: Promise<void>;
-  /** Stops listening now (the stream's socket is dropped if the server has not ended the stream yet). */
-  close(): void;
-  /**
-   * Stops listening, but lets the server end the stream first (it does, right after it publishes the lease's
-   * end) so the socket goes back to the keep-alive pool for the next subscription; closes after `graceMs`.
-   */
-  closeAfterEnd(graceMs?: number): void;
 }
 
 /**
@@ -159,78 +142,7 @@ export class PoolClient {
    * at most once. `onError` hears a stream that broke or was refused; the holder then relies on renew.
    */
   subscribeLeaseEvents(lease: LeaseRef, onEvent: (event: LeaseEvent) => void, onError: (error: PoolError) => void = () => {}): LeaseEventSubscription {
-    let closed = false;
-    let ended = false;
-    let graceTimer: NodeJS.Timeout | undefined;
-    let settle!: { resolve(): void; reject(e: unknown): void };
-    const ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
-    ready.catch(() => undefined);
-    const req = httpRequest(
-      new URL(`/v1/leases/${encodeURIComponent(lease.leaseId)}/events?token=${lease.token}`, this.url),
-      { method: 'GET', headers: { authorization: `Bearer ${this.token}`, accept: 'text/event-stream' }, agent: this.streamAgent },
-      (res) => {
-        if (res.statusCode !== 200) {
-          void readBody(res).then((body) => {
-            const error = toPoolError(res.statusCode ?? 0, body, 'GET lease events');
-            settle.reject(error);
-            if (!closed) onError(error);
-          });
-          return;
-        }
-        settle.resolve();
-        res.setEncoding('utf8');
-        let buffer = '';
-        let delivered = false;
-        res.on('data', (chunk: string) => {
-          buffer += chunk;
-          let end: number;
-          while ((end = buffer.indexOf('\n\n')) >= 0) {
-            const frame = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            const parsed = parseFrame(frame);
-            if (!parsed || closed || delivered) continue;
-            if (parsed.event === 'error') {
-              const e = safeJson(parsed.data) as { code?: string; message?: string } | undefined;
-              onError(new PoolError(knownCode(e?.code), e?.message ?? 'lease event stream refused', { leaseId: lease.leaseId }));
-              continue;
-            }
-            const event = leaseEventSchema.safeParse(safeJson(parsed.data));
-            if (event.success) {
-              delivered = true;
-              onEvent(event.data);
-            }
-          }
-        });
-        res.on('error', () => undefined);
-        res.on('end', () => {
-          ended = true;
-          clearTimeout(graceTimer);
-          if (!closed && !delivered) onError(new PoolError('COORDINATOR_UNAVAILABLE', `The lease event stream of ${lease.leaseId} ended without an event.`, { leaseId: lease.leaseId }));
-        });
-      },
-    );
-    req.on('error', (error) => {
-      const e = unreachable(this.url, error);
-      settle.reject(e);
-      if (!closed) onError(e);
-    });
-    req.end();
-    const close = () => {
-      closed = true;
-      clearTimeout(graceTimer);
-      if (!ended) req.destroy();
-    };
-    return {
-      ready,
-      close,
-      closeAfterEnd: (graceMs = 1_000) => {
-        closed = true;
-        if (ended) return;
-        clearTimeout(graceTimer);
-        graceTimer = setTimeout(close, graceMs);
-        graceTimer.unref();
-      },
-    };
+    return openLeaseEventStream({ url: this.url, token: this.token, agent: this.streamAgent }, lease, onEvent, onError);
   }
 
   /** Closes idle keep-alive sockets; in-flight calls finish. */
@@ -306,58 +218,3 @@ export class PoolClient {
   }
 }
 
-function readBody(res: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    res.on('data', (c: Buffer) => chunks.push(c));
-    res.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    res.on('error', reject);
-  });
-}
-
-function toPoolError(status: number, text: string, what: string): PoolError {
-  const parsed = errorBodySchema.safeParse(safeJson(text));
-  if (parsed.success) {
-    const { code, message, data } = parsed.data.error;
-    return new PoolError(knownCode(code), message, { ...data, httpStatus: status });
-  }
-  return new PoolError('COORDINATOR_UNAVAILABLE', `${what}: the coordinator answered ${status} without an error body: ${text.slice(0, 200)}`, { httpStatus: status });
-}
-
-function knownCode(code: string | undefined): PoolErrorCode {
-  return (POOL_ERROR_CODES as readonly string[]).includes(code ?? '') ? (code as PoolErrorCode) : 'COORDINATOR_UNAVAILABLE';
-}
-
-function unreachable(url: URL, error: unknown): PoolError {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return new PoolError(
-    'COORDINATOR_UNAVAILABLE',
-    `Cannot reach the pool coordinator at ${url.origin}: ${error instanceof Error ? error.message : String(error)}. ` +
-      `It runs in the Playwright runner process; if the run was interrupted or globalSetup failed, see the runner's output.`,
-    { url: url.origin, ...(code ? { errno: code } : {}) },
-    { cause: error },
-  );
-}
-
-function safeJson(text: string | undefined): unknown {
-  if (text === undefined || text === '') return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function parseFrame(frame: string): { event: string; data: string } | undefined {
-  let event = 'message';
-  const data: string[] = [];
-  for (const line of frame.split('\n')) {
-    if (line.startsWith(':') || line === '') continue;
-    const colon = line.indexOf(':');
-    const field = colon < 0 ? line : line.slice(0, colon);
-    const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-    if (field === 'event') event = value;
-    else if (field === 'data') data.push(value);
-  }
-  return data.length ? { event, data: data.join('\n') } : undefined;
-}
