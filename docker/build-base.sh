@@ -42,6 +42,7 @@ step_start=$SECONDS
 step() {
   [[ -n $step_name ]] && log "   $step_name: $((SECONDS - step_start)) s"
   step_name="$1"; step_start=$SECONDS
+  # shellcheck disable=SC1010  # `done` is the word compared here, not a loop keyword (quoting it would change the recipe hash)
   [[ $1 == done ]] || log "$1"
 }
 
