@@ -103,12 +103,6 @@ export const POOL_ERROR_CODES = [
    * run's globalSetup is running and the worker sees its CINNAMON_POOL_URL.
    */
   'COORDINATOR_UNAVAILABLE',
-
-  // ---- thrown by nothing: to be removed with the two lines that still name them (issue 9, §4) ----
-  /** Never thrown (a full pool makes requests wait, then ALLOCATION_TIMEOUT). Still named by protocol/http-error-status.ts and pool/allocation-failure.ts. */
-  'POOL_EXHAUSTED',
-  /** Never thrown (a refused extension is an answer, not an error). Still named by protocol/http-error-status.ts. */
-  'EXTENSION_REFUSED',
 ] as const;
 
 export type PoolErrorCode = (typeof POOL_ERROR_CODES)[number];

@@ -2,7 +2,7 @@ import { isPoolError, type PoolErrorCode } from '../errors/pool-error.js';
 import type { AllocationRequestInput } from './allocation-request.js';
 import { errorMessage, type FailureCategory } from './pool-events.js';
 
-const RESOURCE_CODES: readonly PoolErrorCode[] = ['POOL_DEGRADED', 'CONCURRENCY_LIMIT', 'UNSATISFIABLE_REQUEST', 'POOL_EXHAUSTED'];
+const RESOURCE_CODES: readonly PoolErrorCode[] = ['POOL_DEGRADED', 'CONCURRENCY_LIMIT', 'UNSATISFIABLE_REQUEST'];
 const CALLER_CODES: readonly PoolErrorCode[] = ['INVALID_OPTIONS', 'INVALID_PRIORITY', 'INVALID_ARGUMENT', 'DUPLICATE_REQUEST', 'ALLOCATION_CANCELLED'];
 
 export type AllocationFailureKind =

@@ -16,7 +16,6 @@ const STATUS_BY_CODE: Readonly<Record<PoolErrorCode, number>> = {
   ALREADY_RELEASED: 409,
   INVALID_TRANSITION: 409,
   DUPLICATE_REQUEST: 409,
-  EXTENSION_REFUSED: 409,
   // The caller went away; nobody reads this answer, but logs should not call it a server fault.
   ALLOCATION_CANCELLED: 409,
   LEASE_EXPIRED: 410,
@@ -24,7 +23,6 @@ const STATUS_BY_CODE: Readonly<Record<PoolErrorCode, number>> = {
   UNSATISFIABLE_REQUEST: 422,
   POOL_NOT_INITIALIZED: 503,
   POOL_SHUT_DOWN: 503,
-  POOL_EXHAUSTED: 503,
   POOL_DEGRADED: 503,
   CONCURRENCY_LIMIT: 503,
   ALLOCATION_TIMEOUT: 503,
