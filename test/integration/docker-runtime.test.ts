@@ -1,8 +1,10 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { connect } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
@@ -230,21 +232,49 @@ describe.skipIf(skip)(`DockerRuntime against a real daemon${skip ? ` (skipped: $
     await expect(runtime.inspect(id)).rejects.toMatchObject({ code: 'RUNTIME_ERROR' });
   });
 
-  it('reaps what a crashed earlier run of the same pool left behind', async () => {
-    const crashed: RunContext = { poolId, runId: `crashed-${randomBytes(3).toString('hex')}` };
+  it('reaps what a crashed earlier run of the same pool left behind, and spares a live one', async () => {
+    // The other run is another process of this host, as a second `playwright test` of the same pool would be.
+    const other: RunContext = { poolId, runId: `other-${randomBytes(3).toString('hex')}` };
     const [port] = await freePorts(1);
-    const doomed = new DockerRuntime({ image, clock });
-    const leftover = await doomed.start({ id: 'container-9', name: `${poolId}-mcp-9`, port: port!, memoryMB: 256, cpuPercent: 50 }, crashed);
-    // The crashed run's runtime is simply dropped: no stop, no close.
+    const dir = await mkdtemp(join(tmpdir(), 'cqa-docker-run-'));
+    const script = join(dir, 'other-run.mts');
+    await writeFile(
+      script,
+      `import { SystemClock } from ${JSON.stringify(join(repoRoot, 'src/clock/clock.js'))};
+import { DockerRuntime } from ${JSON.stringify(join(repoRoot, 'src/runtime/docker/docker-runtime.js'))};
+const runtime = new DockerRuntime({ image: ${JSON.stringify(image)}, clock: new SystemClock() });
+const info = await runtime.start({ id: 'container-9', name: ${JSON.stringify(`${poolId}-mcp-9`)}, port: ${port}, memoryMB: 256, cpuPercent: 50 }, ${JSON.stringify(other)});
+console.log(JSON.stringify(info));
+setInterval(() => undefined, 1000);
+`,
+    );
+    const owner = spawn(process.execPath, ['--import', 'tsx', script], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const line = await new Promise<string>((resolve, reject) => {
+        owner.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString()));
+        owner.once('exit', (code) => reject(new Error(`the other run's script exited early with ${code}`)));
+      });
+      const leftover = JSON.parse(line) as { runtimeId: string };
 
-    const next = new DockerRuntime({ image, clock });
-    const removed = await next.reapLeftovers(ctx);
-    expect(removed).toContain(`${poolId}-mcp-9`);
-    expect(removed.some((name) => name.includes(crashed.runId))).toBe(true);
-    await expect(docker.getContainer(leftover.runtimeId).inspect()).rejects.toMatchObject({ statusCode: 404 });
-    // This run's own containers survive the reap.
-    expect((await runtime.inspect(specs[0]!.id)).running).toBe(true);
-    await next.close();
+      // While its owner lives, the other run is not a leftover: its container and network stay.
+      const next = new DockerRuntime({ image, clock });
+      expect(await next.reapLeftovers(ctx)).toEqual([]);
+      expect((await docker.getContainer(leftover.runtimeId).inspect()).State.Running).toBe(true);
+
+      // The crash: its owner dies without close(); now it is a leftover.
+      owner.kill('SIGKILL');
+      await new Promise((resolve) => owner.once('exit', resolve));
+      const removed = await next.reapLeftovers(ctx);
+      expect(removed).toContain(`${poolId}-mcp-9`);
+      expect(removed.some((name) => name.includes(other.runId))).toBe(true);
+      await expect(docker.getContainer(leftover.runtimeId).inspect()).rejects.toMatchObject({ statusCode: 404 });
+      // This run's own containers survive the reap.
+      expect((await runtime.inspect(specs[0]!.id)).running).toBe(true);
+      await next.close();
+    } finally {
+      owner.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('a missing image fails the start saying how to build it', async () => {

@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import type { RunContext } from '../container-runtime.js';
+import type { RunOwner } from '../run-owner.js';
 import { runtimeError } from '../runtime-error.js';
 import { dockerMessage, dockerStatusCode, isDockerNotFound } from './docker-error.js';
 import { runLabels } from './docker-labels.js';
@@ -17,7 +18,10 @@ interface RunNetwork {
 export class RunNetworks {
   private readonly networks = new Map<string, Promise<RunNetwork>>();
 
-  constructor(private readonly docker: Docker) {}
+  constructor(
+    private readonly docker: Docker,
+    private readonly owner: RunOwner,
+  ) {}
 
   /** The run's network, made on first use; joined when another runtime instance of the run made it. */
   async ensure(ctx: RunContext, containerId: string): Promise<string> {
@@ -56,7 +60,7 @@ export class RunNetworks {
         Name: name,
         CheckDuplicate: true,
         Driver: 'bridge',
-        Labels: runLabels(ctx),
+        Labels: runLabels(ctx, undefined, this.owner),
         Options: { 'com.docker.network.bridge.enable_icc': 'false' },
       });
     } catch (error) {

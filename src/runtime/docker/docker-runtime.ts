@@ -15,6 +15,7 @@ import {
   type RuntimeStats,
 } from '../container-runtime.js';
 import { MCP_SERVER_LIFECYCLE_ENV, mcpServerLifecycleArgs } from '../mcp-server-command.js';
+import { currentRunOwner } from '../run-owner.js';
 import { runtimeError } from '../runtime-error.js';
 import { RuntimeEventHub } from '../runtime-event-hub.js';
 import { runtimeStatsFromDocker } from './container-stats.js';
@@ -95,6 +96,8 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
   private readonly stopTimeoutSeconds: number;
   private readonly defaultExecTimeoutMs: number;
   private readonly serverArgs: readonly string[];
+  /** Stamped on every container and network, so another run's reaping spares them while this process lives. */
+  private readonly owner = currentRunOwner();
 
   private readonly containers = new Map<string, ManagedContainer>();
   private readonly stopping = new Map<string, Promise<void>>();
@@ -121,7 +124,7 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
     this.stopTimeoutSeconds = limits.stopTimeoutSeconds;
     this.defaultExecTimeoutMs = limits.defaultExecTimeoutMs;
     this.serverArgs = [...mcpServerLifecycleArgs({ webmcp: webmcp ?? false }), ...(serverArgs ?? [])];
-    this.networks = new RunNetworks(this.docker);
+    this.networks = new RunNetworks(this.docker, this.owner);
     this.events = new DockerLifecycleEvents({
       docker: this.docker,
       clock,
@@ -286,6 +289,7 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
       limits: this.limits,
       serverArgs: this.serverArgs,
       serverEnv: MCP_SERVER_LIFECYCLE_ENV,
+      owner: this.owner,
     });
 
     let container: Docker.Container;

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import type { ContainerSpec } from '../../config/pool-config.js';
 import { SANDBOX_MARKER_ENV, type RunContext } from '../container-runtime.js';
+import type { RunOwner } from '../run-owner.js';
 import { runLabels } from './docker-labels.js';
 import type { ImageLayout } from './image-layout.js';
 
@@ -26,6 +27,8 @@ export interface ContainerOptionsInput {
   serverArgs?: readonly string[];
   /** Variables for the server; MCP_PORT and the sandbox marker are listed after them, so they cannot be replaced. */
   serverEnv?: Readonly<Record<string, string>>;
+  /** The process running the pool, stamped as labels so reaping spares a live run's containers. */
+  owner?: RunOwner;
 }
 
 const MB = 1024 * 1024;
@@ -39,7 +42,7 @@ const MB = 1024 * 1024;
  * at all (in particular never the Docker socket).
  */
 export function hardenedContainerOptions(input: ContainerOptionsInput): Docker.ContainerCreateOptions {
-  const { spec, ctx, image, networkName, layout, limits, serverArgs = [], serverEnv = {} } = input;
+  const { spec, ctx, image, networkName, layout, limits, serverArgs = [], serverEnv = {}, owner: runOwner } = input;
   const portKey = `${spec.port}/tcp`;
   const owner = `uid=${layout.uid},gid=${layout.gid}`;
   // noexec everywhere: Chromium and node run from the read-only image, nothing needs to execute from a tmpfs.
@@ -58,7 +61,7 @@ export function hardenedContainerOptions(input: ContainerOptionsInput): Docker.C
     Env: [...Object.entries(serverEnv).map(([k, v]) => `${k}=${v}`), `MCP_PORT=${spec.port}`, `${SANDBOX_MARKER_ENV}=${spec.name}`],
     // Passed at creation rather than baked into the image, so a change here needs no image rebuild.
     Cmd: [...serverArgs],
-    Labels: runLabels(ctx, spec.id),
+    Labels: runLabels(ctx, spec.id, runOwner),
     ExposedPorts: { [portKey]: {} },
     HostConfig: {
       PortBindings: { [portKey]: [{ HostIp: '127.0.0.1', HostPort: String(spec.port) }] },
