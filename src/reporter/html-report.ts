@@ -1,4 +1,5 @@
 import type { OptimizationRecommendation, SystemAnalytics } from '../pool/analytics-types.js';
+import { asPoolAuditEvents, type AuditEventType } from '../pool/audit-events.js';
 import type { AuditEvent } from '../store/pool-store.js';
 import { formatCount, formatMs, formatPercent, formatTimestamp } from './format.js';
 import { headlineFigures } from './headline.js';
@@ -15,7 +16,7 @@ export interface HtmlReportInput {
 }
 
 /** Audit event types a person looks for when a run went wrong. */
-const HEALTH_EVENT_TYPES = new Set([
+const HEALTH_EVENT_TYPES: ReadonlySet<string> = new Set<AuditEventType>([
   'container-unhealthy',
   'container-quarantined',
   'lease-expired',
@@ -115,7 +116,7 @@ function healthEvents(a: SystemAnalytics, audit: readonly AuditEvent[] | undefin
   const summary = `<p class="hint">${h.unhealthy} unhealthy · ${h.recovered} recovered · ${formatCount(h.leasesRevoked, 'lease')} revoked · ${formatCount(h.leasesExpired, 'lease')} expired · quarantined: ${
     h.quarantined.length ? e(h.quarantined.join(', ')) : 'none'
   } · cleanup ${e(formatMs(a.resourceMetrics.performanceMetrics.averageCleanupMs))} on average, ${a.resourceMetrics.performanceMetrics.cleanupFailures} failed.</p>`;
-  const events = (audit ?? []).filter((ev) => HEALTH_EVENT_TYPES.has(ev.type) || (ev.type === 'reset' && ev.actor === 'coordinator') || (ev.type === 'cleanup' && ev.outcome === 'failed'));
+  const events = asPoolAuditEvents(audit ?? []).filter((ev) => HEALTH_EVENT_TYPES.has(ev.type) || (ev.type === 'reset' && ev.actor === 'coordinator') || (ev.type === 'cleanup' && ev.outcome === 'failed'));
   if (events.length === 0) return `<section><h2>Health and failures</h2>${summary}<p class="empty good">No health or allocation failures were recorded.</p></section>`;
   const rows = events
     .slice(-MAX_EVENT_ROWS)
