@@ -1,16 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { z } from 'zod';
-
-/** Where a running pool leaves its coordinator's URL and token (mode 600), relative to the config's folder. */
-export const COORDINATOR_FILE = join('.cinnamon-pool', 'coordinator.json');
-
-const coordinatorFileSchema = z.object({
-  url: z.string().url(),
-  token: z.string().min(1),
-  pid: z.number().int().positive().optional(),
-  runId: z.string().optional(),
-});
+import { COORDINATOR_ENV_HINT, COORDINATOR_FILE, coordinatorFileSchema, type CoordinatorFileBody } from '../protocol/coordinator-file.js';
 
 export interface CoordinatorAddress {
   url: string;
@@ -33,16 +23,16 @@ export interface CoordinatorLookup {
 export function findCoordinator(lookup: CoordinatorLookup, cwd: string, isAlive: (pid: number) => boolean = processAlive): CoordinatorAddress {
   if (lookup.url && lookup.token) return { url: lookup.url, token: lookup.token, source: 'flags / environment' };
   if (lookup.url || lookup.token) {
-    throw new Error(`${lookup.url ? 'a URL but no token' : 'a token but no URL'} given: pass both --url and --token (or CINNAMON_POOL_URL and CINNAMON_POOL_TOKEN)`);
+    throw new Error(`${lookup.url ? 'a URL but no token' : 'a token but no URL'} given: pass both --url and --token (or ${COORDINATOR_ENV_HINT})`);
   }
   const file = lookup.file ? resolve(cwd, lookup.file) : searchUp(cwd);
   if (!file) {
     throw new Error(
       `no running pool found: no ${COORDINATOR_FILE} in ${cwd} or above. A run writes it next to its playwright.config.ts while it runs; ` +
-        'otherwise pass --url and --token (or CINNAMON_POOL_URL and CINNAMON_POOL_TOKEN).',
+        `otherwise pass --url and --token (or ${COORDINATOR_ENV_HINT}).`,
     );
   }
-  let parsed: z.infer<typeof coordinatorFileSchema>;
+  let parsed: CoordinatorFileBody;
   try {
     parsed = coordinatorFileSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
   } catch (error) {

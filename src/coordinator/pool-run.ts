@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { SystemClock, type Clock } from '../clock/clock.js';
 import type { PoolConfig } from '../config/pool-config.js';
 import { isPoolError, PoolError } from '../errors/pool-error.js';
+import { COORDINATOR_FILE, type CoordinatorFileBody } from '../protocol/coordinator-file.js';
 import { ContainerPoolManager } from '../pool/container-pool-manager.js';
 import type { PoolLogger } from '../pool/pool-events.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
@@ -58,7 +59,7 @@ export class PoolRun implements AsyncDisposable {
     private readonly history: HistoryFile | undefined,
     baseDir: string,
   ) {
-    this.coordinatorFile = resolve(baseDir, '.cinnamon-pool', 'coordinator.json');
+    this.coordinatorFile = resolve(baseDir, COORDINATOR_FILE);
   }
 
   static async start(options: PoolRunOptions, signal?: AbortSignal): Promise<PoolRun> {
@@ -169,7 +170,7 @@ export class PoolRun implements AsyncDisposable {
 
   private async writeCoordinatorFile(): Promise<void> {
     await mkdir(dirname(this.coordinatorFile), { recursive: true });
-    const body = { url: this.coordinator.url, token: this.coordinator.token, pid: process.pid, runId: this.manager.runId, startedAt: new Date().toISOString() };
+    const body: CoordinatorFileBody = { url: this.coordinator.url, token: this.coordinator.token, pid: process.pid, runId: this.manager.runId, startedAt: new Date().toISOString() };
     await writeFile(this.coordinatorFile, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
     await chmod(this.coordinatorFile, 0o600);
   }
