@@ -133,7 +133,7 @@ export async function loadFirstAvailable(sources: readonly AnalyticsSource[]): P
 
 function describeError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  // fetch() hides the useful part (ECONNREFUSED, a timeout) in `cause`.
+  // A wrapped error keeps the useful part (ECONNREFUSED, the server's own message) in `cause`.
   const cause = (error as Error & { cause?: unknown }).cause;
   const causeText = cause instanceof Error ? cause.message : cause ? String(cause) : '';
   return causeText && !error.message.includes(causeText) ? `${error.message} (${causeText})` : error.message;
