@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type Docker from 'dockerode';
 import { z } from 'zod';
+import { backoffDelay } from '../../clock/backoff.js';
 import type { Clock, TimerHandle } from '../../clock/clock.js';
 
 export type ContainerAction = 'start' | 'die' | 'oom';
@@ -54,7 +55,8 @@ export class DockerEventStream {
   private stream: Readable | undefined;
   private abort: AbortController | undefined;
   private retryTimer: TimerHandle | undefined;
-  private retryMs = MIN_RETRY_MS;
+  /** Failed attempts since the last stable connection: the next retry waits backoffDelay of it. */
+  private failures = 0;
   private connectedAt = 0;
   private closed = false;
   private everConnected = false;
@@ -174,10 +176,9 @@ export class DockerEventStream {
   private broken(error: unknown): void {
     this.options.onBroken?.(error instanceof Error ? error : new Error(String(error)));
     if (this.everConnected && this.options.clock.monotonic() - this.connectedAt >= STABLE_AFTER_MS) {
-      this.retryMs = MIN_RETRY_MS;
+      this.failures = 0;
     }
-    const delay = this.retryMs;
-    this.retryMs = Math.min(MAX_RETRY_MS, this.retryMs * 2);
+    const delay = backoffDelay(this.failures++, MIN_RETRY_MS, MAX_RETRY_MS);
     this.retryTimer = this.options.clock.setTimeout(() => {
       this.retryTimer = undefined;
       void this.connect();

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffDelay } from '../../clock/backoff.js';
 import { groupMembers } from './proc-table.js';
 
 /** @defaultValue 5000 ms between SIGTERM and SIGKILL. */
@@ -44,12 +45,10 @@ export async function terminateProcessGroup(pgid: number, graceMs = DEFAULT_KILL
 /** Polls /proc until no live member of the group remains; true when it emptied within `timeoutMs`. */
 export async function waitForGroupGone(pgid: number, timeoutMs: number): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
-  let delay = 10;
-  for (;;) {
+  for (let attempt = 0; ; attempt++) {
     if (groupMembers(pgid).length === 0) return true;
     const left = deadline - performance.now();
     if (left <= 0) return false;
-    await sleep(Math.min(delay, left));
-    delay = Math.min(delay * 2, 100);
+    await sleep(Math.min(backoffDelay(attempt, 10, 100), left));
   }
 }
