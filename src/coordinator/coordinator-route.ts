@@ -3,6 +3,7 @@ import type { Clock } from '../clock/clock.js';
 import type { PoolStatus, SystemAnalytics } from '../pool/analytics-types.js';
 import type { ContainerPoolManager } from '../pool/container-pool-manager.js';
 import type { PoolLogger } from '../pool/pool-events.js';
+import { API_PATHS, type LeaseAction } from '../protocol/api-paths.js';
 import type { RuntimeKind } from '../runtime/container-runtime.js';
 import type { AuditEvent } from '../store/pool-store.js';
 import type { LeaseEventHub } from './lease-event-hub.js';
@@ -65,5 +66,13 @@ export abstract class RouteGroup {
   abstract routes(): Route[];
 }
 
-/** A lease id in a route pattern: one path segment. */
-export const LEASE_SEGMENT = '([^/]+)';
+/** A route pattern that matches `path` exactly (one of API_PATHS). */
+export function exactPath(path: string): RegExp {
+  const escaped = path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^${escaped}$`);
+}
+
+/** A route pattern for one action on a lease (leasePath's shape); the lease id is its one group. */
+export function leaseActionPath(action: LeaseAction): RegExp {
+  return new RegExp(`^${API_PATHS.leases}/([^/]+)/${action}$`);
+}

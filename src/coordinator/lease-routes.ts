@@ -1,5 +1,6 @@
 import { parsePriority } from '../domain/priority.js';
 import { isPoolError, PoolError } from '../errors/pool-error.js';
+import { API_PATHS } from '../protocol/api-paths.js';
 import {
   allocateBodySchema,
   renewBodySchema,
@@ -11,7 +12,7 @@ import {
   type RenewResponse,
   type TraceResponse,
 } from '../protocol/coordinator-api.js';
-import { LEASE_SEGMENT, RouteGroup, type RequestContext, type Route } from './coordinator-route.js';
+import { exactPath, leaseActionPath, RouteGroup, type RequestContext, type Route } from './coordinator-route.js';
 import { isRecord, parseBody, readJson, sendJson, stripUndefined } from './json-exchange.js';
 
 /**
@@ -21,14 +22,13 @@ import { isRecord, parseBody, readJson, sendJson, stripUndefined } from './json-
  */
 export class LeaseRoutes extends RouteGroup {
   routes(): Route[] {
-    const lease = LEASE_SEGMENT;
     return [
-      { method: 'POST', pattern: /^\/v1\/leases$/, handler: (c) => this.allocate(c) },
-      { method: 'POST', pattern: new RegExp(`^/v1/leases/${lease}/renew$`), handler: (c) => this.renew(c) },
-      { method: 'POST', pattern: new RegExp(`^/v1/leases/${lease}/release$`), handler: (c) => this.release(c) },
-      { method: 'POST', pattern: new RegExp(`^/v1/leases/${lease}/reset$`), handler: (c) => this.reset(c) },
-      { method: 'POST', pattern: new RegExp(`^/v1/leases/${lease}/trace$`), handler: (c) => this.trace(c) },
-      { method: 'GET', pattern: new RegExp(`^/v1/leases/${lease}/events$`), handler: (c) => this.leaseEvents(c) },
+      { method: 'POST', pattern: exactPath(API_PATHS.leases), handler: (c) => this.allocate(c) },
+      { method: 'POST', pattern: leaseActionPath('renew'), handler: (c) => this.renew(c) },
+      { method: 'POST', pattern: leaseActionPath('release'), handler: (c) => this.release(c) },
+      { method: 'POST', pattern: leaseActionPath('reset'), handler: (c) => this.reset(c) },
+      { method: 'POST', pattern: leaseActionPath('trace'), handler: (c) => this.trace(c) },
+      { method: 'GET', pattern: leaseActionPath('events'), handler: (c) => this.leaseEvents(c) },
     ];
   }
 

@@ -1,5 +1,6 @@
+import { API_PATHS } from '../protocol/api-paths.js';
 import type { CoordinatorInfo } from '../protocol/coordinator-api.js';
-import { RouteGroup, type FinalSnapshot, type RequestContext, type Route } from './coordinator-route.js';
+import { exactPath, RouteGroup, type FinalSnapshot, type RequestContext, type Route } from './coordinator-route.js';
 import { sendJson } from './json-exchange.js';
 import { formatStatusText } from './status-text.js';
 
@@ -10,12 +11,12 @@ import { formatStatusText } from './status-text.js';
 export class StatusRoutes extends RouteGroup {
   routes(): Route[] {
     return [
-      { method: 'GET', pattern: /^\/v1\/info$/, handler: (c) => this.info(c), readable: true },
-      { method: 'GET', pattern: /^\/v1\/status$/, handler: (c) => this.statusJson(c), readable: true },
-      { method: 'GET', pattern: /^\/v1\/analytics$/, handler: (c) => this.analytics(c), readable: true },
-      { method: 'GET', pattern: /^\/v1\/audit$/, handler: (c) => this.audit(c), readable: true },
-      { method: 'GET', pattern: /^\/status$/, handler: (c) => this.statusHuman(c), readable: true },
-      { method: 'GET', pattern: /^\/metrics$/, handler: (c) => this.prometheus(c), readable: true },
+      { method: 'GET', pattern: exactPath(API_PATHS.info), handler: (c) => this.info(c), readable: true },
+      { method: 'GET', pattern: exactPath(API_PATHS.status), handler: (c) => this.statusJson(c), readable: true },
+      { method: 'GET', pattern: exactPath(API_PATHS.analytics), handler: (c) => this.analytics(c), readable: true },
+      { method: 'GET', pattern: exactPath(API_PATHS.audit), handler: (c) => this.audit(c), readable: true },
+      { method: 'GET', pattern: exactPath(API_PATHS.statusText), handler: (c) => this.statusHuman(c), readable: true },
+      { method: 'GET', pattern: exactPath(API_PATHS.metrics), handler: (c) => this.prometheus(c), readable: true },
     ];
   }
 

@@ -1,15 +1,16 @@
 import { PoolError } from '../errors/pool-error.js';
+import { API_PATHS } from '../protocol/api-paths.js';
 import { executionBodySchema, extensionBodySchema } from '../protocol/coordinator-api.js';
-import { RouteGroup, type RequestContext, type Route } from './coordinator-route.js';
+import { exactPath, RouteGroup, type RequestContext, type Route } from './coordinator-route.js';
 import { parseBody, readJson, sendJson } from './json-exchange.js';
 
 /** Test timeouts over HTTP: extension requests, recorded executions, and the adaptive recommendation. */
 export class TimeoutRoutes extends RouteGroup {
   routes(): Route[] {
     return [
-      { method: 'POST', pattern: /^\/v1\/extensions$/, handler: (c) => this.extension(c) },
-      { method: 'POST', pattern: /^\/v1\/executions$/, handler: (c) => this.execution(c) },
-      { method: 'GET', pattern: /^\/v1\/timeouts\/recommendation$/, handler: (c) => this.recommendation(c) },
+      { method: 'POST', pattern: exactPath(API_PATHS.extensions), handler: (c) => this.extension(c) },
+      { method: 'POST', pattern: exactPath(API_PATHS.executions), handler: (c) => this.execution(c) },
+      { method: 'GET', pattern: exactPath(API_PATHS.recommendation), handler: (c) => this.recommendation(c) },
     ];
   }
 

@@ -1,6 +1,7 @@
 import { request as httpRequest, type Agent } from 'node:http';
 import { PoolError } from '../errors/pool-error.js';
 import type { LeaseRef } from '../pool/container-pool-manager.js';
+import { leasePath } from './api-paths.js';
 import { leaseEventSchema, type LeaseEvent } from './coordinator-api.js';
 import { knownCode, readBody, safeJson, toPoolError, unreachable } from './coordinator-reply.js';
 
@@ -41,7 +42,7 @@ export function openLeaseEventStream(
   const ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
   ready.catch(() => undefined);
   const req = httpRequest(
-    new URL(`/v1/leases/${encodeURIComponent(lease.leaseId)}/events?token=${lease.token}`, target.url),
+    new URL(`${leasePath(lease.leaseId, 'events')}?token=${lease.token}`, target.url),
     { method: 'GET', headers: { authorization: `Bearer ${target.token}`, accept: 'text/event-stream' }, agent: target.agent },
     (res) => {
       if (res.statusCode !== 200) {

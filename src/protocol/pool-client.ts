@@ -18,6 +18,7 @@ import type {
   TraceBody,
   TraceResponse,
 } from './coordinator-api.js';
+import { API_PATHS, leasePath } from './api-paths.js';
 import { readBody, safeJson, toPoolError, unreachable } from './coordinator-reply.js';
 import { POOL_TOKEN_ENV, POOL_URL_ENV } from './env-names.js';
 import { openLeaseEventStream, type LeaseEventSubscription } from './lease-event-stream.js';
@@ -70,65 +71,65 @@ export class PoolClient {
   }
 
   info(): Promise<CoordinatorInfo> {
-    return this.call('GET', '/v1/info');
+    return this.call('GET', API_PATHS.info);
   }
 
   /** Waits in the pool's queue until a container is granted. Aborting `signal` cancels the waiting request. */
   allocate(body: AllocateBody, options: { signal?: AbortSignal } = {}): Promise<AllocateResponse> {
-    return this.call('POST', '/v1/leases', body, { timeoutMs: 0, ...(options.signal ? { signal: options.signal } : {}) });
+    return this.call('POST', API_PATHS.leases, body, { timeoutMs: 0, ...(options.signal ? { signal: options.signal } : {}) });
   }
 
   /** `ttlMs`: ask for a longer lease than the pool's TTL (a worker being debugged), up to `info().leaseDebugTtlMs`. */
   renew(lease: LeaseRef, options: { ttlMs?: number } = {}): Promise<RenewResponse> {
     const body: RenewBody = { token: lease.token, ...(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {}) };
-    return this.call('POST', `/v1/leases/${encodeURIComponent(lease.leaseId)}/renew`, body);
+    return this.call('POST', leasePath(lease.leaseId, 'renew'), body);
   }
 
   release(lease: LeaseRef): Promise<ReleaseResponse> {
-    return this.call('POST', `/v1/leases/${encodeURIComponent(lease.leaseId)}/release`, { token: lease.token });
+    return this.call('POST', leasePath(lease.leaseId, 'release'), { token: lease.token });
   }
 
   /** Resets the leased container in place; a hard reset restarts its server, so reconnect MCP clients after. */
   reset(lease: LeaseRef, strategy: ResetStrategy): Promise<ResetResult> {
     // A hard or recovery reset restarts the server and re-gates it: minutes, not the default budget.
-    return this.call('POST', `/v1/leases/${encodeURIComponent(lease.leaseId)}/reset`, { token: lease.token, strategy }, { timeoutMs: 0 });
+    return this.call('POST', leasePath(lease.leaseId, 'reset'), { token: lease.token, strategy }, { timeoutMs: 0 });
   }
 
   /** The files of a trace recorded in the leased container (see ContainerPoolManager.readLeasedTrace). */
   readTrace(lease: LeaseRef, trace: string, budgetMs: number): Promise<TraceResponse> {
     const body: TraceBody = { token: lease.token, trace, budgetMs: Math.max(100, Math.min(120_000, Math.round(budgetMs))) };
-    return this.call('POST', `/v1/leases/${encodeURIComponent(lease.leaseId)}/trace`, body, { timeoutMs: body.budgetMs + 5_000 });
+    return this.call('POST', leasePath(lease.leaseId, 'trace'), body, { timeoutMs: body.budgetMs + 5_000 });
   }
 
   requestExtension(body: ExtensionBody): Promise<ExtensionDecision> {
     // Only the reference travels: a whole Lease object would be refused by the strict body schema.
     const { lease, ...rest } = body;
-    return this.call('POST', '/v1/extensions', { ...rest, ...(lease ? { lease: { leaseId: lease.leaseId, token: lease.token } } : {}) });
+    return this.call('POST', API_PATHS.extensions, { ...rest, ...(lease ? { lease: { leaseId: lease.leaseId, token: lease.token } } : {}) });
   }
 
   async recordExecution(testId: string, durationMs: number): Promise<void> {
-    await this.call('POST', '/v1/executions', { testId, durationMs });
+    await this.call('POST', API_PATHS.executions, { testId, durationMs });
   }
 
   recommendTimeout(testId?: string): Promise<TimeoutRecommendation> {
-    return this.call('GET', `/v1/timeouts/recommendation${testId === undefined ? '' : `?testId=${encodeURIComponent(testId)}`}`);
+    return this.call('GET', `${API_PATHS.recommendation}${testId === undefined ? '' : `?testId=${encodeURIComponent(testId)}`}`);
   }
 
   status(): Promise<PoolStatus> {
-    return this.call('GET', '/v1/status');
+    return this.call('GET', API_PATHS.status);
   }
 
   analytics(): Promise<SystemAnalytics> {
-    return this.call('GET', '/v1/analytics');
+    return this.call('GET', API_PATHS.analytics);
   }
 
   audit(): Promise<AuditEvent[]> {
-    return this.call('GET', '/v1/audit');
+    return this.call('GET', API_PATHS.audit);
   }
 
   /** Prometheus text of `/metrics`. */
   async metrics(): Promise<string> {
-    const { body } = await this.raw('GET', '/metrics', undefined, {});
+    const { body } = await this.raw('GET', API_PATHS.metrics, undefined, {});
     return body;
   }
 
