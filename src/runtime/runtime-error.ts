@@ -2,8 +2,8 @@ import { PoolError } from '../errors/pool-error.js';
 import type { RuntimeKind } from './container-runtime.js';
 
 export interface RuntimeFailure {
-  /** Pool container id (`container-1`), or `-` when the failure concerns no single container. */
-  containerId: string;
+  /** Pool container id (`container-1`); absent when the failure concerns no single container (close, reaping). */
+  containerId?: string;
   /** What was being done: `start`, `exec of "sh"`, `create network …`. */
   stage: string;
   /** What went wrong. @defaultValue the cause's message */
@@ -26,7 +26,7 @@ export function runtimeError(runtime: Exclude<RuntimeKind, 'fake'>, failure: Run
   const label = runtime === 'docker' ? 'Docker' : 'Process';
   return new PoolError(
     'RUNTIME_ERROR',
-    `${label} runtime: ${stage} of container ${containerId} failed: ${sentence(problem)} Fix: ${sentence(fix)}`,
+    `${label} runtime: ${stage}${containerId === undefined ? '' : ` of container ${containerId}`} failed: ${sentence(problem)} Fix: ${sentence(fix)}`,
     { containerId, operation: stage, runtime, ...data },
     cause === undefined ? undefined : { cause },
   );

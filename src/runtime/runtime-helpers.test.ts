@@ -12,6 +12,9 @@ describe('runtimeError (both runtimes)', () => {
     expect(isPoolError(error, 'RUNTIME_ERROR')).toBe(true);
     expect(error.message).toBe('Process runtime: start of container container-2 failed: port 3002 is taken. Fix: free the port.');
     expect(error.data).toMatchObject({ containerId: 'container-2', operation: 'start', runtime: 'process' });
+    expect(runtimeError('docker', { stage: 'close', problem: 'a network is still in use', fix: 'docker network ls' }).message).toBe(
+      'Docker runtime: close failed: a network is still in use. Fix: docker network ls.',
+    );
   });
 
   it('takes the problem from the cause (a daemon\'s own words first) and keeps the cause', () => {

@@ -54,8 +54,7 @@ export async function reapDockerLeftovers(docker: Docker, ctx: RunContext): Prom
 
   if (failures.length > 0) {
     throw runtimeError('docker', {
-      containerId: '-',
-      stage: `reaping the leftovers of pool ${ctx.poolId}`,
+            stage: `reaping the leftovers of pool ${ctx.poolId}`,
       problem: failures.join('; '),
       fix: `Remove them by hand: docker rm -f $(docker ps -aq --filter label=${poolLabelFilter(ctx.poolId)}).`,
       data: { poolId: ctx.poolId, removed, failures },
@@ -66,8 +65,7 @@ export async function reapDockerLeftovers(docker: Docker, ctx: RunContext): Prom
 
 function listingError(poolId: string, what: string, cause: unknown): PoolError {
   return runtimeError('docker', {
-    containerId: '-',
-    stage: `listing the leftover ${what} of pool ${poolId}`,
+        stage: `listing the leftover ${what} of pool ${poolId}`,
     cause,
     fix: 'Is the Docker daemon running and reachable (DOCKER_HOST or /var/run/docker.sock)?',
     data: { poolId },

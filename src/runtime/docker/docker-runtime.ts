@@ -268,8 +268,7 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
     this.hub.clear();
     if (failures.length > 0) {
       throw runtimeError('docker', {
-        containerId: '-',
-        stage: 'close',
+                stage: 'close',
         problem: `it left something behind (${failures.join('; ')})`,
         fix: `Check with: docker ps -a --filter label=${POOL_LABEL}; docker network ls --filter label=${POOL_LABEL}.`,
         data: { failures },

@@ -250,7 +250,7 @@ export class ProcessRuntime implements ContainerRuntime, AsyncDisposable {
     await this.runs.removeAll(failures);
     process.off('exit', this.onHostExit);
     if (failures.length) {
-      throw runtimeError('process', { containerId: '-', stage: 'close', problem: String(failures[0]), fix: 'Check for leftovers under the sandbox root; the next run reaps them.', cause: failures[0] });
+      throw runtimeError('process', { stage: 'close', problem: String(failures[0]), fix: 'Check for leftovers under the sandbox root; the next run reaps them.', cause: failures[0] });
     }
   }
 

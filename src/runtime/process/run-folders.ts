@@ -27,7 +27,7 @@ export class RunFolders {
     if (run) return run;
     const owner = identify(process.pid);
     if (!owner) {
-      throw runtimeError('process', { containerId: '-', stage: 'start', problem: 'cannot read /proc/self/stat', fix: 'The process runtime needs Linux /proc; use runtime: \'docker\'.' });
+      throw runtimeError('process', { stage: 'start', problem: 'cannot read /proc/self/stat', fix: 'The process runtime needs Linux /proc; use runtime: \'docker\'.' });
     }
     const state: RunState = { version: 1, poolId: ctx.poolId, runId: ctx.runId, owner, members: {} };
     // Folder and first state write form the first link of the write chain, so a concurrent start of another
@@ -39,8 +39,7 @@ export class RunFolders {
     } catch (error) {
       this.runs.delete(dir);
       throw runtimeError('process', {
-        containerId: '-',
-        stage: 'start',
+                stage: 'start',
         problem: `cannot create the run folder ${dir}: ${String(error)}`,
         fix: 'Check that the sandbox root is writable, or pass another rootDir.',
         cause: error,
