@@ -1,18 +1,16 @@
-import type { Clock } from '../clock/clock.js';
-import type { CleanupLevel, ContainerCleaner, ContainerResetter, ResetResult } from '../cleanup/cleanup-types.js';
+import type { ResetResult } from '../cleanup/cleanup-types.js';
 import { readTraceFiles, type TraceFile } from '../cleanup/trace-files.js';
 import type { PoolConfig } from '../config/pool-config.js';
 import type { ResetStrategy } from '../config/schemas.js';
 import type { ContainerState } from '../domain/container-state.js';
 import { isPoolError, PoolError } from '../errors/pool-error.js';
-import type { HealthGate } from '../health/health-gate.js';
 import { healthGateError } from '../health/health-gate-error.js';
 import { HealthMonitor } from '../health/health-monitor.js';
-import type { ContainerRuntime, RunContext } from '../runtime/container-runtime.js';
-import type { ContainerRecord, PoolStore } from '../store/pool-store.js';
+import type { RunContext } from '../runtime/container-runtime.js';
+import type { ContainerRecord } from '../store/pool-store.js';
 import { specOf } from './container-spec-lookup.js';
-import { errorMessage, type EmitPoolEvent, type PoolLogger, type ReportError } from './pool-events.js';
-import { Recycler } from './recycler.js';
+import { errorMessage } from './pool-events.js';
+import { Recycler, type RecyclerDeps } from './recycler.js';
 
 /**
  * What the allocator needs of the containers it hands out. Today the ContainerKeeper in the same process;
@@ -29,21 +27,10 @@ export interface ContainerHost {
   isBusy(containerId: string): boolean;
 }
 
-export interface ContainerKeeperDeps {
+export interface ContainerKeeperDeps extends Omit<RecyclerDeps, 'config' | 'active'> {
   config: PoolConfig;
-  store: PoolStore;
-  runtime: ContainerRuntime;
-  health: HealthGate;
-  cleaner: ContainerCleaner;
-  resetter: ContainerResetter;
-  clock: Clock;
-  cleanupLevel: () => CleanupLevel;
   /** The pool's phase: failures are handled only while running; store moves retried while starting or running. */
   phase: () => 'new' | 'starting' | 'running' | 'closing' | 'closed';
-  onAvailable: () => void;
-  emit: EmitPoolEvent;
-  report: ReportError;
-  logger: PoolLogger;
 }
 
 /**
