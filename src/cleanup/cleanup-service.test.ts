@@ -3,7 +3,10 @@ import { FakeClock } from '../clock/fake-clock.js';
 import { PoolError } from '../errors/pool-error.js';
 import type { ExecResult } from '../runtime/container-runtime.js';
 import { FakeRuntime } from '../../test/support/fakes.js';
+import { expectOneRefusal } from '../../test/support/options-refusal.js';
+import { DEFAULT_CLEANUP_STAGE_TIMEOUT_MS } from '../config/schemas.js';
 import { CleanupService } from './cleanup-service.js';
+import { DEFAULT_KILL_GRACE_MS, DEFAULT_SESSION_DRAIN_MS } from './cleanup-service-options.js';
 import { CLEANUP_STAGES, type CleanupStage } from './cleanup-types.js';
 
 /** Which stage a script belongs to, by its header line (`# Stage <name>:`, sh/*.sh). */
@@ -66,6 +69,13 @@ describe('CleanupService', () => {
     const result = await new CleanupService({ runtime }).cleanup('container-1', 'minimal');
     expect(runtime.order).toEqual(['terminateBrowserProcesses', 'clearTemporaryFiles', 'validateCleanup']);
     expect(result.stages.map((s) => s.stage)).toEqual(runtime.order);
+  });
+
+  it('passes the named defaults to the scripts: the kill grace, and a drain that fits in the stage budget', async () => {
+    const runtime = new ScriptedRuntime();
+    await new CleanupService({ runtime }).cleanup('container-1', 'minimal');
+    expect(runtime.argvs[0]!.at(-1)).toBe(String(DEFAULT_KILL_GRACE_MS));
+    expect(runtime.argvs.at(-1)!.at(-1)).toBe(String(Math.min(DEFAULT_SESSION_DRAIN_MS, DEFAULT_CLEANUP_STAGE_TIMEOUT_MS - 1_000)));
   });
 
   it('a failing stage does not stop the others, and validation still runs last', async () => {
@@ -171,10 +181,15 @@ describe('CleanupService', () => {
     expect(failed.stages.at(-1)!.error).toContain('stage validateCleanup: 1 MCP session(s) still open after 300 ms');
   });
 
-  it('rejects options that cannot become a script when it is built, not mid-cleanup', () => {
+  it('rejects options that cannot become a script when it is built, not mid-cleanup: one INVALID_OPTIONS naming the field', () => {
     const runtime = new ScriptedRuntime();
-    expect(() => new CleanupService({ runtime, workdirKeep: ['../etc'] })).toThrow(/plain file name/);
-    expect(() => new CleanupService({ runtime, killGraceMs: -1 })).toThrow(/non-negative integer/);
-    expect(() => new CleanupService({ runtime, sessionDrainMs: 1.5 })).toThrow(/sessionDrainMs/);
+    for (const [bad, field] of [
+      [{ workdirKeep: ['../etc'] }, /workdirKeep\.0: must be a plain file name .*\(got "\.\.\/etc"\)/],
+      [{ killGraceMs: -1 }, /killGraceMs: must be 0 ms or more \(got -1\)/],
+      [{ sessionDrainMs: 1.5 }, /sessionDrainMs: must be a whole number of ms \(got 1\.5\)/],
+    ] as const) {
+      expectOneRefusal(() => new CleanupService({ runtime, ...bad }), 'CleanupService options', field);
+      expect(runtime.argvs).toEqual([]);
+    }
   });
 });

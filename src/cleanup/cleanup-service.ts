@@ -1,6 +1,3 @@
-import { SystemClock, type Clock } from '../clock/clock.js';
-import { cleanupConfigSchema } from '../config/schemas.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { cleanupStageError, describeReport, errorText, STUCK_CONTAINER_FIX } from './cleanup-errors.js';
 import {
   CLEANUP_STAGES,
@@ -10,6 +7,7 @@ import {
   type CleanupStageResult,
   type ContainerCleaner,
 } from './cleanup-types.js';
+import { parseCleanupServiceOptions, type CleanupServiceConfig, type CleanupServiceOptions } from './cleanup-service-options.js';
 import { isScriptTimeout, runSandboxScript } from './run-sandbox-script.js';
 import {
   clearCachesArgv,
@@ -20,40 +18,11 @@ import {
   validateArgv,
 } from './sandbox-scripts.js';
 
-/** @defaultValue 500 ms between SIGTERM and SIGKILL; Chromium exits on SIGTERM in 50-150 ms. */
-export const DEFAULT_KILL_GRACE_MS = 500;
-/**
- * @defaultValue 5500 ms: how long validateCleanup lets connections to the MCP port close. A client that has
- * gone can leave connections that look like open sessions: the global fetch keeps idle keep-alive sockets
- * for about 4 s, and an aborted SSE stream can stay open as long (seen with MCP SDK 1.32 and
- * @playwright/mcp 0.0.83); Node's HTTP server ends idle ones after 5 s. A client that destroys its sockets
- * when it ends its session (fixtures/mcp-session.ts does) leaves none, and cleanup does not wait at all.
- */
-export const DEFAULT_SESSION_DRAIN_MS = 5_500;
 /** Pause between two calls of an injected session counter while connections drain. */
 const SESSION_POLL_MS = 50;
 
 /** Stages of a 'minimal' cleanup (under degradation): the browser, its temporary files, the proof. */
 export const MINIMAL_STAGES: readonly CleanupStage[] = ['terminateBrowserProcesses', 'clearTemporaryFiles', 'validateCleanup'];
-
-export interface CleanupServiceOptions {
-  runtime: ContainerRuntime;
-  /** Times stages. @defaultValue SystemClock */
-  clock?: Clock;
-  /** Budget of one stage. @defaultValue 10000 ms (`cleanup.stageTimeoutMs`) */
-  stageTimeoutMs?: number;
-  /** Time browser processes get between SIGTERM and SIGKILL. @defaultValue {@link DEFAULT_KILL_GRACE_MS} */
-  killGraceMs?: number;
-  /** How long open connections to the MCP port may take to close. @defaultValue {@link DEFAULT_SESSION_DRAIN_MS} */
-  sessionDrainMs?: number;
-  /**
-   * Counts the open MCP sessions of a container. When given it replaces the default check (ESTABLISHED TCP
-   * connections to MCP_PORT, read from /proc/net/tcp{,6} inside the exec) and is polled for `sessionDrainMs`.
-   */
-  mcpSessions?: (containerId: string) => Promise<number>;
-  /** Names in MCP_WORKDIR that resetEnvironment keeps (both runtimes start it empty). @defaultValue none */
-  workdirKeep?: readonly string[];
-}
 
 type StageOutcome = ({ ok: true } | { ok: false; error: string; stuck?: boolean }) & { openSessions?: number };
 
@@ -71,32 +40,15 @@ const FORK_REFUSED = /cannot fork|fork system call failed|fork: (retry: )?resour
  * `cleanup()` never throws; the result says which stage failed and why (a CLEANUP_FAILED message).
  */
 export class CleanupService implements ContainerCleaner {
-  private readonly runtime: ContainerRuntime;
-  private readonly clock: Clock;
-  private readonly stageTimeoutMs: number;
-  private readonly killGraceMs: number;
-  private readonly sessionDrainMs: number;
-  private readonly mcpSessions?: (containerId: string) => Promise<number>;
-  private readonly workdirKeep: readonly string[];
+  private readonly config: CleanupServiceConfig;
 
+  /** Throws INVALID_OPTIONS naming the field when an option is bad (cleanup-service-options.ts). */
   constructor(options: CleanupServiceOptions) {
-    this.runtime = options.runtime;
-    this.clock = options.clock ?? new SystemClock();
-    this.stageTimeoutMs = options.stageTimeoutMs ?? cleanupConfigSchema.parse({}).stageTimeoutMs;
-    this.killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
-    this.sessionDrainMs = options.sessionDrainMs ?? DEFAULT_SESSION_DRAIN_MS;
-    this.mcpSessions = options.mcpSessions;
-    this.workdirKeep = [...(options.workdirKeep ?? [])];
-    // Fail at construction, not in the middle of a cleanup, when an option cannot be turned into a script.
-    resetEnvironmentArgv(this.workdirKeep);
-    terminateBrowserArgv(this.killGraceMs);
-    for (const [name, value] of Object.entries({ stageTimeoutMs: this.stageTimeoutMs, sessionDrainMs: this.sessionDrainMs })) {
-      if (!Number.isInteger(value) || value < 0) throw new RangeError(`CleanupService: ${name} must be a non-negative integer of ms, got ${value}`);
-    }
+    this.config = parseCleanupServiceOptions(options);
   }
 
   async cleanup(containerId: string, level: CleanupLevel): Promise<CleanupResult> {
-    const started = this.clock.monotonic();
+    const started = this.config.clock.monotonic();
     const stages = level === 'minimal' ? MINIMAL_STAGES : CLEANUP_STAGES;
     const results: CleanupStageResult[] = [];
     for (const stage of stages) {
@@ -105,7 +57,7 @@ export class CleanupService implements ContainerCleaner {
         const error = cleanupStageError(
           containerId,
           stage,
-          `not run: the container could not run stage ${stuck.stage} (it used up its ${this.stageTimeoutMs} ms budget or could not start a process: a fork bomb at its pids limit, or a frozen container); it needs a restart`,
+          `not run: the container could not run stage ${stuck.stage} (it used up its ${this.config.stageTimeoutMs} ms budget or could not start a process: a fork bomb at its pids limit, or a frozen container); it needs a restart`,
           undefined,
           STUCK_CONTAINER_FIX,
         ).message;
@@ -117,20 +69,20 @@ export class CleanupService implements ContainerCleaner {
     return {
       containerId,
       success: results.every((r) => r.success),
-      durationMs: Math.round(this.clock.monotonic() - started),
+      durationMs: Math.round(this.config.clock.monotonic() - started),
       stages: results,
     };
   }
 
   private async runStage(containerId: string, stage: CleanupStage): Promise<CleanupStageResult> {
-    const started = this.clock.monotonic();
+    const started = this.config.clock.monotonic();
     let outcome: StageOutcome;
     try {
       outcome = await this.stage(containerId, stage);
     } catch (error) {
       outcome = { ok: false, error: cleanupStageError(containerId, stage, errorText(error), error).message, ...(isScriptTimeout(error) ? { stuck: true } : {}) };
     }
-    const durationMs = Math.round(this.clock.monotonic() - started);
+    const durationMs = Math.round(this.config.clock.monotonic() - started);
     const sessions = outcome.openSessions !== undefined ? { openSessions: outcome.openSessions } : {};
     if (outcome.ok) return { stage, success: true, durationMs, ...sessions };
     return { stage, success: false, durationMs, error: outcome.error, ...(outcome.stuck ? { stuck: true } : {}), ...sessions };
@@ -139,7 +91,7 @@ export class CleanupService implements ContainerCleaner {
   private stage(containerId: string, stage: CleanupStage): Promise<StageOutcome> {
     switch (stage) {
       case 'terminateBrowserProcesses':
-        return this.script(containerId, stage, terminateBrowserArgv(this.killGraceMs));
+        return this.script(containerId, stage, terminateBrowserArgv(this.config.killGraceMs));
       case 'clearTemporaryFiles':
         return this.script(containerId, stage, clearTemporaryFilesArgv());
       case 'clearCaches':
@@ -147,7 +99,7 @@ export class CleanupService implements ContainerCleaner {
       case 'clearLogs':
         return this.script(containerId, stage, clearLogsArgv());
       case 'resetEnvironment':
-        return this.script(containerId, stage, resetEnvironmentArgv(this.workdirKeep));
+        return this.script(containerId, stage, resetEnvironmentArgv(this.config.workdirKeep));
       case 'validateCleanup':
         return this.validate(containerId);
     }
@@ -155,23 +107,23 @@ export class CleanupService implements ContainerCleaner {
 
   private async validate(containerId: string): Promise<StageOutcome> {
     // The drain has to fit in the stage's budget, with room left for the process and file checks.
-    const drainMs = Math.max(0, Math.min(this.sessionDrainMs, this.stageTimeoutMs - 1_000));
-    const inScript = await this.script(containerId, 'validateCleanup', validateArgv(this.mcpSessions ? undefined : drainMs));
-    if (!inScript.ok || !this.mcpSessions) return inScript;
-    const deadline = this.clock.monotonic() + drainMs;
+    const drainMs = Math.max(0, Math.min(this.config.sessionDrainMs, this.config.stageTimeoutMs - 1_000));
+    const inScript = await this.script(containerId, 'validateCleanup', validateArgv(this.config.mcpSessions ? undefined : drainMs));
+    if (!inScript.ok || !this.config.mcpSessions) return inScript;
+    const deadline = this.config.clock.monotonic() + drainMs;
     for (;;) {
-      const open = await this.mcpSessions(containerId);
+      const open = await this.config.mcpSessions(containerId);
       if (open <= 0) return { ok: true };
-      if (this.clock.monotonic() >= deadline) {
+      if (this.config.clock.monotonic() >= deadline) {
         return { ok: false, openSessions: open, error: cleanupStageError(containerId, 'validateCleanup', `${open} MCP session(s) still open after ${drainMs} ms`).message };
       }
-      await new Promise<void>((resolve) => this.clock.setTimeout(resolve, SESSION_POLL_MS));
+      await new Promise<void>((resolve) => this.config.clock.setTimeout(resolve, SESSION_POLL_MS));
     }
   }
 
   private async script(containerId: string, stage: CleanupStage, argv: readonly string[]): Promise<StageOutcome> {
-    const { exitCode, report, stderr } = await runSandboxScript(this.runtime, this.clock, containerId, argv, this.stageTimeoutMs);
-    const sessions = stage === 'validateCleanup' && !this.mcpSessions ? { openSessions: report.connections.length } : {};
+    const { exitCode, report, stderr } = await runSandboxScript(this.config.runtime, this.config.clock, containerId, argv, this.config.stageTimeoutMs);
+    const sessions = stage === 'validateCleanup' && !this.config.mcpSessions ? { openSessions: report.connections.length } : {};
     if (exitCode === 0) return { ok: true, ...sessions };
     const problems = describeReport(report);
     const what = problems.length ? problems.join('; ') : `the script exited with code ${exitCode}${stderr ? `: ${stderr.slice(0, 300)}` : ''}`;

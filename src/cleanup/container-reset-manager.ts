@@ -1,39 +1,10 @@
-import { SystemClock, type Clock } from '../clock/clock.js';
+import type { Clock } from '../clock/clock.js';
 import { RESET_STRATEGIES, type ResetStrategy } from '../config/schemas.js';
-import type { HealthGate } from '../health/health-gate.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { describeReport, errorText, resetAttemptError } from './cleanup-errors.js';
 import type { ContainerResetter, ResetResult } from './cleanup-types.js';
+import { parseContainerResetOptions, type ContainerResetManagerConfig, type ContainerResetManagerOptions } from './container-reset-options.js';
 import { runSandboxScript } from './run-sandbox-script.js';
 import { mediumResetArgv, softResetArgv } from './sandbox-scripts.js';
-
-/** @defaultValue 1000 ms: how long Chromium gets to exit after SIGTERM in a soft reset (it needs ~50 ms). */
-export const DEFAULT_SOFT_GRACE_MS = 1_000;
-
-/**
- * Budget of one attempt per strategy, in ms. Hard and recovery include the health gate that proves the
- * server answers again (a container start takes 1-2 s; a recreate in Docker a little more).
- */
-export const DEFAULT_RESET_BUDGETS_MS: Readonly<Record<ResetStrategy, number>> = {
-  soft: 5_000,
-  medium: 10_000,
-  hard: 30_000,
-  recovery: 60_000,
-};
-
-export interface ContainerResetManagerOptions {
-  runtime: ContainerRuntime;
-  /** Proves a server answers MCP after medium, hard and recovery. */
-  health: HealthGate;
-  /** The port a container's server is reached on (its ContainerSpec.port). */
-  portOf: (containerId: string) => number;
-  /** Times attempts and enforces budgets. @defaultValue SystemClock */
-  clock?: Clock;
-  /** Per-strategy attempt budgets. @defaultValue {@link DEFAULT_RESET_BUDGETS_MS} */
-  budgetsMs?: Partial<Record<ResetStrategy, number>>;
-  /** Chromium's time to exit on SIGTERM in a soft reset. @defaultValue {@link DEFAULT_SOFT_GRACE_MS} */
-  softGraceMs?: number;
-}
 
 type Attempt = ResetResult['attempts'][number];
 
@@ -51,28 +22,15 @@ type Attempt = ResetResult['attempts'][number];
  * A failed attempt escalates to the next strategy; `reset()` never throws, it returns every attempt timed.
  */
 export class ContainerResetManager implements ContainerResetter {
-  private readonly runtime: ContainerRuntime;
-  private readonly health: HealthGate;
-  private readonly portOf: (containerId: string) => number;
-  private readonly clock: Clock;
-  private readonly budgets: Record<ResetStrategy, number>;
-  private readonly softGraceMs: number;
+  private readonly config: ContainerResetManagerConfig;
 
+  /** Throws INVALID_OPTIONS naming the field when an option is bad (container-reset-options.ts). */
   constructor(options: ContainerResetManagerOptions) {
-    this.runtime = options.runtime;
-    this.health = options.health;
-    this.portOf = options.portOf;
-    this.clock = options.clock ?? new SystemClock();
-    this.budgets = { ...DEFAULT_RESET_BUDGETS_MS, ...options.budgetsMs };
-    for (const [strategy, ms] of Object.entries(this.budgets)) {
-      if (!Number.isInteger(ms) || ms <= 0) throw new RangeError(`ContainerResetManager: the ${strategy} budget must be a positive integer of ms, got ${ms}`);
-    }
-    this.softGraceMs = options.softGraceMs ?? DEFAULT_SOFT_GRACE_MS;
-    softResetArgv(this.softGraceMs); // rejects a bad grace now rather than at the first reset
+    this.config = parseContainerResetOptions(options);
   }
 
   async reset(containerId: string, strategy: ResetStrategy): Promise<ResetResult> {
-    const started = this.clock.monotonic();
+    const started = this.config.clock.monotonic();
     const attempts: Attempt[] = [];
     const first = RESET_STRATEGIES.indexOf(strategy);
     if (first < 0) {
@@ -91,8 +49,8 @@ export class ContainerResetManager implements ContainerResetter {
   }
 
   private async attempt(containerId: string, strategy: ResetStrategy): Promise<Attempt> {
-    const started = this.clock.monotonic();
-    const budgetMs = this.budgets[strategy];
+    const started = this.config.clock.monotonic();
+    const budgetMs = this.config.budgetsMs[strategy];
     try {
       const failure = await this.withBudget(budgetMs, (deadline) => this.apply(containerId, strategy, deadline));
       if (failure === undefined) return { strategy, success: true, durationMs: this.since(started) };
@@ -106,29 +64,29 @@ export class ContainerResetManager implements ContainerResetter {
   private async apply(containerId: string, strategy: ResetStrategy, deadline: number): Promise<string | undefined> {
     switch (strategy) {
       case 'soft':
-        return this.inSandbox(containerId, softResetArgv(this.softGraceMs), deadline);
+        return this.inSandbox(containerId, softResetArgv(this.config.softGraceMs), deadline);
       case 'medium': {
         const failure = await this.inSandbox(containerId, mediumResetArgv(), deadline);
         return failure ?? this.gate(containerId, deadline);
       }
       case 'hard':
-        await this.runtime.restart(containerId);
+        await this.config.runtime.restart(containerId);
         return this.gate(containerId, deadline);
       case 'recovery':
-        await this.runtime.recreate(containerId);
+        await this.config.runtime.recreate(containerId);
         return this.gate(containerId, deadline);
     }
   }
 
   private async inSandbox(containerId: string, argv: readonly string[], deadline: number): Promise<string | undefined> {
-    const { exitCode, report, stderr } = await runSandboxScript(this.runtime, this.clock, containerId, argv, this.remaining(deadline));
+    const { exitCode, report, stderr } = await runSandboxScript(this.config.runtime, this.config.clock, containerId, argv, this.remaining(deadline));
     if (exitCode === 0) return undefined;
     const problems = describeReport(report);
     return problems.length ? problems.join('; ') : `the script exited with code ${exitCode}${stderr ? `: ${stderr.slice(0, 300)}` : ''}`;
   }
 
   private async gate(containerId: string, deadline: number): Promise<string | undefined> {
-    const report = await this.health.isContainerReady(this.portOf(containerId), containerId, { timeoutMs: this.remaining(deadline), starting: true });
+    const report = await this.config.health.isContainerReady(this.config.portOf(containerId), containerId, { timeoutMs: this.remaining(deadline), starting: true });
     if (report.ready) return undefined;
     const failed = report.stages.find((s) => !s.ok);
     return `health gate failed at stage ${report.failedStage ?? failed?.stage ?? '?'}${failed?.error ? `: ${failed.error}` : ''}`;
@@ -140,23 +98,23 @@ export class ContainerResetManager implements ContainerResetter {
    * lifecycle operations per container.
    */
   private async withBudget<T>(budgetMs: number, work: (deadline: number) => Promise<T>): Promise<T> {
-    const deadline = this.clock.monotonic() + budgetMs;
+    const deadline = this.config.clock.monotonic() + budgetMs;
     let timer: ReturnType<Clock['setTimeout']> | undefined;
     const expired = new Promise<never>((_, reject) => {
-      timer = this.clock.setTimeout(() => reject(new Error(`it did not finish within its ${budgetMs} ms budget`)), budgetMs);
+      timer = this.config.clock.setTimeout(() => reject(new Error(`it did not finish within its ${budgetMs} ms budget`)), budgetMs);
     });
     try {
       return await Promise.race([work(deadline), expired]);
     } finally {
-      if (timer) this.clock.clearTimeout(timer);
+      if (timer) this.config.clock.clearTimeout(timer);
     }
   }
 
   private remaining(deadline: number): number {
-    return Math.max(1, Math.floor(deadline - this.clock.monotonic()));
+    return Math.max(1, Math.floor(deadline - this.config.clock.monotonic()));
   }
 
   private since(started: number): number {
-    return Math.round(this.clock.monotonic() - started);
+    return Math.round(this.config.clock.monotonic() - started);
   }
 }

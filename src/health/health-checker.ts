@@ -1,13 +1,12 @@
-import { SystemClock, type Clock } from '../clock/clock.js';
-import { healthConfigSchema, type HealthConfig } from '../config/schemas.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { Clock } from '../clock/clock.js';
 import { probeTcpPort } from '../runtime/port-probe.js';
 import { sleepOn, withinBudget } from '../clock/clock-wait.js';
+import { parseHealthCheckerOptions, type HealthCheckerConfig, type HealthCheckerOptions } from './health-checker-options.js';
 import type { HealthCheckOptions, HealthGate, HealthReport, HealthStage, StageResult } from './health-gate.js';
 import { describeMcpError, McpHandshakeRefused, mcpHandshake } from './mcp-handshake.js';
 
-/** Tools a Playwright MCP server must list to count as ready. */
-export const DEFAULT_REQUIRED_TOOLS: readonly string[] = ['browser_navigate', 'browser_snapshot'];
+export { DEFAULT_REQUIRED_TOOLS, DEFAULT_TCP_HOST } from './health-checker-options.js';
+export type { HealthCheckerOptions } from './health-checker-options.js';
 
 /** First pause between TCP attempts; doubles up to the cap. A starting server needs about a second. */
 const TCP_FIRST_DELAY_MS = 25;
@@ -22,24 +21,6 @@ const MCP_FIRST_DELAY_MS = 50;
  */
 const MCP_ATTEMPT_MAX_MS = 2_500;
 const MCP_MAX_DELAY_MS = 500;
-
-export interface HealthCheckerOptions {
-  /** Budgets: `stageTimeoutMs` per stage, `startupTimeoutMs` for the whole gate. @defaultValue the schema defaults (5000 / 30000 ms) */
-  config?: Partial<Pick<HealthConfig, 'stageTimeoutMs' | 'startupTimeoutMs'>>;
-  /** Asked for the runtime stage; without it (or without a containerId) that stage is skipped as passed. */
-  runtime?: ContainerRuntime;
-  /** Budgets and durations run on its monotonic(); pauses on its timers. @defaultValue SystemClock */
-  clock?: Clock;
-  /** Tools `tools/list` must include. @defaultValue DEFAULT_REQUIRED_TOOLS */
-  requiredTools?: readonly string[];
-  /** Address the TCP stage connects to. @defaultValue '127.0.0.1' */
-  tcpHost?: string;
-  /**
-   * MCP endpoint of a port. The host must be `localhost`: @playwright/mcp refuses other Host headers (403).
-   * @defaultValue `http://localhost:<port>/mcp`
-   */
-  mcpUrl?: (port: number) => URL;
-}
 
 /** A stage result with a one-line note of what was seen (attempts, tool count, why it was skipped). */
 export interface CheckedStage extends StageResult {
@@ -67,14 +48,17 @@ export class HealthChecker implements HealthGate {
   private readonly tcpHost: string;
   private readonly mcpUrl: (port: number) => URL;
 
-  constructor(private readonly options: HealthCheckerOptions = {}) {
-    const defaults = healthConfigSchema.parse({});
-    this.stageTimeoutMs = options.config?.stageTimeoutMs ?? defaults.stageTimeoutMs;
-    this.startupTimeoutMs = options.config?.startupTimeoutMs ?? defaults.startupTimeoutMs;
-    this.clock = options.clock ?? new SystemClock();
-    this.requiredTools = options.requiredTools ?? DEFAULT_REQUIRED_TOOLS;
-    this.tcpHost = options.tcpHost ?? '127.0.0.1';
-    this.mcpUrl = options.mcpUrl ?? ((port) => new URL(`http://localhost:${port}/mcp`));
+  private readonly options: HealthCheckerConfig;
+
+  /** Throws INVALID_OPTIONS naming the field when an option is bad (health-checker-options.ts). */
+  constructor(options: HealthCheckerOptions = {}) {
+    this.options = parseHealthCheckerOptions(options);
+    this.stageTimeoutMs = this.options.config.stageTimeoutMs;
+    this.startupTimeoutMs = this.options.config.startupTimeoutMs;
+    this.clock = this.options.clock;
+    this.requiredTools = this.options.requiredTools;
+    this.tcpHost = this.options.tcpHost;
+    this.mcpUrl = this.options.mcpUrl;
   }
 
   async isContainerReady(port: number, containerId?: string, options: HealthCheckOptions = {}): Promise<HealthCheckReport> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock, flushMicrotasks } from '../clock/fake-clock.js';
-import { healthConfigSchema } from '../config/schemas.js';
+import { DEFAULT_MEMORY_THRESHOLD_SHARE, healthConfigSchema } from '../config/schemas.js';
 import type { ContainerState } from '../domain/container-state.js';
 import { FakeHealthGate, FakeRuntime } from '../../test/support/fakes.js';
 import { HealthMonitor, type HealthMonitorEvents } from './health-monitor.js';
@@ -93,12 +93,13 @@ describe('HealthMonitor', () => {
     ]);
   });
 
-  it('defaults the memory threshold to 90 % of the limit', async () => {
+  it('defaults the memory threshold to DEFAULT_MEMORY_THRESHOLD_SHARE of the limit', async () => {
     const { monitor, runtime, named } = setup();
-    runtime.memoryMB.set('container-1', 460);
-    runtime.memoryMB.set('container-2', 462);
+    const threshold = Math.round(512 * DEFAULT_MEMORY_THRESHOLD_SHARE); // 461 MB with the share of 0.9
+    runtime.memoryMB.set('container-1', threshold);
+    runtime.memoryMB.set('container-2', threshold + 1);
     await monitor.checkNow();
-    expect(named('memoryThresholdExceeded')).toEqual([{ containerId: 'container-2', memoryUsage: 462, threshold: 461 }]);
+    expect(named('memoryThresholdExceeded')).toEqual([{ containerId: 'container-2', memoryUsage: threshold + 1, threshold }]);
     await flushMicrotasks();
   });
 });

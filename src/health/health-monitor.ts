@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Clock, TimerHandle } from '../clock/clock.js';
-import type { HealthConfig } from '../config/schemas.js';
+import { DEFAULT_MEMORY_THRESHOLD_SHARE, type HealthConfig } from '../config/schemas.js';
 import type { ContainerState } from '../domain/container-state.js';
 import type { ContainerRuntime, RuntimeEvent, RuntimeStats } from '../runtime/container-runtime.js';
 import { countOpenSessions, countZombies } from './container-probes.js';
@@ -11,7 +11,7 @@ export interface MonitorTarget {
   id: string;
   port: number;
   state: ContainerState;
-  /** Memory limit, MB (the default threshold is 90 % of it). */
+  /** Memory limit, MB (the default threshold is DEFAULT_MEMORY_THRESHOLD_SHARE of it). */
   memoryLimitMB: number;
 }
 
@@ -152,7 +152,7 @@ export class HealthMonitor extends EventEmitter {
     const { runtime, config } = this.options;
     const stats = await runtime.stats(target.id);
     this.emit('usage', { containerId: target.id, stats });
-    const threshold = config.memoryThresholdMB ?? Math.round(target.memoryLimitMB * 0.9);
+    const threshold = config.memoryThresholdMB ?? Math.round(target.memoryLimitMB * DEFAULT_MEMORY_THRESHOLD_SHARE);
     if (stats.memoryMB > threshold) {
       this.emit('memoryThresholdExceeded', { containerId: target.id, memoryUsage: Math.round(stats.memoryMB), threshold });
     }

@@ -1,0 +1,53 @@
+import { z } from 'zod';
+import { SystemClock, type Clock } from '../clock/clock.js';
+import { parseOptions } from '../config/parse-options.js';
+import { RESET_STRATEGIES, type ResetStrategy } from '../config/schemas.js';
+import type { HealthGate } from '../health/health-gate.js';
+import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import { nonNegativeMs } from './cleanup-service-options.js';
+
+/** @defaultValue 1000 ms: how long Chromium gets to exit after SIGTERM in a soft reset (it needs ~50 ms). */
+export const DEFAULT_SOFT_GRACE_MS = 1_000;
+
+/**
+ * Budget of one attempt per strategy, in ms. Hard and recovery include the health gate that proves the
+ * server answers again (a container start takes 1-2 s; a recreate in Docker a little more).
+ */
+export const DEFAULT_RESET_BUDGETS_MS: Readonly<Record<ResetStrategy, number>> = {
+  soft: 5_000,
+  medium: 10_000,
+  hard: 30_000,
+  recovery: 60_000,
+};
+
+const isObject = (value: unknown): boolean => typeof value === 'object' && value !== null;
+
+export const containerResetOptionsSchema = z
+  .object({
+    /** Runs the reset scripts, restarts and recreates. */
+    runtime: z.custom<ContainerRuntime>(isObject, { message: 'must be a ContainerRuntime' }),
+    /** Proves a server answers MCP after medium, hard and recovery. */
+    health: z.custom<HealthGate>(isObject, { message: 'must be a HealthGate' }),
+    /** The port a container's server is reached on (its ContainerSpec.port). */
+    portOf: z.custom<(containerId: string) => number>((value) => typeof value === 'function', { message: 'must be a function' }),
+    /** Times attempts and enforces budgets. @defaultValue SystemClock */
+    clock: z.custom<Clock>(isObject, { message: 'must be a Clock' }).default(() => new SystemClock()),
+    /**
+     * Per-strategy attempt budgets, ms; a strategy left out keeps its default.
+     * @defaultValue {@link DEFAULT_RESET_BUDGETS_MS}
+     */
+    budgetsMs: z
+      .partialRecord(z.enum(RESET_STRATEGIES), z.number().int('must be a whole number of ms').positive('must be more than 0 ms'))
+      .default({})
+      .transform((budgets): Record<ResetStrategy, number> => ({ ...DEFAULT_RESET_BUDGETS_MS, ...budgets })),
+    /** Chromium's time to exit on SIGTERM in a soft reset, ms. @defaultValue {@link DEFAULT_SOFT_GRACE_MS} */
+    softGraceMs: nonNegativeMs.default(DEFAULT_SOFT_GRACE_MS),
+  })
+  .strict();
+export type ContainerResetManagerOptions = z.input<typeof containerResetOptionsSchema>;
+export type ContainerResetManagerConfig = z.output<typeof containerResetOptionsSchema>;
+
+/** Validates and defaults ContainerResetManager's options (INVALID_OPTIONS listing every bad field). */
+export function parseContainerResetOptions(input: ContainerResetManagerOptions): ContainerResetManagerConfig {
+  return parseOptions(containerResetOptionsSchema, input, 'ContainerResetManager options');
+}
