@@ -5,7 +5,7 @@
  * tests run while colleagues' unfinished files elsewhere in src/ fail to type-check (tsc still emits).
  */
 import { execFile } from 'node:child_process';
-import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -30,14 +30,8 @@ export default async function setup(project: TestProject): Promise<() => void> {
     }
     process.stderr.write(`e2e: tsc reported errors (JavaScript was emitted anyway):\n${out.split('\n').slice(0, 10).join('\n')}\n`);
   }
-  // Until src/index.ts exports withContainerPool (the lead's file), the built copy gets the export here so
-  // the inline configs can be written the way users write them.
-  const index = join(pkg, 'dist/src/index.js');
-  if (existsSync(index) && !readFileSync(index, 'utf8').includes('withContainerPool')) {
-    appendFileSync(index, "\nexport { withContainerPool } from './coordinator/with-container-pool.js';\n");
-    process.stderr.write('e2e: WARNING src/index.ts does not export withContainerPool yet; added to the test build only\n');
-  }
-  cpSync(join(REPO_ROOT, 'src/store/lua'), join(pkg, 'dist/src/store/lua'), { recursive: true });
+  // The scripts the product loads from disk (Lua, sh), as package.json's build copies them.
+  cpSync(join(REPO_ROOT, 'src'), join(pkg, 'dist/src'), { recursive: true, filter: (path) => !path.endsWith('.ts') });
   cpSync(join(REPO_ROOT, 'package.json'), join(pkg, 'package.json'));
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(pkg, 'node_modules'), 'dir');
   symlinkSync(join(REPO_ROOT, 'docker'), join(pkg, 'docker'), 'dir');
