@@ -111,7 +111,8 @@ for (const kind of ['process', 'docker'] as const) {
 
     // @playwright/mcp checks the Host header only, never Origin: a page on another origin that sends the pool's
     // own Host (a plain cross-origin fetch to localhost) would be served. The Origin/Host guard in front of every
-    // server (src/runtime/mcp-origin-guard.ts, docker/image/mcp-guard.cjs) refuses it.
+    // server (docker/image/mcp-guard.cjs: run by the image, loaded in-process by the process runtime through
+    // src/runtime/mcp-guard.ts) refuses it.
     it.skipIf(skip)('foreign Origin with the pool\'s own Host → 403', async () => {
       const { manager, port } = await startRealPool(kind);
       try {
