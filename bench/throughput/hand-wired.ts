@@ -8,7 +8,7 @@ import {
   DEFAULT_SHM_SIZE_MB,
   DEFAULT_TMP_SIZE_MB,
   DEFAULT_WORKDIR_SIZE_MB,
-} from '../../src/runtime/docker/docker-runtime.js';
+} from '../../src/runtime/docker/docker-runtime-options.js';
 import { connectMcp } from './mcp-connect.js';
 
 /** Label on every container this benchmark starts by itself, so a failed run can still remove them all. */

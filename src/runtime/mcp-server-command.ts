@@ -11,6 +11,16 @@ export const POOL_CHROMIUM_ARGS: readonly string[] = [
   '--disable-gpu',
 ];
 
+/** @defaultValue '127.0.0.1': the interface a pool MCP server binds (the guard in front is what clients reach). */
+export const DEFAULT_MCP_SERVER_HOST = '127.0.0.1';
+
+/**
+ * @defaultValue false: Chromium's own sandbox is off. Chromium refuses it when run as root, and as another user
+ * it needs unprivileged user namespaces, which many CI hosts disable (Playwright's own Linux default for
+ * Chromium is off too).
+ */
+export const DEFAULT_CHROMIUM_SANDBOX = false;
+
 /**
  * Environment every pool MCP server runs with. The server's own ping (every 3 s, session closed when the
  * client does not answer within 5 s) is off: a test whose worker stalls (breakpoint, starved CPU) would lose
@@ -40,17 +50,12 @@ export interface McpServerCommandInput extends McpServerLifecycleOptions {
   /** `cli.js` of the installed @playwright/mcp. */
   cliPath: string;
   port: number;
-  /** Interface the server binds. @defaultValue '127.0.0.1' */
+  /** Interface the server binds. @defaultValue {@link DEFAULT_MCP_SERVER_HOST} */
   host?: string;
   chromiumPath: string;
   /** Where the JSON config built by {@link buildMcpServerConfig} is written. */
   configPath: string;
-  /**
-   * Chromium's own sandbox. Off by default: Chromium refuses it when run as root, and as another user it
-   * needs unprivileged user namespaces, which many CI hosts disable (Playwright's own Linux default for
-   * Chromium is off too).
-   * @defaultValue false
-   */
+  /** Chromium's own sandbox. @defaultValue {@link DEFAULT_CHROMIUM_SANDBOX} (why: see there) */
   chromiumSandbox?: boolean;
   /** Extra Chromium switches after {@link POOL_CHROMIUM_ARGS}. */
   chromiumArgs?: readonly string[];
@@ -77,11 +82,11 @@ export function buildMcpServerConfig(input: McpServerCommandInput): Record<strin
       launchOptions: {
         headless: true,
         executablePath: input.chromiumPath,
-        chromiumSandbox: input.chromiumSandbox ?? false,
+        chromiumSandbox: input.chromiumSandbox ?? DEFAULT_CHROMIUM_SANDBOX,
         args: [...POOL_CHROMIUM_ARGS, ...(input.chromiumArgs ?? [])],
       },
     },
-    server: { port: input.port, host: input.host ?? '127.0.0.1' },
+    server: { port: input.port, host: input.host ?? DEFAULT_MCP_SERVER_HOST },
   };
 }
 
@@ -94,7 +99,7 @@ export function buildMcpServerArgv(input: McpServerCommandInput): string[] {
     '--port',
     String(input.port),
     '--host',
-    input.host ?? '127.0.0.1',
+    input.host ?? DEFAULT_MCP_SERVER_HOST,
     '--headless',
     '--isolated',
     '--browser',

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { isPoolError } from '../errors/pool-error.js';
 import type { DockerEndpoint, DockerPingResult } from './docker/docker-endpoint.js';
-import { selectRuntime, type ImageAvailability } from './select-runtime.js';
+import { DEFAULT_DOCKER_PING_TIMEOUT_MS, DEFAULT_RUNTIME_CHOICE, selectRuntime, type ImageAvailability } from './select-runtime.js';
 
 const answers = async (): Promise<DockerPingResult> => ({ ok: true });
 const noDaemon = async (): Promise<DockerPingResult> => ({ ok: false, code: 'ENOENT', message: 'connect ENOENT /var/run/docker.sock' });
@@ -81,6 +81,28 @@ describe('selectRuntime', () => {
     const result = selectRuntime({ env: { CINNAMON_POOL_RUNTIME: 'podman' }, pingDocker: answers, dockerImageAvailable: imagePresent });
     await expect(result).rejects.toSatisfy((e: unknown) => isPoolError(e, 'INVALID_OPTIONS'));
     await expect(result).rejects.toThrow(/auto, docker, process/);
+  });
+
+  it('defaults: the runtime choice and the ping budget come from their named constants', async () => {
+    expect(DEFAULT_RUNTIME_CHOICE).toBe('auto');
+    const ping = vi.fn(async (_endpoint: DockerEndpoint, _timeoutMs: number) => answers());
+    const decision = await selectRuntime({ env: socketEnv, pingDocker: ping, dockerImageAvailable: imagePresent });
+    // 'auto' behaviour: the daemon answered and the image is present.
+    expect(decision.kind).toBe('docker');
+    expect(ping.mock.calls[0]?.[1]).toBe(DEFAULT_DOCKER_PING_TIMEOUT_MS);
+  });
+
+  it.each([
+    ['requested', { requested: 'podman' as never }],
+    ['pingTimeoutMs', { pingTimeoutMs: 0 }],
+    ['pingTimeoutMs', { pingTimeoutMs: 1.5 }],
+  ])('refuses a bad %s with one INVALID_OPTIONS naming it, before any ping', async (field, options) => {
+    const ping = vi.fn(answers);
+    const error: unknown = await selectRuntime({ ...options, env: socketEnv, pingDocker: ping, dockerImageAvailable: imagePresent }).catch((e: unknown) => e);
+    expect(isPoolError(error, 'INVALID_OPTIONS')).toBe(true);
+    expect((error as Error).message.startsWith('Invalid selectRuntime options:\n')).toBe(true);
+    expect((error as { data: { problems: string[] } }).data.problems).toEqual([expect.stringMatching(new RegExp(`^${field}: `))]);
+    expect(ping).not.toHaveBeenCalled();
   });
 
   it('the real ping reports ENOENT for a missing socket, quickly', async () => {

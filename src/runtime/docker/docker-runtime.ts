@@ -1,24 +1,21 @@
 import Docker from 'dockerode';
-import { z } from 'zod';
 import type { Clock } from '../../clock/clock.js';
 import type { ContainerSpec } from '../../config/pool-config.js';
-import { parseOptions } from '../../config/parse-options.js';
-import { PoolError } from '../../errors/pool-error.js';
-import {
-  DEFAULT_EXEC_TIMEOUT_MS,
-  type ContainerRuntime,
-  type ExecResult,
-  type RunContext,
-  type RuntimeContainerInfo,
-  type RuntimeEvent,
-  type RuntimeState,
-  type RuntimeStats,
+import type {
+  ContainerRuntime,
+  ExecResult,
+  RunContext,
+  RuntimeContainerInfo,
+  RuntimeEvent,
+  RuntimeState,
+  RuntimeStats,
 } from '../container-runtime.js';
 import { MCP_SERVER_LIFECYCLE_ENV, mcpServerLifecycleArgs } from '../mcp-server-command.js';
 import { currentRunOwner } from '../run-owner.js';
 import { runtimeError } from '../runtime-error.js';
 import { RuntimeEventHub } from '../runtime-event-hub.js';
 import { runtimeStatsFromDocker } from './container-stats.js';
+import { parseDockerRuntimeOptions, type DockerRuntimeOptions } from './docker-runtime-options.js';
 import { dockerFix, dockerMessage, dockerStatusCode, isDockerNotFound } from './docker-error.js';
 import { runDockerExec } from './docker-exec.js';
 import { POOL_LABEL } from './docker-labels.js';
@@ -29,47 +26,6 @@ import { hardenedContainerOptions, type HardeningLimits } from './hardened-conta
 import { imageLayoutFromInspect, type ImageLayout } from './image-layout.js';
 import { runtimeStateFromInspect } from './runtime-state-from-inspect.js';
 
-/** @defaultValue 512 MB of /dev/shm per container (at least 256: Chromium renders through it). */
-export const DEFAULT_SHM_SIZE_MB = 512;
-/** @defaultValue 1024 processes + threads per container; Chromium uses about 150-250. */
-export const DEFAULT_PIDS_LIMIT = 1024;
-/** @defaultValue 512 MB: /tmp holds Chromium's per-session profiles. Counts against the memory limit. */
-export const DEFAULT_TMP_SIZE_MB = 512;
-/** @defaultValue 128 MB: HOME holds font and crash-report caches. */
-export const DEFAULT_HOME_SIZE_MB = 128;
-/** @defaultValue 256 MB: the working directory holds `.playwright-mcp/` snapshots and screenshots. */
-export const DEFAULT_WORKDIR_SIZE_MB = 256;
-/** @defaultValue 5 s between SIGTERM and SIGKILL on stop/restart (the server exits at once on SIGTERM). */
-export const DEFAULT_STOP_TIMEOUT_SECONDS = 5;
-
-const limitsSchema = z
-  .object({
-    shmSizeMB: z.number().int().min(256).max(16_384).default(DEFAULT_SHM_SIZE_MB),
-    pidsLimit: z.number().int().min(64).max(65_536).default(DEFAULT_PIDS_LIMIT),
-    tmpSizeMB: z.number().int().min(16).max(65_536).default(DEFAULT_TMP_SIZE_MB),
-    homeSizeMB: z.number().int().min(16).max(65_536).default(DEFAULT_HOME_SIZE_MB),
-    workdirSizeMB: z.number().int().min(16).max(65_536).default(DEFAULT_WORKDIR_SIZE_MB),
-    stopTimeoutSeconds: z.number().int().min(0).max(300).default(DEFAULT_STOP_TIMEOUT_SECONDS),
-    defaultExecTimeoutMs: z.number().int().positive().default(DEFAULT_EXEC_TIMEOUT_MS),
-  })
-  .strict();
-
-export type DockerRuntimeLimits = z.input<typeof limitsSchema>;
-
-export interface DockerRuntimeOptions extends DockerRuntimeLimits {
-  /** Image to run, e.g. the tag printed by `npx cinnamon-pool image build`. */
-  image: string;
-  clock: Clock;
-  /** A ready Docker client (remote hosts, tests). Default: dockerode's own (DOCKER_HOST, else the local socket). */
-  docker?: Docker;
-  /** Socket path of the local daemon when no client is given. @defaultValue '/var/run/docker.sock' */
-  socketPath?: string;
-  /** Extra `@playwright/mcp` CLI flags, after the pool's own (see mcpServerLifecycleArgs). @defaultValue none */
-  serverArgs?: readonly string[];
-  /** Expose tools pages register through WebMCP (`webmcp_*`); the pool option `mcpServer.webmcp`. @defaultValue false */
-  webmcp?: boolean;
-}
-
 interface ManagedContainer {
   spec: ContainerSpec;
   ctx: RunContext;
@@ -77,6 +33,8 @@ interface ManagedContainer {
   dockerId: string | undefined;
   networkName: string;
 }
+
+export type { DockerRuntimeOptions } from './docker-runtime-options.js';
 
 /**
  * Runs each pool container as a hardened Docker container (see hardened-container-options.ts) from the image
@@ -107,23 +65,22 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
   private layout: Promise<ImageLayout> | undefined;
   private closing: Promise<void> | undefined;
 
-  constructor(options: DockerRuntimeOptions) {
-    const { image, clock, docker, socketPath, serverArgs, webmcp, ...limitInput } = options;
-    const limits = parseOptions(limitsSchema, limitInput, 'DockerRuntime options');
-    if (!image) throw new PoolError('INVALID_OPTIONS', 'DockerRuntime needs an image tag: run `npx cinnamon-pool image build` and pass the tag it prints.');
+  constructor(input: DockerRuntimeOptions) {
+    const options = parseDockerRuntimeOptions(input);
+    const { image, clock, docker, socketPath, serverArgs, webmcp } = options;
     this.image = image;
     this.clock = clock;
     this.docker = docker ?? new Docker(socketPath ? { socketPath } : undefined);
     this.limits = {
-      shmSizeMB: limits.shmSizeMB,
-      pidsLimit: limits.pidsLimit,
-      tmpSizeMB: limits.tmpSizeMB,
-      homeSizeMB: limits.homeSizeMB,
-      workdirSizeMB: limits.workdirSizeMB,
+      shmSizeMB: options.shmSizeMB,
+      pidsLimit: options.pidsLimit,
+      tmpSizeMB: options.tmpSizeMB,
+      homeSizeMB: options.homeSizeMB,
+      workdirSizeMB: options.workdirSizeMB,
     };
-    this.stopTimeoutSeconds = limits.stopTimeoutSeconds;
-    this.defaultExecTimeoutMs = limits.defaultExecTimeoutMs;
-    this.serverArgs = [...mcpServerLifecycleArgs({ webmcp: webmcp ?? false }), ...(serverArgs ?? [])];
+    this.stopTimeoutSeconds = options.stopTimeoutSeconds;
+    this.defaultExecTimeoutMs = options.defaultExecTimeoutMs;
+    this.serverArgs = [...mcpServerLifecycleArgs({ webmcp }), ...(serverArgs ?? [])];
     this.networks = new RunNetworks(this.docker, this.owner);
     this.events = new DockerLifecycleEvents({
       docker: this.docker,

@@ -1,66 +1,43 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
-import { SystemClock, type Clock } from '../../clock/clock.js';
+import type { Clock } from '../../clock/clock.js';
 import { sleepOn } from '../../clock/clock-wait.js';
 import type { ContainerSpec } from '../../config/pool-config.js';
 import { PoolError } from '../../errors/pool-error.js';
-import {
-  DEFAULT_EXEC_TIMEOUT_MS,
-  type ContainerRuntime,
-  type ExecResult,
-  type RunContext,
-  type RuntimeContainerInfo,
-  type RuntimeEvent,
-  type RuntimeState,
-  type RuntimeStats,
+import type {
+  ContainerRuntime,
+  ExecResult,
+  RunContext,
+  RuntimeContainerInfo,
+  RuntimeEvent,
+  RuntimeState,
+  RuntimeStats,
 } from '../container-runtime.js';
 import { describeExit, type ExitDescription } from '../exit-description.js';
 import { startMcpGuard, type McpGuard } from '../mcp-guard.js';
 import { runtimeError } from '../runtime-error.js';
 import { RuntimeEventHub } from '../runtime-event-hub.js';
-import { locateChromium, type ChromiumLocation, type LocateChromiumOptions } from './chromium-locator.js';
+import { locateChromium, type ChromiumLocation } from './chromium-locator.js';
 import { execCommand } from './exec-command.js';
 import { reapLeftoverRuns } from './leftover-reaper.js';
 import { logTail } from './log-tail.js';
 import { resolveMcpPackage, type McpPackage } from './mcp-package.js';
 import { readProcEntry } from './proc-table.js';
-import { DEFAULT_KILL_GRACE_MS, signalGroup, terminateProcessGroup } from './process-group.js';
+import { signalGroup, terminateProcessGroup } from './process-group.js';
+import { parseProcessRuntimeOptions, type ProcessRuntimeConfig, type ProcessRuntimeOptions } from './process-runtime-options.js';
 import { serverTreeStats, type CpuSample } from './process-stats.js';
 import { RunFolders, type RunFolder } from './run-folders.js';
 import { identify } from './run-state-file.js';
-import { DEFAULT_SANDBOX_ROOT, poolDir, sandboxPaths, stateFilePath, type SandboxPaths } from './sandbox-layout.js';
+import { poolDir, sandboxPaths, stateFilePath, type SandboxPaths } from './sandbox-layout.js';
 import { execEnv, sandboxEnv } from './server-env.js';
 import { spawnServer } from './server-launch.js';
+
+export type { ProcessRuntimeOptions } from './process-runtime-options.js';
 
 /** A dead server's Chromium gets this long after SIGTERM before SIGKILL: nobody is waiting for it. */
 const ORPHAN_GRACE_MS = 1_000;
 /** How long a stop waits for Node's exit event once the group is gone (libuv reaps the child at once). */
 const EXIT_EVENT_WAIT_MS = 2_000;
-
-export interface ProcessRuntimeOptions {
-  /** Folder holding every sandbox: `<rootDir>/<poolId>/<runId>/<containerId>/`. @defaultValue DEFAULT_SANDBOX_ROOT */
-  rootDir?: string;
-  /** Chromium for the servers. @defaultValue found by {@link locateChromium} (Playwright's, else PATH) */
-  chromiumPath?: string;
-  /** How the Chromium is searched for when `chromiumPath` is unset (tests). */
-  chromiumLocator?: Omit<LocateChromiumOptions, 'executablePath'>;
-  /** Chromium's own sandbox; see {@link buildMcpServerConfig}. @defaultValue false */
-  chromiumSandbox?: boolean;
-  /** Extra Chromium switches. @defaultValue none */
-  chromiumArgs?: readonly string[];
-  /** Extra `@playwright/mcp` CLI flags, after the pool's own (see mcpServerLifecycleArgs). @defaultValue none */
-  serverArgs?: readonly string[];
-  /** Expose tools pages register through WebMCP (`webmcp_*`); the pool option `mcpServer.webmcp`. @defaultValue false */
-  webmcp?: boolean;
-  /** Time between SIGTERM and SIGKILL on stop. @defaultValue 5000 ms */
-  killGraceMs?: number;
-  /** exec() budget when the call gives none. @defaultValue DEFAULT_EXEC_TIMEOUT_MS (30000 ms) */
-  execTimeoutMs?: number;
-  /** Environment the servers inherit (sandbox variables are set over it). @defaultValue process.env */
-  env?: NodeJS.ProcessEnv;
-  /** Stamps event times and paces waits. @defaultValue SystemClock */
-  clock?: Clock;
-}
 
 interface ServerProcess {
   child: ChildProcess;
@@ -95,6 +72,7 @@ export class ProcessRuntime implements ContainerRuntime, AsyncDisposable {
   readonly kind = 'process' as const;
   readonly limitations: readonly string[];
 
+  private readonly options: ProcessRuntimeConfig;
   private readonly rootDir: string;
   private readonly clock: Clock;
   private readonly killGraceMs: number;
@@ -114,12 +92,14 @@ export class ProcessRuntime implements ContainerRuntime, AsyncDisposable {
     for (const member of this.members.values()) if (member.server) signalGroup(member.server.pid, 'SIGKILL');
   };
 
-  constructor(private readonly options: ProcessRuntimeOptions = {}) {
-    this.rootDir = options.rootDir ?? DEFAULT_SANDBOX_ROOT;
-    this.clock = options.clock ?? new SystemClock();
-    this.killGraceMs = options.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
-    this.execTimeoutMs = options.execTimeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
-    this.baseEnv = options.env ?? process.env;
+  constructor(input: ProcessRuntimeOptions = {}) {
+    const options = parseProcessRuntimeOptions(input);
+    this.options = options;
+    this.rootDir = options.rootDir;
+    this.clock = options.clock;
+    this.killGraceMs = options.killGraceMs;
+    this.execTimeoutMs = options.execTimeoutMs;
+    this.baseEnv = options.env;
     this.runs = new RunFolders(this.rootDir);
     this.limitations = [
       'no memory limit: memoryMB is only observed through stats(), not enforced',
