@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SystemClock } from '../../src/clock/clock.js';
 import { parsePoolOptions } from '../../src/config/pool-config.js';
-import { PoolClient } from '../../src/coordinator/pool-client.js';
+import { PoolClient } from '../../src/protocol/pool-client.js';
 import { startCoordinator, type RunningCoordinator } from '../../src/coordinator/coordinator-server.js';
 import type { ContainerPoolManager } from '../../src/pool/container-pool-manager.js';
 import { createPoolManager } from '../../src/pool/create-pool-manager.js';
-import { ProcessRuntime } from '../../src/runtime/process-runtime.js';
+import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
 import { MemoryPoolStore } from '../../src/store/memory-store.js';
 import { freePorts } from '../support/ports.js';
 import { doubleLeases } from './support/audit-check.js';
@@ -37,6 +37,7 @@ const BOUND_MS = TTL_MS + 8_000;
 
 let root = '';
 let manager: ContainerPoolManager;
+let store: MemoryPoolStore;
 let coordinator: RunningCoordinator;
 let client: PoolClient;
 const workers: WorkerProcess[] = [];
@@ -54,10 +55,10 @@ beforeAll(async () => {
   });
   const clock = new SystemClock();
   const runtime = new ProcessRuntime({ rootDir: root, clock });
-  manager = createPoolManager({ config, runtime, store: new MemoryPoolStore(), clock });
+  manager = createPoolManager({ config, runtime, store: (store = new MemoryPoolStore()), clock });
   await manager.initialize();
   manager.on('containerAllocated', () => {
-    void manager.store.listLeases().then((leases) => {
+    void store.listLeases().then((leases) => {
       const ids = leases.map((l) => l.containerId);
       if (leases.length > config.containers || new Set(ids).size !== ids.length) overlaps.push(ids.join(','));
     });
@@ -83,7 +84,7 @@ describe('fault 1: holder crash', () => {
       workers.push(victim);
       const held = await victim.next<{ lease: { leaseId: string; token: number; containerId: string } }>('allocated');
       const waiting = client.allocate({ testRunId: `waiter-${i}`, priority: 'high' });
-      await until('the waiter is queued', async () => (await manager.store.listQueue()).length === 1);
+      await until('the waiter is queued', async () => (await store.listQueue()).length === 1);
 
       const killedAt = performance.now();
       await victim.kill();
@@ -106,7 +107,7 @@ describe('fault 1: holder crash', () => {
       else console.warn(`[faults] holder-crash repeat ${i}: ${Math.round(ms)} ms, expired#${expiredAt} grant#${grantAt} cleaned=${cleaned}`);
 
       await client.release({ leaseId: allocation.lease.leaseId, token: allocation.lease.token });
-      await until('the container is back', async () => (await manager.store.getContainer(held.lease.containerId)).state === 'Available');
+      await until('the container is back', async () => (await store.getContainer(held.lease.containerId)).state === 'Available');
     }
     const audit = await manager.getAuditLog();
     const twice = doubleLeases(audit);
@@ -123,8 +124,8 @@ describe('fault 1: holder crash', () => {
     expect(overlaps).toEqual([]);
     expect(Math.max(...regrantMs)).toBeLessThanOrEqual(BOUND_MS);
     expect(passed).toBe(REPEATS);
-    expect(await manager.store.listLeases()).toEqual([]);
-    expect((await manager.store.getCounters()).expirations).toBe(REPEATS);
+    expect(await store.listLeases()).toEqual([]);
+    expect((await store.getCounters()).expirations).toBe(REPEATS);
     // Each repeat starts a worker process under tsx (seconds when both cores are busy: 20 repeats outran the
     // project's 180 s at load 20). This only keeps a stuck run from hanging; the bounds above are the criteria.
   }, 900_000);

@@ -6,7 +6,7 @@
  * The fault is in the worker process, so the containers are fakes behind a real coordinator over HTTP.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PoolClient } from '../../src/coordinator/pool-client.js';
+import { PoolClient } from '../../src/protocol/pool-client.js';
 import { startCoordinator, type RunningCoordinator } from '../../src/coordinator/coordinator-server.js';
 import { MemoryPoolStore } from '../../src/store/memory-store.js';
 import { startFakePool, snapshotStore, until, type FakePool } from './support/fake-pool.js';
@@ -51,7 +51,7 @@ describe('fault 2: paused holder', () => {
       workers.push(victim);
       const held = await victim.next<{ lease: { leaseId: string; token: number } }>('allocated');
       const waiting = client.allocate({ testRunId: `next-${i}`, priority: 'normal' });
-      await until('the next requester is queued', async () => (await manager.store.listQueue()).length === 1);
+      await until('the next requester is queued', async () => (await pool.store.listQueue()).length === 1);
 
       victim.child.kill('SIGSTOP');
       const { allocation } = await waiting; // only possible once the paused holder's lease expired
@@ -60,13 +60,13 @@ describe('fault 2: paused holder', () => {
       // worker's four calls may take longer than TTL_MS on a busy machine, and an expiry then is not its doing.
       await client.renew(next, { ttlMs: 10 * 60_000 });
       await manager.getAuditLog(); // flush
-      const before = await snapshotStore(manager.store, [testRunId]);
+      const before = await snapshotStore(pool.store, [testRunId]);
       const auditBefore = (await manager.getAuditLog()).length;
 
       victim.child.kill('SIGCONT');
       victim.send('stale-ops');
       const report = await victim.next<{ results: Array<{ op: string; code: string }>; heartbeatLost: string | null }>('ops');
-      const after = await snapshotStore(manager.store, [testRunId]);
+      const after = await snapshotStore(pool.store, [testRunId]);
       const newEvents = (await manager.getAuditLog()).slice(auditBefore);
 
       operations += report.results.length;
@@ -83,7 +83,7 @@ describe('fault 2: paused holder', () => {
       await victim.kill();
 
       await client.release(next);
-      await until('the container is back', async () => (await manager.store.getContainer(allocation.container.id)).state === 'Available');
+      await until('the container is back', async () => (await pool.store.getContainer(allocation.container.id)).state === 'Available');
     }
     reportFault('paused holder (SIGSTOP past TTL)', REPEATS, passed, `${operations} stale-token operations, all refused (${[...codes].sort().join(', ')}); state unchanged`);
     expect(passed).toBe(REPEATS);
