@@ -1,18 +1,37 @@
+import { z } from 'zod';
 import type { Clock, TimerHandle } from '../clock/clock.js';
+import { parseOptions } from '../config/parse-options.js';
 import type { AuditEvent, PoolStore } from '../store/pool-store.js';
 import type { PoolAuditEvent, PoolAuditRecord } from './audit-events.js';
 
-export interface AuditLogOptions {
-  /** Longest an event waits in memory before it is written. @defaultValue 100 ms */
-  flushIntervalMs?: number;
-  /**
-   * A batch this large is written at once. Small batches keep each write short, so an allocation queued
-   * behind one on the same connection is not held up. @defaultValue 32
-   */
-  maxBatch?: number;
-  /** Called with every event as it is recorded (the coordinator streams them to pool-audit.jsonl). */
-  onEvent?: (event: PoolAuditEvent) => void;
-  onError?: (error: unknown) => void;
+/** @defaultValue 100 ms: the longest an event waits in memory before it is written. */
+export const DEFAULT_AUDIT_FLUSH_INTERVAL_MS = 100;
+/** @defaultValue 32: the batch size written at once. */
+export const DEFAULT_AUDIT_MAX_BATCH = 32;
+
+const isFunction = (value: unknown): boolean => typeof value === 'function';
+
+export const auditLogOptionsSchema = z
+  .object({
+    /** Longest an event waits in memory before it is written, ms. @defaultValue {@link DEFAULT_AUDIT_FLUSH_INTERVAL_MS} */
+    flushIntervalMs: z.number().int().positive().default(DEFAULT_AUDIT_FLUSH_INTERVAL_MS),
+    /**
+     * A batch this large is written at once. Small batches keep each write short, so an allocation queued
+     * behind one on the same connection is not held up. @defaultValue {@link DEFAULT_AUDIT_MAX_BATCH}
+     */
+    maxBatch: z.number().int().positive().default(DEFAULT_AUDIT_MAX_BATCH),
+    /** Called with every event as it is recorded (the coordinator streams them to pool-audit.jsonl). */
+    onEvent: z.custom<(event: PoolAuditEvent) => void>(isFunction, { message: 'must be a function' }).optional(),
+    /** Called when a flush fails (the events are kept for the next one). */
+    onError: z.custom<(error: unknown) => void>(isFunction, { message: 'must be a function' }).optional(),
+  })
+  .strict();
+export type AuditLogOptions = z.input<typeof auditLogOptionsSchema>;
+export type AuditLogConfig = z.output<typeof auditLogOptionsSchema>;
+
+/** Validates and defaults AuditLog's options (INVALID_OPTIONS listing every bad field). */
+export function parseAuditLogOptions(input: AuditLogOptions | undefined): AuditLogConfig {
+  return parseOptions(auditLogOptionsSchema, input, 'AuditLog options');
 }
 
 /**
@@ -23,30 +42,28 @@ export class AuditLog {
   private buffer: AuditEvent[] = [];
   private timer: TimerHandle | undefined;
   private flushing: Promise<void> = Promise.resolve();
-  private readonly flushIntervalMs: number;
-  private readonly maxBatch: number;
+  private readonly options: AuditLogConfig;
 
   constructor(
     private readonly store: PoolStore,
     private readonly clock: Clock,
-    private readonly options: AuditLogOptions = {},
+    options: AuditLogOptions = {},
   ) {
-    this.flushIntervalMs = options.flushIntervalMs ?? 100;
-    this.maxBatch = options.maxBatch ?? 32;
+    this.options = parseAuditLogOptions(options);
   }
 
   record(event: PoolAuditRecord): PoolAuditEvent {
     const full = { ...event, at: event.at ?? this.clock.now() } as PoolAuditEvent;
     this.buffer.push(full);
     this.options.onEvent?.(full);
-    if (this.buffer.length >= this.maxBatch) {
+    if (this.buffer.length >= this.options.maxBatch) {
       void this.flush();
       return full;
     }
     this.timer ??= this.clock.setTimeout(() => {
       this.timer = undefined;
       void this.flush();
-    }, this.flushIntervalMs);
+    }, this.options.flushIntervalMs);
     return full;
   }
 
