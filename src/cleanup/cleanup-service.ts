@@ -1,3 +1,4 @@
+import { sleepOn } from '../clock/clock-wait.js';
 import { cleanupStageError, describeReport, errorText, STUCK_CONTAINER_FIX } from './cleanup-errors.js';
 import {
   CLEANUP_STAGES,
@@ -117,7 +118,7 @@ export class CleanupService implements ContainerCleaner {
       if (this.config.clock.monotonic() >= deadline) {
         return { ok: false, openSessions: open, error: cleanupStageError(containerId, 'validateCleanup', `${open} MCP session(s) still open after ${drainMs} ms`).message };
       }
-      await new Promise<void>((resolve) => this.config.clock.setTimeout(resolve, SESSION_POLL_MS));
+      await sleepOn(this.config.clock, SESSION_POLL_MS);
     }
   }
 

@@ -1,4 +1,4 @@
-import type { Clock } from '../clock/clock.js';
+import { withinBudget } from '../clock/clock-wait.js';
 import { RESET_STRATEGIES, type ResetStrategy } from '../config/schemas.js';
 import { describeReport, errorText, resetAttemptError } from './cleanup-errors.js';
 import type { ContainerResetter, ResetResult } from './cleanup-types.js';
@@ -99,15 +99,7 @@ export class ContainerResetManager implements ContainerResetter {
    */
   private async withBudget<T>(budgetMs: number, work: (deadline: number) => Promise<T>): Promise<T> {
     const deadline = this.config.clock.monotonic() + budgetMs;
-    let timer: ReturnType<Clock['setTimeout']> | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = this.config.clock.setTimeout(() => reject(new Error(`it did not finish within its ${budgetMs} ms budget`)), budgetMs);
-    });
-    try {
-      return await Promise.race([work(deadline), expired]);
-    } finally {
-      if (timer) this.config.clock.clearTimeout(timer);
-    }
+    return withinBudget(this.config.clock, work(deadline), budgetMs, () => new Error(`it did not finish within its ${budgetMs} ms budget`));
   }
 
   private remaining(deadline: number): number {

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock/clock.js';
+import { withinBudget } from '../clock/clock-wait.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { parseScriptReport, type ScriptReport } from './script-report.js';
 
@@ -33,17 +34,9 @@ export async function runSandboxScript(
   argv: readonly string[],
   timeoutMs: number,
 ): Promise<ScriptOutcome> {
-  let timer: ReturnType<Clock['setTimeout']> | undefined;
-  const backstop = new Promise<never>((_, reject) => {
-    timer = clock.setTimeout(
-      () => reject(Object.assign(new Error(`the ${runtime.kind} runtime did not answer within ${timeoutMs + RUNTIME_GRACE_MS} ms`), { timedOut: true })),
-      timeoutMs + RUNTIME_GRACE_MS,
-    );
-  });
-  try {
-    const result = await Promise.race([runtime.exec(containerId, argv, { timeoutMs }), backstop]);
-    return { exitCode: result.exitCode, report: parseScriptReport(result.stdout), stderr: result.stderr.trim() };
-  } finally {
-    if (timer) clock.clearTimeout(timer);
-  }
+  const backstopMs = timeoutMs + RUNTIME_GRACE_MS;
+  const result = await withinBudget(clock, runtime.exec(containerId, argv, { timeoutMs }), backstopMs, () =>
+    Object.assign(new Error(`the ${runtime.kind} runtime did not answer within ${backstopMs} ms`), { timedOut: true }),
+  );
+  return { exitCode: result.exitCode, report: parseScriptReport(result.stdout), stderr: result.stderr.trim() };
 }

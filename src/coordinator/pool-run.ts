@@ -1,6 +1,7 @@
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { SystemClock, type Clock } from '../clock/clock.js';
+import { withinBudget } from '../clock/clock-wait.js';
 import type { PoolConfig } from '../config/pool-config.js';
 import { isPoolError, PoolError } from '../errors/pool-error.js';
 import { COORDINATOR_FILE, type CoordinatorFileBody } from '../protocol/coordinator-file.js';
@@ -70,7 +71,7 @@ export class PoolRun implements AsyncDisposable {
     const { pool, plugin } = options;
 
     const plan = await planRuntime(plugin.runtime, { env, ...(plugin.dockerImage ? { dockerImage: plugin.dockerImage } : {}) });
-    const { store, storeReason, history } = await openStore(pool, plugin, options.baseDir);
+    const { store, storeReason, history } = await openStore(pool, plugin, options.baseDir, clock);
     const cleanups: Array<() => Promise<unknown>> = [() => store.close()];
     const undo = async () => {
       for (const c of cleanups.reverse()) await c().catch(() => undefined);
@@ -176,7 +177,7 @@ export class PoolRun implements AsyncDisposable {
   }
 }
 
-async function openStore(pool: PoolConfig, plugin: PluginOptions, baseDir: string): Promise<{ store: PoolStore; storeReason: string; history?: HistoryFile }> {
+async function openStore(pool: PoolConfig, plugin: PluginOptions, baseDir: string, clock: Clock): Promise<{ store: PoolStore; storeReason: string; history?: HistoryFile }> {
   if (!plugin.redisUrl) {
     const store = new MemoryPoolStore();
     const path = resolve(baseDir, plugin.historyFile ?? DEFAULT_HISTORY_FILE);
@@ -186,7 +187,7 @@ async function openStore(pool: PoolConfig, plugin: PluginOptions, baseDir: strin
   const where = redactUrl(plugin.redisUrl);
   const store = new RedisPoolStore({ redis: plugin.redisUrl, keyPrefix });
   try {
-    await withTimeout(store.getCounters(), REDIS_START_TIMEOUT_MS, `no answer within ${REDIS_START_TIMEOUT_MS} ms`);
+    await withinBudget(clock, store.getCounters(), REDIS_START_TIMEOUT_MS, () => new Error(`no answer within ${REDIS_START_TIMEOUT_MS} ms`));
   } catch (error) {
     await store.close().catch(() => undefined);
     throw new PoolError(
@@ -219,16 +220,6 @@ function abortIfAsked(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new PoolError('POOL_SHUT_DOWN', 'The container pool start was interrupted; everything started was stopped.');
 }
 
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(message)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 function stderrLogger(): PoolLogger {
   return {
