@@ -27,8 +27,15 @@ export type RenewBody = z.input<typeof renewBodySchema>;
 
 export const resetBodySchema = z.object({ token: z.number().int().nonnegative(), strategy: z.enum(RESET_STRATEGIES) }).strict();
 
+/** Shortest trace read budget the coordinator accepts, ms (the client raises a smaller one to this). */
+export const MIN_TRACE_BUDGET_MS = 100;
+/** Longest trace read budget the coordinator accepts, ms (the client lowers a larger one to this). */
+export const MAX_TRACE_BUDGET_MS = 120_000;
+
 /** POST /v1/leases/:id/trace: a trace the holder recorded in its container; `budgetMs` bounds the read. */
-export const traceBodySchema = z.object({ token: z.number().int().nonnegative(), trace: z.string().regex(/^trace-\d{1,16}$/), budgetMs: z.number().int().min(100).max(120_000) }).strict();
+export const traceBodySchema = z
+  .object({ token: z.number().int().nonnegative(), trace: z.string().regex(/^trace-\d{1,16}$/), budgetMs: z.number().int().min(MIN_TRACE_BUDGET_MS).max(MAX_TRACE_BUDGET_MS) })
+  .strict();
 export type TraceBody = z.input<typeof traceBodySchema>;
 
 /** The trace's files, base64, named relative to the trace folder. */

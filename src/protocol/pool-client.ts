@@ -1,4 +1,6 @@
 import { Agent, request as httpRequest } from 'node:http';
+import { z } from 'zod';
+import { parseOptions } from '../config/parse-options.js';
 import { PoolError } from '../errors/pool-error.js';
 import type { ResetResult } from '../cleanup/cleanup-types.js';
 import type { ResetStrategy } from '../config/schemas.js';
@@ -18,18 +20,42 @@ import type {
   TraceBody,
   TraceResponse,
 } from './coordinator-api.js';
+import { MAX_TRACE_BUDGET_MS, MIN_TRACE_BUDGET_MS } from './coordinator-api.js';
 import { API_PATHS, leasePath } from './api-paths.js';
 import { readBody, safeJson, toPoolError, unreachable } from './coordinator-reply.js';
 import { POOL_TOKEN_ENV, POOL_URL_ENV } from './env-names.js';
 import { openLeaseEventStream, type LeaseEventSubscription } from './lease-event-stream.js';
 import { LeaseHeartbeat, type HeartbeatOptions } from './lease-heartbeat.js';
 
-export interface PoolClientOptions {
-  /** The coordinator, e.g. `http://127.0.0.1:40123`. */
-  url: string;
-  token: string;
-  /** Budget of every call except allocate (which waits as long as the queue makes it). @defaultValue 30000 ms */
-  requestTimeoutMs?: number;
+/** @defaultValue 30000 ms: budget of every call except allocate, reset and trace reads. */
+export const DEFAULT_CLIENT_REQUEST_TIMEOUT_MS = 30_000;
+/** A trace read's reply may come this long after the coordinator's read budget ends (zip, base64, transfer). */
+const TRACE_REPLY_GRACE_MS = 5_000;
+
+export const poolClientOptionsSchema = z
+  .object({
+    /** The coordinator, e.g. `http://127.0.0.1:40123`. */
+    url: z.string().url(),
+    /** The run's bearer token. */
+    token: z.string(),
+    /**
+     * Budget of every call except allocate (which waits as long as the queue makes it), ms.
+     * @defaultValue {@link DEFAULT_CLIENT_REQUEST_TIMEOUT_MS}
+     */
+    requestTimeoutMs: z.number().int().positive().default(DEFAULT_CLIENT_REQUEST_TIMEOUT_MS),
+  })
+  .strict();
+export type PoolClientOptions = z.input<typeof poolClientOptionsSchema>;
+export type PoolClientConfig = z.output<typeof poolClientOptionsSchema>;
+
+/** Validates and defaults PoolClient's options (INVALID_OPTIONS listing every bad field). */
+export function parsePoolClientOptions(input: PoolClientOptions): PoolClientConfig {
+  return parseOptions(poolClientOptionsSchema, input, 'PoolClient options');
+}
+
+/** `budgetMs` rounded and kept within what the coordinator accepts for a trace read. */
+export function clampTraceBudget(budgetMs: number): number {
+  return Math.max(MIN_TRACE_BUDGET_MS, Math.min(MAX_TRACE_BUDGET_MS, Math.round(budgetMs)));
 }
 
 /**
@@ -45,9 +71,10 @@ export class PoolClient {
   private readonly requestTimeoutMs: number;
 
   constructor(options: PoolClientOptions) {
-    this.url = new URL(options.url);
-    this.token = options.token;
-    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    const config = parsePoolClientOptions(options);
+    this.url = new URL(config.url);
+    this.token = config.token;
+    this.requestTimeoutMs = config.requestTimeoutMs;
     // Keep-alive: a worker renews, reports and checks contention at every test boundary; reusing the socket
     // keeps each of those at a fraction of a millisecond on loopback.
     this.agent = new Agent({ keepAlive: true, maxSockets: 16 });
@@ -97,8 +124,8 @@ export class PoolClient {
 
   /** The files of a trace recorded in the leased container (see ContainerPoolManager.readLeasedTrace). */
   readTrace(lease: LeaseRef, trace: string, budgetMs: number): Promise<TraceResponse> {
-    const body: TraceBody = { token: lease.token, trace, budgetMs: Math.max(100, Math.min(120_000, Math.round(budgetMs))) };
-    return this.call('POST', leasePath(lease.leaseId, 'trace'), body, { timeoutMs: body.budgetMs + 5_000 });
+    const body: TraceBody = { token: lease.token, trace, budgetMs: clampTraceBudget(budgetMs) };
+    return this.call('POST', leasePath(lease.leaseId, 'trace'), body, { timeoutMs: body.budgetMs + TRACE_REPLY_GRACE_MS });
   }
 
   requestExtension(body: ExtensionBody): Promise<ExtensionDecision> {
