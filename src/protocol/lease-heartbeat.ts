@@ -1,3 +1,5 @@
+import { z } from 'zod';
+import { parseOptions } from '../config/parse-options.js';
 import { isPoolError, type PoolError, type PoolErrorCode } from '../errors/pool-error.js';
 import type { LeaseRef } from '../pool/container-pool-manager.js';
 import type { RenewResponse } from './coordinator-api.js';
@@ -5,19 +7,40 @@ import type { RenewResponse } from './coordinator-api.js';
 /** Answers that mean the lease is gone for good; anything else (coordinator slow, Redis blip) is retried. */
 const LOST_CODES: readonly PoolErrorCode[] = ['LEASE_REVOKED', 'LEASE_EXPIRED', 'STALE_TOKEN', 'UNKNOWN_LEASE', 'ALREADY_RELEASED', 'POOL_SHUT_DOWN'];
 
-export interface HeartbeatOptions {
-  /**
-   * Time between renewals. @defaultValue a third of the lease TTL: a stall that starts just before a beat
-   * still has two thirds of a TTL (10 s of the default 15 s) before the lease expires, and a failed beat is
-   * retried once more before then.
-   */
-  intervalMs?: number;
-  /** Time to live each renewal asks for; see {@link LeaseHeartbeat.requestTtl}. @defaultValue the pool's TTL */
-  ttlMs?: number;
-  /** After every successful renewal, with the `contended` flag. */
-  onRenewed?: (response: RenewResponse) => void;
-  /** Once, when a renewal says the lease is gone. The heartbeat stops itself. */
-  onLost?: (error: PoolError) => void;
+/**
+ * By default a lease is renewed this many times per TTL (every third of it): a stall that starts just before a
+ * beat still has two thirds of a TTL (10 s of the default 15 s) before the lease expires, and a failed beat is
+ * retried once more before then.
+ */
+export const HEARTBEATS_PER_TTL = 3;
+/** The default beat is never shorter than this, ms, however short the TTL (a test pool's TTL can be tiny). */
+export const MIN_HEARTBEAT_MS = 50;
+
+/** The beat of a lease with `ttlMs` when no interval is given: its TTL over {@link HEARTBEATS_PER_TTL}, at least {@link MIN_HEARTBEAT_MS}. */
+export function defaultHeartbeatInterval(ttlMs: number): number {
+  return Math.max(MIN_HEARTBEAT_MS, Math.floor(ttlMs / HEARTBEATS_PER_TTL));
+}
+
+const isFunction = (value: unknown): boolean => typeof value === 'function';
+
+export const heartbeatOptionsSchema = z
+  .object({
+    /** Time between renewals, ms. @defaultValue {@link defaultHeartbeatInterval} of the lease TTL */
+    intervalMs: z.number().int().positive().optional(),
+    /** Time to live each renewal asks for, ms; see {@link LeaseHeartbeat.requestTtl}. @defaultValue the pool's TTL */
+    ttlMs: z.number().int().positive().optional(),
+    /** After every successful renewal, with the `contended` flag. */
+    onRenewed: z.custom<(response: RenewResponse) => void>(isFunction, { message: 'must be a function' }).optional(),
+    /** Once, when a renewal says the lease is gone. The heartbeat stops itself. */
+    onLost: z.custom<(error: PoolError) => void>(isFunction, { message: 'must be a function' }).optional(),
+  })
+  .strict();
+export type HeartbeatOptions = z.input<typeof heartbeatOptionsSchema>;
+export type HeartbeatConfig = z.output<typeof heartbeatOptionsSchema>;
+
+/** Validates HeartbeatOptions (INVALID_OPTIONS listing every bad field). */
+export function parseHeartbeatOptions(input: HeartbeatOptions | undefined): HeartbeatConfig {
+  return parseOptions(heartbeatOptionsSchema, input, 'LeaseHeartbeat options');
 }
 
 export interface LeaseRenewer {
@@ -37,14 +60,16 @@ export class LeaseHeartbeat {
   private inFlight: Promise<RenewResponse | undefined> | undefined;
   private stopped = false;
   private ttlMs: number | undefined;
+  private readonly options: HeartbeatConfig;
 
   constructor(
     private readonly client: LeaseRenewer,
     private readonly lease: LeaseRef & { ttlMs: number },
-    private readonly options: HeartbeatOptions = {},
+    options: HeartbeatOptions = {},
   ) {
-    this.ttlMs = options.ttlMs;
-    const interval = options.intervalMs ?? Math.max(50, Math.floor(lease.ttlMs / 3));
+    this.options = parseHeartbeatOptions(options);
+    this.ttlMs = this.options.ttlMs;
+    const interval = this.options.intervalMs ?? defaultHeartbeatInterval(lease.ttlMs);
     this.timer = setInterval(() => this.beat(), interval);
     // The heartbeat must never be what keeps a finished worker alive.
     this.timer.unref();
