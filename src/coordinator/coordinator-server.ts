@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
 import { SystemClock, type Clock } from '../clock/clock.js';
+import { parseOptions } from '../config/parse-options.js';
 import { isPoolError, PoolError } from '../errors/pool-error.js';
 import type { ContainerPoolManager } from '../pool/container-pool-manager.js';
 import { SILENT_LOGGER, type PoolLogger } from '../pool/pool-events.js';
@@ -20,20 +22,39 @@ import { TimeoutRoutes } from './timeout-routes.js';
 export type { FinalSnapshot } from './coordinator-route.js';
 export { MAX_BODY_BYTES } from './json-exchange.js';
 
-export interface CoordinatorOptions {
-  manager: ContainerPoolManager;
-  /** Where the containers run; told to workers with each allocation (appUrl needs it). */
-  runtime: RuntimeKind;
-  /** The bearer token every call must carry. @defaultValue a fresh random token */
-  token?: string;
-  /** @defaultValue '127.0.0.1': the API hands out containers, it must not be reachable from the network. */
-  host?: string;
-  /** @defaultValue 0 (a free port) */
-  port?: number;
-  clock?: Clock;
-  logger?: PoolLogger;
-  /** Told about every recorded execution (the embedded store's history file keeps the test ids). */
-  onExecutionRecorded?: (testId: string) => void;
+/** @defaultValue '127.0.0.1': the API hands out containers, it must not be reachable from the network. */
+export const DEFAULT_COORDINATOR_HOST = '127.0.0.1';
+/** @defaultValue 0: a free port, chosen by the system. */
+export const DEFAULT_COORDINATOR_PORT = 0;
+
+const isObject = (value: unknown): boolean => typeof value === 'object' && value !== null;
+const RUNTIME_KINDS = ['docker', 'process', 'fake'] as const satisfies readonly RuntimeKind[];
+
+export const coordinatorOptionsSchema = z
+  .object({
+    manager: z.custom<ContainerPoolManager>(isObject, { message: 'must be a ContainerPoolManager' }),
+    /** Where the containers run; told to workers with each allocation (appUrl needs it). */
+    runtime: z.enum(RUNTIME_KINDS),
+    /** The bearer token every call must carry. @defaultValue a fresh random token */
+    token: z.string().min(1).default(() => newRunToken()),
+    /** Address to listen on. @defaultValue {@link DEFAULT_COORDINATOR_HOST} */
+    host: z.string().min(1).default(DEFAULT_COORDINATOR_HOST),
+    /** Port to listen on. @defaultValue {@link DEFAULT_COORDINATOR_PORT} (a free port) */
+    port: z.number().int().min(0).max(65_535).default(DEFAULT_COORDINATOR_PORT),
+    /** @defaultValue SystemClock */
+    clock: z.custom<Clock>(isObject, { message: 'must be a Clock' }).default(() => new SystemClock()),
+    /** @defaultValue SILENT_LOGGER */
+    logger: z.custom<PoolLogger>(isObject, { message: 'must be a PoolLogger' }).default(SILENT_LOGGER),
+    /** Told about every recorded execution (the embedded store's history file keeps the test ids). */
+    onExecutionRecorded: z.custom<(testId: string) => void>((value) => typeof value === 'function', { message: 'must be a function' }).optional(),
+  })
+  .strict();
+export type CoordinatorOptions = z.input<typeof coordinatorOptionsSchema>;
+export type CoordinatorConfig = z.output<typeof coordinatorOptionsSchema>;
+
+/** Validates and defaults the coordinator's options (INVALID_OPTIONS listing every bad field). */
+export function parseCoordinatorOptions(input: CoordinatorOptions): CoordinatorConfig {
+  return parseOptions(coordinatorOptionsSchema, input, 'coordinator options');
 }
 
 /**
@@ -57,18 +78,18 @@ export class RunningCoordinator implements AsyncDisposable {
   /** Use startCoordinator(). */
   constructor(
     private readonly server: Server,
-    options: CoordinatorOptions & { token: string },
+    options: CoordinatorConfig,
   ) {
     const address = server.address() as AddressInfo;
     this.url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
     this.token = options.token;
-    this.logger = options.logger ?? SILENT_LOGGER;
+    this.logger = options.logger;
     this.metrics = new PoolMetrics(options.manager);
     this.events = new LeaseEventHub(options.manager);
     const deps: RouteDeps = {
       manager: options.manager,
       runtime: options.runtime,
-      clock: options.clock ?? new SystemClock(),
+      clock: options.clock,
       logger: this.logger,
       metrics: this.metrics,
       events: this.events,
@@ -166,16 +187,17 @@ export class RunningCoordinator implements AsyncDisposable {
 
 /** Starts the coordinator on a free port of 127.0.0.1 (unless told otherwise). */
 export async function startCoordinator(options: CoordinatorOptions): Promise<RunningCoordinator> {
+  const config = parseCoordinatorOptions(options);
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 60_000, headersTimeout: 30_000 });
   // A held allocation can wait many minutes: no socket inactivity timeout (requestTimeout above still bounds
   // how long a client may take to *send* its request).
   server.setTimeout(0);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+    server.listen(config.port, config.host, () => {
       server.off('error', reject);
       resolve();
     });
   });
-  return new RunningCoordinator(server, { ...options, token: options.token ?? newRunToken() });
+  return new RunningCoordinator(server, config);
 }
