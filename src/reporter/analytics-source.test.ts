@@ -6,7 +6,19 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fixtureAnalytics, fixtureAudit } from '../../test/reporter/analytics-fixture.js';
 import { writeAnalyticsSnapshot } from './analytics-snapshot.js';
-import { type AnalyticsSource, CapturedSource, coordinatorSource, coordinatorSourceFromEnv, loadFirstAvailable, snapshotFileSource } from './analytics-source.js';
+import { expectOneRefusal } from '../../test/support/options-refusal.js';
+import {
+  type AnalyticsSource,
+  CapturedSource,
+  coordinatorSource,
+  coordinatorSourceFromEnv,
+  type CoordinatorSourceOptions,
+  DEFAULT_COORDINATOR_TIMEOUT_MS,
+  loadFirstAvailable,
+  NO_COORDINATOR_TOKEN,
+  parseCoordinatorSourceOptions,
+  snapshotFileSource,
+} from './analytics-source.js';
 
 /** A stand-in coordinator: the real routes and bearer check, canned bodies. */
 async function stubCoordinator(bodies: Record<string, unknown>, token = 'tok'): Promise<{ url: string; server: Server; seen: string[] }> {
@@ -90,5 +102,27 @@ describe('loadFirstAvailable', () => {
       { source: 'broken', outcome: 'failed', error: 'boom' },
       { source: 'empty', outcome: 'not available' },
     ]);
+  });
+});
+
+describe('coordinatorSource options', () => {
+  it('fill every default from its named constant', () => {
+    expect(parseCoordinatorSourceOptions({ url: undefined })).toEqual({ url: undefined, token: NO_COORDINATOR_TOKEN, timeoutMs: DEFAULT_COORDINATOR_TIMEOUT_MS });
+    expect(parseCoordinatorSourceOptions({ url: 'http://127.0.0.1:1', token: 't', timeoutMs: 900 })).toEqual({ url: 'http://127.0.0.1:1', token: 't', timeoutMs: 900 });
+  });
+
+  it('refuse each bad option with one INVALID_OPTIONS naming the field and the value', () => {
+    const cases: Array<[CoordinatorSourceOptions, RegExp]> = [
+      [{ url: 'http://127.0.0.1:1', timeoutMs: 0 }, /timeoutMs: .*\(got 0\)/],
+      [{ url: 'http://127.0.0.1:1', timeoutMs: 2.5 }, /timeoutMs: .*\(got 2\.5\)/],
+      [{ url: 'http://127.0.0.1:1', token: 5 } as never, /token: .*\(got 5\)/],
+      [{ url: 'http://127.0.0.1:1', budgetMs: 5 } as never, /unknown option 'budgetMs'/],
+    ];
+    for (const [input, problem] of cases) expectOneRefusal(() => coordinatorSource(input), 'coordinator source options', problem);
+  });
+
+  it('a URL from the environment that is not one fails the load, not the reporter building the source', async () => {
+    const source = coordinatorSourceFromEnv({ CINNAMON_POOL_URL: 'not a url', CINNAMON_POOL_TOKEN: 'tok' });
+    await expect(source.load()).rejects.toMatchObject({ code: 'INVALID_OPTIONS' });
   });
 });

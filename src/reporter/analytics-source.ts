@@ -1,3 +1,5 @@
+import { z } from 'zod';
+import { parseOptions } from '../config/parse-options.js';
 import { isPoolError } from '../errors/pool-error.js';
 import type { SystemAnalytics } from '../pool/analytics-types.js';
 import { POOL_TOKEN_ENV, POOL_URL_ENV } from '../protocol/env-names.js';
@@ -26,11 +28,28 @@ export interface AnalyticsSource {
   load(): Promise<PoolAnalyticsData | undefined>;
 }
 
-export interface CoordinatorSourceOptions {
-  url: string | undefined;
-  token: string | undefined;
-  /** Budget of each request. @defaultValue DEFAULT_COORDINATOR_TIMEOUT_MS */
-  timeoutMs?: number;
+/**
+ * The bearer token sent when none is known: the coordinator answers 401, which the source reports ("answered
+ * 401") rather than failing before asking.
+ */
+export const NO_COORDINATOR_TOKEN = '';
+
+export const coordinatorSourceOptionsSchema = z
+  .object({
+    /** The coordinator; unset or empty, the source does not apply. Checked as a URL when the source loads. */
+    url: z.string().optional(),
+    /** The run's bearer token. @defaultValue {@link NO_COORDINATOR_TOKEN} */
+    token: z.string().default(NO_COORDINATOR_TOKEN),
+    /** Budget of each request, ms. @defaultValue {@link DEFAULT_COORDINATOR_TIMEOUT_MS} */
+    timeoutMs: z.number().int().positive().default(DEFAULT_COORDINATOR_TIMEOUT_MS),
+  })
+  .strict();
+export type CoordinatorSourceOptions = z.input<typeof coordinatorSourceOptionsSchema>;
+export type CoordinatorSourceConfig = z.output<typeof coordinatorSourceOptionsSchema>;
+
+/** Validates and defaults coordinatorSource's options (INVALID_OPTIONS listing every bad field). */
+export function parseCoordinatorSourceOptions(input: CoordinatorSourceOptions): CoordinatorSourceConfig {
+  return parseOptions(coordinatorSourceOptionsSchema, input, 'coordinator source options');
 }
 
 /**
@@ -38,12 +57,13 @@ export interface CoordinatorSourceOptions {
  * the run's bearer token. The bodies are checked here (they come from another process, maybe another version).
  */
 export function coordinatorSource(options: CoordinatorSourceOptions): AnalyticsSource {
+  const config = parseCoordinatorSourceOptions(options);
   return {
     name: 'coordinator',
     async load() {
-      if (!options.url) return undefined;
-      const base = options.url;
-      const client = new PoolClient({ url: base, token: options.token ?? '', requestTimeoutMs: options.timeoutMs ?? DEFAULT_COORDINATOR_TIMEOUT_MS });
+      if (!config.url) return undefined;
+      const base = config.url;
+      const client = new PoolClient({ url: base, token: config.token, requestTimeoutMs: config.timeoutMs });
       try {
         // Read as unknown: the client types the reply, the schemas below are what check it.
         const [analytics, audit] = await Promise.all<unknown>([client.analytics(), client.audit()]).catch((error: unknown) => {
