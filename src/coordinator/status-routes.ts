@@ -1,3 +1,4 @@
+import { maxRenewalTtlMs } from '../pool/renewal-ttl.js';
 import { API_PATHS } from '../protocol/api-paths.js';
 import type { CoordinatorInfo } from '../protocol/coordinator-api.js';
 import { exactPath, RouteGroup, type FinalSnapshot, type RequestContext, type Route } from './coordinator-route.js';
@@ -37,7 +38,7 @@ export class StatusRoutes extends RouteGroup {
       runtime: this.runtime,
       containers: config.containers,
       leaseTtlMs: config.lease.ttlMs,
-      leaseDebugTtlMs: Math.max(config.lease.ttlMs, config.lease.debugTtlMs),
+      leaseDebugTtlMs: maxRenewalTtlMs(config.lease),
       maxWaitTimeMs: this.manager.resourceSettings().maxWaitTimeMs,
       final: this.frozen,
     };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isPoolError } from '../errors/pool-error.js';
-import { renewalTtlMs } from './renewal-ttl.js';
+import { maxRenewalTtlMs, renewalTtlMs } from './renewal-ttl.js';
 
 const lease = { ttlMs: 15_000, debugTtlMs: 3_600_000 };
 
@@ -25,5 +25,17 @@ describe('renewalTtlMs', () => {
 
   it('never refuses a request up to ttlMs when debugTtlMs is set below it', () => {
     expect(renewalTtlMs({ ttlMs: 20_000, debugTtlMs: 10_000 }, 20_000)).toBe(20_000);
+  });
+});
+
+describe('maxRenewalTtlMs', () => {
+  it('is debugTtlMs, or ttlMs when debugTtlMs is set below it, and is exactly what a renewal may ask for', () => {
+    const below = { ttlMs: 20_000, debugTtlMs: 10_000 };
+    expect(maxRenewalTtlMs(lease)).toBe(3_600_000);
+    expect(maxRenewalTtlMs(below)).toBe(20_000);
+    for (const config of [lease, below]) {
+      expect(renewalTtlMs(config, maxRenewalTtlMs(config))).toBe(maxRenewalTtlMs(config));
+      expect(() => renewalTtlMs(config, maxRenewalTtlMs(config) + 1)).toThrow(`1 to ${maxRenewalTtlMs(config)} ms`);
+    }
   });
 });
