@@ -5,14 +5,19 @@ import { allocationRequestFields } from '../domain/allocation-request-fields.js'
 import { parsePriority, type TestPriority } from '../domain/priority.js';
 import type { ResourceRequirements } from '../store/pool-store.js';
 
+/** @defaultValue 'normal': the priority of a request that names none. */
+export const DEFAULT_ALLOCATION_PRIORITY: TestPriority = 'normal';
+/** @defaultValue 0: a timed-out wait is not repeated unless the caller asks. */
+export const DEFAULT_ALLOCATION_MAX_RETRIES = 0;
+
 /** What a caller asks for. Only testRunId is required. */
 export interface AllocationRequestInput {
   testRunId: string;
-  /** @defaultValue 'normal' */
+  /** @defaultValue {@link DEFAULT_ALLOCATION_PRIORITY} */
   priority?: TestPriority;
   /** Longest wait in the queue, ms. @defaultValue resources.maxWaitTimeMs */
   timeoutMs?: number;
-  /** Further waits after a timed-out one. @defaultValue 0 */
+  /** Further waits after a timed-out one. @defaultValue {@link DEFAULT_ALLOCATION_MAX_RETRIES} */
   maxRetries?: number;
   requiredResources?: ResourceRequirements;
   /** Idempotency key; generated when omitted. */
@@ -37,12 +42,12 @@ const requestSchema = z
 
 export function parseAllocationRequest(input: unknown, defaultTimeoutMs: number): AllocationRequest {
   const parsed = parseOptions(requestSchema, input, 'allocation request');
-  const priority = parsePriority(parsed.priority ?? 'normal');
+  const priority = parsePriority(parsed.priority ?? DEFAULT_ALLOCATION_PRIORITY);
   return {
     testRunId: parsed.testRunId,
     priority,
     timeoutMs: parsed.timeoutMs ?? defaultTimeoutMs,
-    maxRetries: parsed.maxRetries ?? 0,
+    maxRetries: parsed.maxRetries ?? DEFAULT_ALLOCATION_MAX_RETRIES,
     requiredResources: { ...parsed.requiredResources },
     requestId: parsed.requestId ?? randomUUID(),
     ...(parsed.signal ? { signal: parsed.signal } : {}),
