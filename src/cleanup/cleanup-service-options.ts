@@ -3,6 +3,7 @@ import { SystemClock, type Clock } from '../clock/clock.js';
 import { DEFAULT_CLEANUP_STAGE_TIMEOUT_MS } from '../config/schemas.js';
 import { parseOptions } from '../config/parse-options.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import { injected } from '../config/injected.js';
 
 /** @defaultValue 500 ms between SIGTERM and SIGKILL; Chromium exits on SIGTERM in 50-150 ms. */
 export const DEFAULT_KILL_GRACE_MS = 500;
@@ -17,7 +18,6 @@ export const DEFAULT_SESSION_DRAIN_MS = 5_500;
 /** @defaultValue none: resetEnvironment empties MCP_WORKDIR completely (both runtimes start it empty). */
 export const DEFAULT_WORKDIR_KEEP: readonly string[] = [];
 
-const isObject = (value: unknown): boolean => typeof value === 'object' && value !== null;
 
 /** A duration the scripts get as an argument: whole milliseconds, 0 allowed. */
 export const nonNegativeMs = z.number().int('must be a whole number of ms').min(0, 'must be 0 ms or more');
@@ -32,9 +32,9 @@ const plainFileName = z
 export const cleanupServiceOptionsSchema = z
   .object({
     /** Runs the stage scripts (its `exec`). */
-    runtime: z.custom<ContainerRuntime>(isObject, { message: 'must be a ContainerRuntime' }),
+    runtime: injected<ContainerRuntime>('ContainerRuntime'),
     /** Times stages. @defaultValue SystemClock */
-    clock: z.custom<Clock>(isObject, { message: 'must be a Clock' }).default(() => new SystemClock()),
+    clock: injected<Clock>('Clock').default(() => new SystemClock()),
     /** Budget of one stage, ms. @defaultValue {@link DEFAULT_CLEANUP_STAGE_TIMEOUT_MS} (`cleanup.stageTimeoutMs`) */
     stageTimeoutMs: nonNegativeMs.default(DEFAULT_CLEANUP_STAGE_TIMEOUT_MS),
     /** Time browser processes get between SIGTERM and SIGKILL, ms. @defaultValue {@link DEFAULT_KILL_GRACE_MS} */

@@ -5,6 +5,7 @@ import { RESET_STRATEGIES, type ResetStrategy } from '../config/schemas.js';
 import type { HealthGate } from '../health/health-gate.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { nonNegativeMs } from './cleanup-service-options.js';
+import { injected, callback } from '../config/injected.js';
 
 /** @defaultValue 1000 ms: how long Chromium gets to exit after SIGTERM in a soft reset (it needs ~50 ms). */
 export const DEFAULT_SOFT_GRACE_MS = 1_000;
@@ -20,18 +21,17 @@ export const DEFAULT_RESET_BUDGETS_MS: Readonly<Record<ResetStrategy, number>> =
   recovery: 60_000,
 };
 
-const isObject = (value: unknown): boolean => typeof value === 'object' && value !== null;
 
 export const containerResetOptionsSchema = z
   .object({
     /** Runs the reset scripts, restarts and recreates. */
-    runtime: z.custom<ContainerRuntime>(isObject, { message: 'must be a ContainerRuntime' }),
+    runtime: injected<ContainerRuntime>('ContainerRuntime'),
     /** Proves a server answers MCP after medium, hard and recovery. */
-    health: z.custom<HealthGate>(isObject, { message: 'must be a HealthGate' }),
+    health: injected<HealthGate>('HealthGate'),
     /** The port a container's server is reached on (its ContainerSpec.port). */
-    portOf: z.custom<(containerId: string) => number>((value) => typeof value === 'function', { message: 'must be a function' }),
+    portOf: callback<(containerId: string) => number>(),
     /** Times attempts and enforces budgets. @defaultValue SystemClock */
-    clock: z.custom<Clock>(isObject, { message: 'must be a Clock' }).default(() => new SystemClock()),
+    clock: injected<Clock>('Clock').default(() => new SystemClock()),
     /**
      * Per-strategy attempt budgets, ms; a strategy left out keeps its default.
      * @defaultValue {@link DEFAULT_RESET_BUDGETS_MS}

@@ -18,6 +18,7 @@ import { LeaseRoutes } from './lease-routes.js';
 import { PoolMetrics } from './pool-metrics.js';
 import { StatusRoutes } from './status-routes.js';
 import { TimeoutRoutes } from './timeout-routes.js';
+import { injected, callback } from '../config/injected.js';
 
 export type { FinalSnapshot } from './coordinator-route.js';
 export { MAX_BODY_BYTES } from './json-exchange.js';
@@ -27,12 +28,11 @@ export const DEFAULT_COORDINATOR_HOST = '127.0.0.1';
 /** @defaultValue 0: a free port, chosen by the system. */
 export const DEFAULT_COORDINATOR_PORT = 0;
 
-const isObject = (value: unknown): boolean => typeof value === 'object' && value !== null;
 const RUNTIME_KINDS = ['docker', 'process', 'fake'] as const satisfies readonly RuntimeKind[];
 
 export const coordinatorOptionsSchema = z
   .object({
-    manager: z.custom<ContainerPoolManager>(isObject, { message: 'must be a ContainerPoolManager' }),
+    manager: injected<ContainerPoolManager>('ContainerPoolManager'),
     /** Where the containers run; told to workers with each allocation (appUrl needs it). */
     runtime: z.enum(RUNTIME_KINDS),
     /** The bearer token every call must carry. @defaultValue a fresh random token */
@@ -42,11 +42,11 @@ export const coordinatorOptionsSchema = z
     /** Port to listen on. @defaultValue {@link DEFAULT_COORDINATOR_PORT} (a free port) */
     port: z.number().int().min(0).max(65_535).default(DEFAULT_COORDINATOR_PORT),
     /** @defaultValue SystemClock */
-    clock: z.custom<Clock>(isObject, { message: 'must be a Clock' }).default(() => new SystemClock()),
+    clock: injected<Clock>('Clock').default(() => new SystemClock()),
     /** @defaultValue SILENT_LOGGER */
-    logger: z.custom<PoolLogger>(isObject, { message: 'must be a PoolLogger' }).default(SILENT_LOGGER),
+    logger: injected<PoolLogger>('PoolLogger').default(SILENT_LOGGER),
     /** Told about every recorded execution (the embedded store's history file keeps the test ids). */
-    onExecutionRecorded: z.custom<(testId: string) => void>((value) => typeof value === 'function', { message: 'must be a function' }).optional(),
+    onExecutionRecorded: callback<(testId: string) => void>().optional(),
   })
   .strict();
 export type CoordinatorOptions = z.input<typeof coordinatorOptionsSchema>;

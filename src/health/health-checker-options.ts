@@ -3,13 +3,13 @@ import { SystemClock, type Clock } from '../clock/clock.js';
 import { parseOptions } from '../config/parse-options.js';
 import { healthConfigSchema } from '../config/schemas.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import { injected } from '../config/injected.js';
 
 /** @defaultValue the tools a Playwright MCP server must list to count as ready. */
 export const DEFAULT_REQUIRED_TOOLS: readonly string[] = ['browser_navigate', 'browser_snapshot'];
 /** @defaultValue '127.0.0.1': the address the TCP stage connects to. */
 export const DEFAULT_TCP_HOST = '127.0.0.1';
 
-const isObject = (value: unknown): boolean => typeof value === 'object' && value !== null;
 
 /**
  * The gate's budgets with the pool's rules and defaults. Not strict: the pool passes its whole `health`
@@ -25,9 +25,9 @@ export const healthCheckerOptionsSchema = z
      */
     config: gateBudgetsSchema.prefault({}),
     /** Asked for the runtime stage; without it (or without a containerId) that stage is skipped as passed. */
-    runtime: z.custom<ContainerRuntime>(isObject, { message: 'must be a ContainerRuntime' }).optional(),
+    runtime: injected<ContainerRuntime>('ContainerRuntime').optional(),
     /** Budgets and durations run on its monotonic(); pauses on its timers. @defaultValue SystemClock */
-    clock: z.custom<Clock>(isObject, { message: 'must be a Clock' }).default(() => new SystemClock()),
+    clock: injected<Clock>('Clock').default(() => new SystemClock()),
     /** Tools `tools/list` must include. @defaultValue {@link DEFAULT_REQUIRED_TOOLS} */
     requiredTools: z.array(z.string().min(1)).readonly().default(DEFAULT_REQUIRED_TOOLS),
     /** Address the TCP stage connects to. @defaultValue {@link DEFAULT_TCP_HOST} */

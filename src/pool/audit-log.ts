@@ -3,13 +3,13 @@ import type { Clock, TimerHandle } from '../clock/clock.js';
 import { parseOptions } from '../config/parse-options.js';
 import type { AuditEvent, PoolStore } from '../store/pool-store.js';
 import type { PoolAuditEvent, PoolAuditRecord } from './audit-events.js';
+import { callback } from '../config/injected.js';
 
 /** @defaultValue 100 ms: the longest an event waits in memory before it is written. */
 export const DEFAULT_AUDIT_FLUSH_INTERVAL_MS = 100;
 /** @defaultValue 32: the batch size written at once. */
 export const DEFAULT_AUDIT_MAX_BATCH = 32;
 
-const isFunction = (value: unknown): boolean => typeof value === 'function';
 
 export const auditLogOptionsSchema = z
   .object({
@@ -21,9 +21,9 @@ export const auditLogOptionsSchema = z
      */
     maxBatch: z.number().int().positive().default(DEFAULT_AUDIT_MAX_BATCH),
     /** Called with every event as it is recorded (the coordinator streams them to pool-audit.jsonl). */
-    onEvent: z.custom<(event: PoolAuditEvent) => void>(isFunction, { message: 'must be a function' }).optional(),
+    onEvent: callback<(event: PoolAuditEvent) => void>().optional(),
     /** Called when a flush fails (the events are kept for the next one). */
-    onError: z.custom<(error: unknown) => void>(isFunction, { message: 'must be a function' }).optional(),
+    onError: callback<(error: unknown) => void>().optional(),
   })
   .strict();
 export type AuditLogOptions = z.input<typeof auditLogOptionsSchema>;

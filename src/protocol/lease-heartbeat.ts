@@ -3,6 +3,7 @@ import { parseOptions } from '../config/parse-options.js';
 import { isPoolError, type PoolError, type PoolErrorCode } from '../errors/pool-error.js';
 import type { LeaseRef } from '../pool/container-pool-manager.js';
 import type { RenewResponse } from './coordinator-api.js';
+import { callback } from '../config/injected.js';
 
 /** Answers that mean the lease is gone for good; anything else (coordinator slow, Redis blip) is retried. */
 const LOST_CODES: readonly PoolErrorCode[] = ['LEASE_REVOKED', 'LEASE_EXPIRED', 'STALE_TOKEN', 'UNKNOWN_LEASE', 'ALREADY_RELEASED', 'POOL_SHUT_DOWN'];
@@ -21,7 +22,6 @@ export function defaultHeartbeatInterval(ttlMs: number): number {
   return Math.max(MIN_HEARTBEAT_MS, Math.floor(ttlMs / HEARTBEATS_PER_TTL));
 }
 
-const isFunction = (value: unknown): boolean => typeof value === 'function';
 
 export const heartbeatOptionsSchema = z
   .object({
@@ -30,9 +30,9 @@ export const heartbeatOptionsSchema = z
     /** Time to live each renewal asks for, ms; see {@link LeaseHeartbeat.requestTtl}. @defaultValue the pool's TTL */
     ttlMs: z.number().int().positive().optional(),
     /** After every successful renewal, with the `contended` flag. */
-    onRenewed: z.custom<(response: RenewResponse) => void>(isFunction, { message: 'must be a function' }).optional(),
+    onRenewed: callback<(response: RenewResponse) => void>().optional(),
     /** Once, when a renewal says the lease is gone. The heartbeat stops itself. */
-    onLost: z.custom<(error: PoolError) => void>(isFunction, { message: 'must be a function' }).optional(),
+    onLost: callback<(error: PoolError) => void>().optional(),
   })
   .strict();
 export type HeartbeatOptions = z.input<typeof heartbeatOptionsSchema>;
