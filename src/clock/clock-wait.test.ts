@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { backoffDelay } from './backoff.js';
 import { sleepOn, withinBudget } from './clock-wait.js';
@@ -13,6 +14,17 @@ describe('clock helpers', () => {
     await clock.advance(1);
     await sleeping;
     expect(done).toBe(true);
+  });
+
+  it('sleepOn on the system clock keeps a process with nothing else pending alive until it wakes', () => {
+    // The process runtime's start waits for a busy port this way in a globalSetup process that has nothing
+    // else pending; an unref'd timer let that process exit 0 in the middle of the wait.
+    const here = import.meta.dirname;
+    const script =
+      `import { sleepOn } from ${JSON.stringify(`${here}/clock-wait.ts`)}; import { SystemClock } from ${JSON.stringify(`${here}/clock.ts`)};` +
+      ` await sleepOn(new SystemClock(), 50); process.stdout.write('woke');`;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(out).toBe('woke');
   });
 
   it('withinBudget rejects with the given error once the budget passes, and passes a settled value through', async () => {

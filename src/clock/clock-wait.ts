@@ -1,8 +1,11 @@
 import type { Clock } from './clock.js';
 
-/** Waits `ms` on the injected clock (a fake clock's advance() ends it). */
+/**
+ * Waits `ms` on the injected clock (a fake clock's advance() ends it). The wait keeps the process alive: the
+ * task awaiting it is still running (a start waiting for a port to free, a retry pause).
+ */
 export function sleepOn(clock: Clock, ms: number): Promise<void> {
-  return new Promise((resolve) => clock.setTimeout(resolve, Math.max(0, ms)));
+  return new Promise((resolve) => clock.setTimeout(resolve, Math.max(0, ms), { keepAlive: true }));
 }
 
 /** `promise`, or a rejection with `timeoutError()` when it has not settled within `ms` on the injected clock. */

@@ -5,8 +5,18 @@
 export interface Clock {
   now(): number;
   monotonic(): number;
-  setTimeout(callback: () => void, ms: number): TimerHandle;
+  /**
+   * Calls `callback` after `ms`. A pending timer does not keep the process alive (a lease sweep, a queue
+   * deadline must never hold a finished process open) unless `keepAlive` is set: a wait that a running task
+   * awaits needs it, or a process with nothing else pending would exit in the middle of that task.
+   */
+  setTimeout(callback: () => void, ms: number, options?: TimerOptions): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
+}
+
+export interface TimerOptions {
+  /** Keep the process alive until the timer fires or is cleared. @defaultValue false */
+  keepAlive?: boolean;
 }
 
 export interface TimerHandle {
@@ -26,14 +36,14 @@ export class SystemClock implements Clock {
     return performance.now();
   }
 
-  setTimeout(callback: () => void, ms: number): TimerHandle {
+  setTimeout(callback: () => void, ms: number, options?: TimerOptions): TimerHandle {
     const id = nextTimerId++;
     const timer = setTimeout(() => {
       this.timers.delete(id);
       callback();
     }, Math.max(0, ms));
     // A pending timer (a lease sweep, a queue deadline) must never keep a finished process alive.
-    timer.unref();
+    if (!options?.keepAlive) timer.unref();
     this.timers.set(id, timer);
     return { id };
   }
