@@ -23,6 +23,7 @@ export type {
 } from './pool/analytics-types.js';
 export type { ExtensionDecision, TimeoutRecommendation } from './pool/timeout-manager.js';
 export type { DegradationState } from './pool/resource-manager.js';
+export type { PoolAuditEvent, AuditEventType } from './pool/audit-events.js';
 
 export { parsePoolOptions } from './config/pool-config.js';
 export type { ContainerSpec, PoolConfig } from './config/pool-config.js';

@@ -26,7 +26,7 @@ describe('renderTerminalSummary', () => {
 
   it('shows timeout metrics, extensions and health events', () => {
     expect(text).toContain('execution 20.7 s on average · p95 25.8 s (10 samples)');
-    expect(text).toContain('recommended timeout 41.4 s (adaptive: p95 × 1.5)');
+    expect(text).toContain('recommended timeout 41.4 s (adaptive: max(p95 × 1.5, average × 2))');
     expect(text).toContain('Extensions  3 granted · 1 denied');
     expect(text).toContain('1 unhealthy · 1 recovered · 1 lease revoked · 1 expired · quarantined: none');
   });

@@ -58,7 +58,7 @@ export function renderTerminalSummary(input: TerminalSummaryInput): string {
   row('Timeouts', `execution ${formatMs(t.averageExecutionTime)} on average · p95 ${formatMs(t.p95ExecutionTime)} (${formatCount(t.samples, 'sample')})`);
   row(
     '',
-    `recommended timeout ${s.bold(formatMs(t.adaptiveRecommendation.timeoutMs))} (${t.adaptiveRecommendation.source === 'adaptive' ? 'adaptive: p95 × 1.5' : 'the default: too few samples for adaptive'})`,
+    `recommended timeout ${s.bold(formatMs(t.adaptiveRecommendation.timeoutMs))} (${t.adaptiveRecommendation.source === 'adaptive' ? 'adaptive: max(p95 × 1.5, average × 2)' : 'the default: too few samples for adaptive'})`,
   );
   row('Extensions', `${t.extensionsGranted} granted · ${t.extensionsDenied > 0 ? s.yellow(`${t.extensionsDenied} denied`) : '0 denied'}`);
   const healthText = [
