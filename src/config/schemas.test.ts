@@ -59,3 +59,11 @@ describe('pool options defaults', () => {
     expect((error as Error).message).toMatch(/resources\.recoveryFactor: .*\(got 2\)/);
   });
 });
+
+describe('memoryThresholdMB', () => {
+  it('is the configured figure, else the default share of the limit, rounded as the health monitor reports it', () => {
+    expect(d.memoryThresholdMB(300, 512)).toBe(300);
+    expect(d.memoryThresholdMB(undefined, 512)).toBe(Math.round(512 * d.DEFAULT_MEMORY_THRESHOLD_SHARE));
+    expect(d.memoryThresholdMB(undefined, 512)).toBe(461);
+  });
+});

@@ -70,6 +70,11 @@ export const DEFAULT_UNHEALTHY_THRESHOLD = 2;
  * passes this share of its memory limit.
  */
 export const DEFAULT_MEMORY_THRESHOLD_SHARE = 0.9;
+
+/** Memory use (MB) over which a container is restarted once free: the configured figure, else the default share of its limit. */
+export function memoryThresholdMB(configuredMB: number | undefined, limitMB: number): number {
+  return configuredMB ?? Math.round(limitMB * DEFAULT_MEMORY_THRESHOLD_SHARE);
+}
 /** @defaultValue false: WebMCP tools of a page are not exposed (untrusted input). */
 export const DEFAULT_MCP_WEBMCP = false;
 /** @defaultValue 10000 ms: budget for one cleanup stage. */

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Clock, TimerHandle } from '../clock/clock.js';
-import { DEFAULT_MEMORY_THRESHOLD_SHARE, type HealthConfig } from '../config/schemas.js';
+import { memoryThresholdMB, type HealthConfig } from '../config/schemas.js';
 import type { ContainerState } from '../domain/container-state.js';
 import type { ContainerRuntime, RuntimeEvent, RuntimeStats } from '../runtime/container-runtime.js';
 import { countOpenSessions, countZombies } from './container-probes.js';
@@ -152,7 +152,7 @@ export class HealthMonitor extends EventEmitter {
     const { runtime, config } = this.options;
     const stats = await runtime.stats(target.id);
     this.emit('usage', { containerId: target.id, stats });
-    const threshold = config.memoryThresholdMB ?? Math.round(target.memoryLimitMB * DEFAULT_MEMORY_THRESHOLD_SHARE);
+    const threshold = memoryThresholdMB(config.memoryThresholdMB, target.memoryLimitMB);
     if (stats.memoryMB > threshold) {
       this.emit('memoryThresholdExceeded', { containerId: target.id, memoryUsage: Math.round(stats.memoryMB), threshold });
     }

@@ -3,7 +3,7 @@ import { sleepOn } from '../clock/clock-wait.js';
 import { backoffDelay } from '../clock/backoff.js';
 import type { CleanupLevel, CleanupResult, ContainerCleaner, ContainerResetter, ResetResult } from '../cleanup/cleanup-types.js';
 import type { PoolConfig } from '../config/pool-config.js';
-import { DEFAULT_MEMORY_THRESHOLD_SHARE, type ResetStrategy } from '../config/schemas.js';
+import { memoryThresholdMB, type ResetStrategy } from '../config/schemas.js';
 import type { ContainerState } from '../domain/container-state.js';
 import { isPoolError, PoolError } from '../errors/pool-error.js';
 import type { HealthGate } from '../health/health-gate.js';
@@ -234,7 +234,7 @@ export class Recycler {
     try {
       const stats = await this.deps.runtime.stats(containerId);
       const spec = specOf(this.deps.config.containerSpecs, containerId);
-      return stats.memoryMB > (this.deps.config.health.memoryThresholdMB ?? spec.memoryMB * DEFAULT_MEMORY_THRESHOLD_SHARE);
+      return stats.memoryMB > memoryThresholdMB(this.deps.config.health.memoryThresholdMB, spec.memoryMB);
     } catch (error) {
       this.deps.report(error, `memory re-check of ${containerId}`);
       return true;
