@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { readProcEntry } from './process/proc-table.js';
+import { readProcEntry } from './proc-table.js';
 
 /** The process that runs a pool, stamped on what its runtime creates: while it lives, that is no leftover. */
 export interface RunOwner {

@@ -7,7 +7,7 @@ import { isPoolError } from '../../src/errors/pool-error.js';
 import { HealthChecker } from '../../src/health/health-checker.js';
 import { healthGateError } from '../../src/health/health-gate-error.js';
 import type { RuntimeEvent } from '../../src/runtime/container-runtime.js';
-import { processTree } from '../../src/runtime/process/proc-table.js';
+import { processTree } from '../../src/runtime/proc-table.js';
 import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
 import { freePort } from '../support/ports.js';
 

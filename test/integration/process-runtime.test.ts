@@ -14,7 +14,7 @@ import { isPoolError } from '../../src/errors/pool-error.js';
 import { HealthChecker } from '../../src/health/health-checker.js';
 import { SANDBOX_MARKER_ENV, type RuntimeEvent } from '../../src/runtime/container-runtime.js';
 import { probeTcpPort } from '../../src/runtime/port-probe.js';
-import { listProcesses, readEnvironVariable, readProcEntry } from '../../src/runtime/process/proc-table.js';
+import { listProcesses, readEnvironVariable, readProcEntry } from '../../src/runtime/proc-table.js';
 import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
 import { poolDir, runDir } from '../../src/runtime/process/sandbox-layout.js';
 import { describeContainerRuntimeContract } from '../contract/container-runtime.contract.js';

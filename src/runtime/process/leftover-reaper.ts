@@ -3,7 +3,7 @@ import { join, relative, sep } from 'node:path';
 import type { Clock } from '../../clock/clock.js';
 import { SANDBOX_MARKER_ENV } from '../container-runtime.js';
 import { waitForPortClosed } from '../port-probe.js';
-import { listProcesses, readEnvironVariable, readProcEntry } from './proc-table.js';
+import { listProcesses, readEnvironVariable, readProcEntry } from '../proc-table.js';
 import { terminateProcessGroup } from './process-group.js';
 import { isAlive, readRunState } from './run-state-file.js';
 import { stateFilePath } from './sandbox-layout.js';

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { backoffDelay } from '../../clock/backoff.js';
-import { groupMembers } from './proc-table.js';
+import { groupMembers } from '../proc-table.js';
 
 /** @defaultValue 5000 ms between SIGTERM and SIGKILL. */
 export const DEFAULT_KILL_GRACE_MS = 5_000;

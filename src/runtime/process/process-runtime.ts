@@ -22,7 +22,7 @@ import { execCommand } from './exec-command.js';
 import { reapLeftoverRuns } from './leftover-reaper.js';
 import { logTail } from './log-tail.js';
 import { resolveMcpPackage, type McpPackage } from './mcp-package.js';
-import { readProcEntry } from './proc-table.js';
+import { readProcEntry } from '../proc-table.js';
 import { signalGroup, terminateProcessGroup } from './process-group.js';
 import { parseProcessRuntimeOptions, type ProcessRuntimeConfig, type ProcessRuntimeOptions } from './process-runtime-options.js';
 import { serverTreeStats, type CpuSample } from './process-stats.js';

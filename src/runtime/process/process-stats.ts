@@ -1,5 +1,5 @@
 import type { RuntimeStats } from '../container-runtime.js';
-import { CLOCK_TICKS_PER_SECOND, processTree, readMemoryKb, readUptimeSeconds } from './proc-table.js';
+import { CLOCK_TICKS_PER_SECOND, processTree, readMemoryKb, readUptimeSeconds } from '../proc-table.js';
 
 /** CPU ticks of a tree at a moment, kept between two stats() calls. */
 export interface CpuSample {

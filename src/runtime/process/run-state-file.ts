@@ -1,6 +1,6 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { readProcEntry } from './proc-table.js';
+import { readProcEntry } from '../proc-table.js';
 
 /** A process named so that a recycled pid does not pass for it: pid plus its start time in ticks after boot. */
 const processIdentitySchema = z.object({ pid: z.number().int().positive(), startTime: z.number().int().nonnegative() });
