@@ -2,8 +2,11 @@
 // (mcp-guard.cjs), with the Host header clients use: so a dead guard or a dead server both count. A bare TCP
 // probe would pass while the server is wedged; a 403 means the host check rejects clients (MCP_PORT differs
 // from the published port), and a 502 that the guard cannot reach the server: a broken container either way.
+// It sends the pool's credential for this member (signed with MCP_GUARD_KEY, as the pool signs it), so the
+// request reaches the server: a 401 means the key is wrong or missing, also a broken container.
 'use strict';
 const http = require('node:http');
+const { signCredential } = require('./mcp-guard.cjs');
 
 const port = Number(process.env.MCP_PORT);
 const request = http.request(
@@ -12,14 +15,17 @@ const request = http.request(
     port,
     path: '/mcp',
     method: 'GET',
-    headers: { host: `localhost:${port}` },
+    headers: {
+      host: `localhost:${port}`,
+      authorization: `Bearer ${signCredential(process.env.MCP_GUARD_KEY ?? '', { m: process.env.MCP_GUARD_MEMBER ?? '', r: 'pool' })}`,
+    },
     timeout: 2000,
   },
   (response) => {
     response.resume();
     // GET /mcp without a session is answered 400 by a live server: the MCP handler ran, no session was created.
     const status = response.statusCode ?? 0;
-    process.exit(status !== 403 && status < 500 ? 0 : 1);
+    process.exit(status !== 401 && status !== 403 && status < 500 ? 0 : 1);
   },
 );
 request.on('timeout', () => request.destroy(new Error('timeout')));

@@ -1,18 +1,32 @@
-// The Origin/Host guard in front of every pool MCP server, in both runtimes (issue 5, scenario 10: DNS
-// rebinding). @playwright/mcp checks Host but never Origin, so a page on a foreign origin could drive the server
-// with a plain cross-origin fetch to localhost. Every request passes through here and is either refused (403,
-// text/plain naming the rule) or forwarded unchanged, streamed both ways (Streamable HTTP keeps SSE responses
-// open for the whole session).
+// The guard in front of every pool MCP server, in both runtimes. Two rules, in this order:
+//   1. Origin/Host (issue 5, scenario 10: DNS rebinding): @playwright/mcp checks Host but never Origin, so a page on
+//      a foreign origin could drive the server with a plain cross-origin fetch to localhost. Refused: 403.
+//   2. Lease credential (issue 10, fencing at the resource): every request carries `Authorization: Bearer <cred>`,
+//      an HMAC-signed credential the pool minted with this member's key, for a lease on this member (role
+//      'lease', with the lease's fencing token) or for the pool itself (role 'pool': health checks, the fence
+//      call). A lease credential passes only while its token is at or above the member's floor: the pool raises
+//      the floor when a lease ends (POST /cinnamon-qa/fence), and every token the guard admits raises it too, so
+//      an ended or older lease is refused and its open connections and MCP sessions are cut. Refused: 401.
+// Everything else is forwarded unchanged, minus the credential, streamed both ways (Streamable HTTP keeps SSE
+// responses open for the whole session).
 //
-// One file, two ways in, so there is one guard to change (issue 10's lease check goes here too):
+// Why stateless credentials plus a floor, not a list of live leases pushed to the guard: a grant needs no call
+// to the guard (it stays a store operation), the guard keeps one number per member, and a credential cannot be
+// forged without the key. Lease end is the one moment the guard must hear of (to cut the old holder's
+// sessions), and the pool does not hand the member out again until the guard has acknowledged it. A guard that
+// (re)starts admits no lease until the pool sets its floor ("closed"): forgetting to fence fails loudly, never
+// open.
+//
+// One file, two ways in, so there is one guard to change:
 //   - the image: start-mcp.sh runs `node /opt/mcp/mcp-guard.cjs` on 0.0.0.0:$MCP_PORT (the published port) in
-//     front of the server on 127.0.0.1:$MCP_SERVER_PORT (main() below);
+//     front of the server on 127.0.0.1:$MCP_SERVER_PORT, with MCP_GUARD_KEY / MCP_GUARD_MEMBER (main() below);
 //   - the process runtime loads this module in-process (src/runtime/mcp-guard.ts, typed there) and calls
 //     startMcpGuard() on 127.0.0.1:<member port>.
 // Plain Node, CommonJS, no dependencies: the image has nothing but node and this file. Tested by
-// src/runtime/mcp-guard.test.ts.
+// src/runtime/mcp-guard.test.ts and src/runtime/guard-credential.test.ts.
 'use strict';
 const http = require('node:http');
+const crypto = require('node:crypto');
 
 /**
  * Why a request must be refused (403), or undefined when it may pass. `port` is the port clients connect to
@@ -34,6 +48,81 @@ function mcpRequestRefusal(host, origin, port) {
   return undefined;
 }
 
+/** Version tag of the credential format: `cq1.<claims, base64url JSON>.<HMAC-SHA256, base64url>`. */
+const CREDENTIAL_VERSION = 'cq1';
+/** Where the pool sets a member's floor. Outside /mcp, so no MCP client ever reaches it by accident. */
+const FENCE_PATH = '/cinnamon-qa/fence';
+/** Longest Authorization header looked at: a credential is ~200 bytes; anything far longer is not one. */
+const MAX_CREDENTIAL_LENGTH = 2048;
+
+function mac(key, text) {
+  return crypto.createHmac('sha256', key).update(text).digest();
+}
+
+/**
+ * A member's key from the pool's secret (both hex): HMAC(secret, "cinnamon-qa member <id>"). The guard of a
+ * member holds only its own key, so whoever reads it (a test that escaped into that container) can mint
+ * credentials for that member alone.
+ */
+function memberKey(poolSecret, memberId) {
+  return mac(Buffer.from(poolSecret, 'hex'), `cinnamon-qa member ${memberId}`).toString('hex');
+}
+
+/**
+ * Signs claims with a member key (hex): `{ m: memberId, r: 'pool' }` or `{ m, r: 'lease', l: leaseId, t: token }`.
+ * The credential is what goes after `Bearer `.
+ */
+function signCredential(key, claims) {
+  const body = `${CREDENTIAL_VERSION}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+  return `${body}.${mac(Buffer.from(key, 'hex'), body).toString('base64url')}`;
+}
+
+/**
+ * What the guard does with an Authorization header, as a pure function of its state, so it can be tested
+ * exhaustively: `{ admit: true, claims, floor }` (floor: the member's floor after this request) or
+ * `{ admit: false, why, ended }` (`ended`: a genuine credential of a lease that is over).
+ * - key: the member's key (hex); member: its id ("container-1"); floor: lowest token admitted, or null while
+ *   closed (no lease admitted since the guard started, until the pool sets the floor).
+ */
+function credentialDecision(key, member, floor, authorization) {
+  const hint = `send "Authorization: Bearer <credential>" with the credential of this member's current lease (mcpContainer.headers)`;
+  if (typeof authorization !== 'string' || authorization.length === 0) {
+    return { admit: false, why: `no credential: pool member ${member} answers only the holder of its current lease; ${hint}` };
+  }
+  const match = /^Bearer +(\S+)$/i.exec(authorization.length > MAX_CREDENTIAL_LENGTH ? '' : authorization);
+  const parts = match ? match[1].split('.') : [];
+  if (parts.length !== 3 || parts[0] !== CREDENTIAL_VERSION) {
+    return { admit: false, why: `malformed credential: pool member ${member} expects "Bearer ${CREDENTIAL_VERSION}.<claims>.<signature>"; ${hint}` };
+  }
+  let claims;
+  try {
+    claims = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
+  } catch {
+    claims = undefined;
+  }
+  const lease = claims && claims.r === 'lease';
+  if (!claims || typeof claims !== 'object' || typeof claims.m !== 'string' || !(lease || claims.r === 'pool') ||
+    (lease && (typeof claims.l !== 'string' || !Number.isSafeInteger(claims.t) || claims.t < 1))) {
+    return { admit: false, why: `malformed credential claims: pool member ${member} expects a lease or pool credential; ${hint}` };
+  }
+  if (claims.m !== member) {
+    return { admit: false, why: `credential refused: it is for pool member ${claims.m}, this is ${member}; ${hint}` };
+  }
+  const expected = mac(Buffer.from(key, 'hex'), `${parts[0]}.${parts[1]}`);
+  const given = Buffer.from(parts[2], 'base64url');
+  if (given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) {
+    return { admit: false, why: `credential refused: its signature does not match pool member ${member}'s key (forged, altered, or from another run of the pool); ${hint}` };
+  }
+  if (!lease) return { admit: true, claims, floor };
+  if (floor === null) {
+    return { admit: false, ended: true, why: `lease ${claims.l} (token ${claims.t}) refused: pool member ${member} admits no lease yet (it has just started or restarted and the pool has not handed it out since)` };
+  }
+  if (claims.t < floor) {
+    return { admit: false, ended: true, why: `lease ${claims.l} (token ${claims.t}) on pool member ${member} has ended (released, expired or revoked; the member now admits tokens from ${floor}): a later holder has it` };
+  }
+  return { admit: true, claims, floor: claims.t };
+}
+
 // Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection, not to the message: each side of the guard
 // frames and keeps alive its own connection, so they are not copied across.
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade']);
@@ -43,26 +132,121 @@ function endToEnd(headers) {
   return out;
 }
 
+/** Ends one MCP session on the server behind the guard (DELETE, as its client would); true when the server agreed. */
+function endUpstreamSession(upstreamPort, port, path, sessionId) {
+  return new Promise((resolve) => {
+    const req = http.request(
+      { host: '127.0.0.1', port: upstreamPort, method: 'DELETE', path, agent: false, timeout: 5_000, headers: { host: `localhost:${port}`, 'mcp-session-id': sessionId } },
+      (res) => {
+        res.resume();
+        resolve((res.statusCode ?? 500) < 300);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}
+
+function refuse(req, res, status, why, member) {
+  req.resume();
+  const headers = { 'content-type': 'text/plain; charset=utf-8' };
+  if (status === 401) headers['www-authenticate'] = `Bearer realm="cinnamon-qa pool member ${member}"`;
+  res.writeHead(status, headers).end(`${why}\n`);
+}
+
+/** Reads a small JSON body (the fence call's); rejects past 1 KiB. */
+function readJson(req) {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk) => {
+      text += chunk;
+      if (text.length > 1024) req.destroy(new Error('body over 1 KiB'));
+    });
+    req.on('end', () => {
+      try {
+        resolve(JSON.parse(text));
+      } catch (error) {
+        reject(error);
+      }
+    });
+    req.on('error', reject);
+  });
+}
+
 /**
  * Starts the guard on `host`:`port` in front of the server on 127.0.0.1:`upstreamPort`; resolves once it
- * listens, rejects when it cannot. Keep-alive towards clients is Node's default (idle sockets close after 5 s):
- * cleanup validation relies on a finished holder's idle sockets going away.
+ * listens, rejects when it cannot. `key` (hex) and `member` (the pool member's id) turn the credential rule on;
+ * `key: null` turns it off (Host/Origin only: for measuring what the check costs, never in a pool). Keep-alive
+ * towards clients is Node's default (idle sockets close after 5 s): cleanup validation relies on a finished
+ * holder's idle sockets going away.
  * @returns `{ port, close(), unref() }`; close() stops listening and ends every open connection (SSE streams
  *   included) and is idempotent; unref() lets the process exit while the guard still listens.
  */
-async function startMcpGuard({ port, upstreamPort, host = '127.0.0.1' }) {
+async function startMcpGuard({ port, upstreamPort, host = '127.0.0.1', key, member }) {
+  if (key !== null && (typeof key !== 'string' || !/^[0-9a-f]{64}$/i.test(key) || typeof member !== 'string' || member.length === 0)) {
+    throw new TypeError('startMcpGuard: key must be a member key (64 hex digits, memberKey()) with member set to the member id, or null to turn the credential check off');
+  }
   // Keep-alive to the server so a tool call costs no extra TCP handshake behind the guard.
   const agent = new http.Agent({ keepAlive: true });
-  const server = http.createServer((req, res) => {
-    const why = mcpRequestRefusal(req.headers.host, req.headers.origin, port);
-    if (why) {
-      req.resume();
-      res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' }).end(`${why}\n`);
+  /** Lowest lease token admitted; null while closed (see credentialDecision). */
+  let floor = null;
+  /** Client sockets and MCP sessions opened with a lease credential, by token: cut when the floor passes it. */
+  const leaseSockets = new Map();
+  const leaseSessions = new Map();
+
+  function cutBelow(limit) {
+    let connections = 0;
+    for (const [socket, token] of leaseSockets) {
+      if (token >= limit) continue;
+      leaseSockets.delete(socket);
+      socket.destroy();
+      connections++;
+    }
+    const ended = [...leaseSessions].filter(([, s]) => s.token < limit);
+    for (const [id] of ended) leaseSessions.delete(id);
+    const sessions = Promise.all(ended.map(([id, s]) => endUpstreamSession(upstreamPort, port, s.path, id)));
+    return { connections, sessions };
+  }
+
+  function raiseFloor(to) {
+    if (floor !== null && to <= floor) return cutBelow(floor);
+    floor = to;
+    return cutBelow(to);
+  }
+
+  async function fence(req, res) {
+    let body;
+    try {
+      body = await readJson(req);
+    } catch (error) {
+      refuse(req, res, 400, `fence: the body must be JSON {"floor": <token>}: ${error.message}`, member);
       return;
     }
+    const to = body && body.floor;
+    if (!Number.isSafeInteger(to) || to < 1) {
+      refuse(req, res, 400, `fence: floor must be a positive integer (the lowest lease token to admit), got ${JSON.stringify(to)}`, member);
+      return;
+    }
+    const cut = raiseFloor(to);
+    const ended = await cut.sessions;
+    res.writeHead(200, { 'content-type': 'application/json' }).end(
+      JSON.stringify({ member, floor, cut: { connections: cut.connections, sessions: ended.length, sessionsNotEnded: ended.filter((ok) => !ok).length } }),
+    );
+  }
+
+  function forward(req, res, token) {
+    const path = req.url ?? '/';
     const upstream = http.request(
-      { host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: endToEnd(req.headers), agent },
+      { host: '127.0.0.1', port: upstreamPort, method: req.method, path, headers: endToEnd(req.headers), agent },
       (upstreamRes) => {
+        if (token !== undefined) {
+          const sessionId = upstreamRes.headers['mcp-session-id'];
+          if (typeof sessionId === 'string' && !leaseSessions.has(sessionId)) leaseSessions.set(sessionId, { token, path: path.split('?')[0] });
+          const asked = req.headers['mcp-session-id'];
+          if (req.method === 'DELETE' && typeof asked === 'string' && (upstreamRes.statusCode ?? 500) < 300) leaseSessions.delete(asked);
+        }
         res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, endToEnd(upstreamRes.headers));
         // SSE: the headers must reach the client now, not with the first event.
         res.flushHeaders();
@@ -80,6 +264,44 @@ async function startMcpGuard({ port, upstreamPort, host = '127.0.0.1' }) {
       if (!res.writableFinished) upstream.destroy();
     });
     req.pipe(upstream);
+  }
+
+  const server = http.createServer((req, res) => {
+    const why = mcpRequestRefusal(req.headers.host, req.headers.origin, port);
+    if (why) {
+      refuse(req, res, 403, why, member);
+      return;
+    }
+    const fenceCall = (req.url ?? '').split('?')[0] === FENCE_PATH;
+    if (key === null) {
+      if (fenceCall) refuse(req, res, 404, 'fence: this guard checks no credentials, so it has no floor', member);
+      else forward(req, res, undefined);
+      return;
+    }
+    const decision = credentialDecision(key, member, floor, req.headers.authorization);
+    if (!decision.admit) {
+      refuse(req, res, 401, decision.why, member);
+      return;
+    }
+    // The server never sees the credential (it has no use for it, and it must not reach its logs).
+    delete req.headers.authorization;
+    const { claims } = decision;
+    if (fenceCall) {
+      if (claims.r !== 'pool' || req.method !== 'POST') refuse(req, res, 403, 'fence: only the pool may move the floor (POST with a pool credential)', member);
+      else void fence(req, res);
+      return;
+    }
+    if (claims.r !== 'lease') {
+      forward(req, res, undefined);
+      return;
+    }
+    // A newer lease admitted: every older one is over, whatever the pool has said so far.
+    if (decision.floor !== floor) raiseFloor(decision.floor);
+    if (!leaseSockets.has(req.socket)) req.socket.once('close', () => leaseSockets.delete(req.socket));
+    leaseSockets.set(req.socket, claims.t);
+    const asked = req.headers['mcp-session-id'];
+    if (typeof asked === 'string' && !leaseSessions.has(asked)) leaseSessions.set(asked, { token: claims.t, path: (req.url ?? '/').split('?')[0] });
+    forward(req, res, claims.t);
   });
   await new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -112,11 +334,17 @@ function main() {
     console.error(`mcp-guard: MCP_PORT (${process.env.MCP_PORT}) and MCP_SERVER_PORT (${process.env.MCP_SERVER_PORT}) must be two different ports`);
     process.exit(2);
   }
-  startMcpGuard({ port, upstreamPort, host: '0.0.0.0' }).catch((error) => {
+  const key = process.env.MCP_GUARD_KEY ?? '';
+  const member = process.env.MCP_GUARD_MEMBER ?? '';
+  if (!/^[0-9a-f]{64}$/i.test(key) || member === '') {
+    console.error('mcp-guard: MCP_GUARD_KEY (the member key, 64 hex digits) and MCP_GUARD_MEMBER (the pool member id) must be set; the pool sets them when it starts the container');
+    process.exit(2);
+  }
+  startMcpGuard({ port, upstreamPort, host: '0.0.0.0', key, member }).catch((error) => {
     console.error(`mcp-guard: cannot listen on 0.0.0.0:${port}: ${error.message}`);
     process.exit(1);
   });
 }
 
-module.exports = { mcpRequestRefusal, startMcpGuard };
+module.exports = { mcpRequestRefusal, startMcpGuard, credentialDecision, signCredential, memberKey, FENCE_PATH };
 if (require.main === module) main();

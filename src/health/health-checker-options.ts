@@ -3,7 +3,7 @@ import { SystemClock, type Clock } from '../clock/clock.js';
 import { parseOptions } from '../config/parse-options.js';
 import { healthConfigSchema } from '../config/schemas.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
-import { injected } from '../config/injected.js';
+import { callback, injected } from '../config/injected.js';
 
 /** @defaultValue the tools a Playwright MCP server must list to count as ready. */
 export const DEFAULT_REQUIRED_TOOLS: readonly string[] = ['browser_navigate', 'browser_snapshot'];
@@ -28,6 +28,12 @@ export const healthCheckerOptionsSchema = z
     runtime: injected<ContainerRuntime>('ContainerRuntime').optional(),
     /** Budgets and durations run on its monotonic(); pauses on its timers. @defaultValue SystemClock */
     clock: injected<Clock>('Clock').default(() => new SystemClock()),
+    /**
+     * The pool's credential for a member (MemberCredentials.forPool), sent with the MCP stage: pool members admit
+     * no request without one. Without it (or without a containerId) the stage sends none, for an MCP server
+     * with no guard in front.
+     */
+    credentialFor: callback<(containerId: string) => string>().optional(),
     /** Tools `tools/list` must include. @defaultValue {@link DEFAULT_REQUIRED_TOOLS} */
     requiredTools: z.array(z.string().min(1)).readonly().default(DEFAULT_REQUIRED_TOOLS),
     /** Address the TCP stage connects to. @defaultValue {@link DEFAULT_TCP_HOST} */

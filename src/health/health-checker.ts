@@ -154,7 +154,8 @@ export class HealthChecker implements HealthGate {
       if (left <= 0) return { ok: false, error: `no MCP answer from ${url.href} within the budget (${attempt - 1} attempts, last: ${lastError})` };
       try {
         const cap = Math.min(left, MCP_ATTEMPT_MAX_MS);
-        const result = await withinBudget(this.clock, mcpHandshake(url, this.requiredTools, cap), cap, () => new Error(`timed out after ${round(cap)} ms`));
+        const credential = containerId === undefined ? undefined : this.options.credentialFor?.(containerId);
+        const result = await withinBudget(this.clock, mcpHandshake(url, this.requiredTools, cap, credential), cap, () => new Error(`timed out after ${round(cap)} ms`));
         const server = result.serverName ? `${result.serverName} ${result.serverVersion ?? ''}`.trim() : 'server';
         const terminate = result.terminateError ? `; session not terminated: ${result.terminateError}` : '';
         return { ok: true, detail: `${server}: initialize, ping, ${result.toolCount} tools${terminate}` };

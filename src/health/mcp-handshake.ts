@@ -1,5 +1,6 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { credentialHeaders } from '../runtime/member-credentials.js';
 import { createClosableFetch } from './closable-fetch.js';
 
 export interface McpHandshakeResult {
@@ -17,14 +18,15 @@ export class McpHandshakeRefused extends Error {
 
 /**
  * One MCP conversation over Streamable HTTP: initialize, ping, tools/list (must include `requiredTools`),
- * then DELETE the session so the server frees it at once. Every request is bounded by `timeoutMs`.
+ * then DELETE the session so the server frees it at once. Every request is bounded by `timeoutMs`. With a
+ * `credential` (the pool's, for a member behind the guard) every request carries it.
  */
-export async function mcpHandshake(url: URL, requiredTools: readonly string[], timeoutMs: number): Promise<McpHandshakeResult> {
+export async function mcpHandshake(url: URL, requiredTools: readonly string[], timeoutMs: number, credential?: string): Promise<McpHandshakeResult> {
   const client = new Client({ name: '@cinnamon-qa/containers health-check', version: '1' });
   // Sockets closed when the check ends: idle keep-alive connections would otherwise look like an open MCP
   // session to cleanup's validation (which waits for them to drain) for seconds after every check.
   const http = createClosableFetch();
-  const transport = new StreamableHTTPClientTransport(url, { fetch: http.fetch });
+  const transport = new StreamableHTTPClientTransport(url, { fetch: http.fetch, ...(credential ? { requestInit: { headers: credentialHeaders(credential) } } : {}) });
   const timeout = Math.max(1, timeoutMs);
   try {
     await client.connect(transport, { timeout });
@@ -44,7 +46,8 @@ export async function mcpHandshake(url: URL, requiredTools: readonly string[], t
     }
     return { toolCount: tools.length, serverName: server?.name, serverVersion: server?.version, terminateError };
   } catch (error) {
-    // 4xx: the server is up and said no (403 is its Host check): the same request would be refused again.
+    // 4xx: the server is up and said no (403: the Host rule; 401: the guard refused the credential): the same
+    // request would be refused again.
     if (error instanceof StreamableHTTPError && typeof error.code === 'number' && error.code >= 400 && error.code < 500) {
       throw new McpHandshakeRefused(`HTTP ${error.code}: ${error.message}`);
     }

@@ -7,7 +7,7 @@ import { isPoolError, PoolError } from '../errors/pool-error.js';
 import { healthGateError } from '../health/health-gate-error.js';
 import { HealthMonitor } from '../health/health-monitor.js';
 import type { RunContext } from '../runtime/container-runtime.js';
-import type { ContainerRecord } from '../store/pool-store.js';
+import type { ContainerRecord, Lease } from '../store/pool-store.js';
 import { specOf } from './container-spec-lookup.js';
 import { errorMessage } from './pool-events.js';
 import { Recycler, type RecyclerDeps } from './recycler.js';
@@ -20,7 +20,9 @@ export interface ContainerHost {
   /** Cleans a container whose lease ended (it is Cleaning) and returns it to the pool; resolves with where it ended up. */
   recycle(containerId: string): Promise<ContainerState>;
   /** Resets a leased container in place (its holder keeps it). `holder`: audited as the actor; omit for the pool's own reset on allocation. */
-  resetLeased(containerId: string, strategy: ResetStrategy, holder?: string): Promise<ResetResult>;
+  resetLeased(lease: Lease, strategy: ResetStrategy, holder?: string): Promise<ResetResult>;
+  /** The credential the holder of `lease` sends to its member's guard (the only one it admits for that lease). */
+  leaseCredential(lease: Lease): string;
   /** Reads the files of a trace recorded in the container (src/cleanup/trace-files.ts). */
   readTrace(containerId: string, traceName: string, budgetMs: number): Promise<TraceFile[]>;
   /** True while cleanup, reset or recovery of the container runs on its host. */
@@ -73,10 +75,12 @@ export class ContainerKeeper implements ContainerHost {
       this.startMonitor();
       const results = await Promise.allSettled(
         config.containerSpecs.map(async (spec) => {
-          await runtime.start(spec, ctx);
+          await runtime.start(spec, { ...ctx, guardKey: (id) => this.deps.credentials.keyOf(id) });
           started.push(spec.id);
           const report = await health.isContainerReady(spec.port, spec.id, { timeoutMs: config.health.startupTimeoutMs, starting: true });
           if (!report.ready) throw healthGateError(report, { containerName: spec.name });
+          // A new guard admits no lease until the pool sets its floor.
+          await this.recycler.fence(spec.id);
           await this.recycler.move(spec.id, 'Starting', 'Available');
           this.deps.emit('containerHealthy', { containerId: spec.id, report });
         }),
@@ -151,10 +155,16 @@ export class ContainerKeeper implements ContainerHost {
     return this.recycler.resetIdle(containerId, strategy);
   }
 
-  async resetLeased(containerId: string, strategy: ResetStrategy, holder?: string): Promise<ResetResult> {
-    const result = await this.deps.resetter.reset(containerId, strategy);
+  async resetLeased(lease: Lease, strategy: ResetStrategy, holder?: string): Promise<ResetResult> {
+    const result = await this.deps.resetter.reset(lease.containerId, strategy);
     if (holder !== undefined) this.deps.emit('resetCompleted', { ...result, actor: holder });
+    // A hard reset restarted the guard, which admits no lease until fenced: open it to this holder again.
+    if (result.success) await this.recycler.fence(lease.containerId, lease.token);
     return result;
+  }
+
+  leaseCredential(lease: Lease): string {
+    return this.deps.credentials.forLease(lease.containerId, lease.leaseId, lease.token);
   }
 
   readTrace(containerId: string, traceName: string, budgetMs: number): Promise<TraceFile[]> {

@@ -8,6 +8,8 @@ import type { TraceFile } from '../cleanup/trace-files.js';
 import { PoolError } from '../errors/pool-error.js';
 import type { HealthGate } from '../health/health-gate.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import { MemberCredentials } from '../runtime/member-credentials.js';
+import { fenceMember, type MemberFence } from '../runtime/member-fence.js';
 import type { AuditEvent, ContainerRecord, EndedLease, Lease, PoolStore, QueuedRequest } from '../store/pool-store.js';
 import type { AllocationRequestInput } from './allocation-request.js';
 import type { PoolStatus, SystemAnalytics } from './analytics-types.js';
@@ -32,6 +34,13 @@ export interface ContainerPoolManagerDeps {
   cleaner: ContainerCleaner;
   resetter: ContainerResetter;
   clock?: Clock;
+  /**
+   * The run's member credentials: each member's guard gets its key at start, holders get a lease credential
+   * with the grant. Must be the set the `health` gate signs with. @defaultValue a new random set
+   */
+  credentials?: MemberCredentials;
+  /** Tells a member's guard which leases are over. @defaultValue fenceMember (HTTP to the member's guard) */
+  fence?: MemberFence;
   /** Identifies this run in container labels and audit events. @defaultValue a random id */
   runId?: string;
   logger?: PoolLogger;
@@ -76,6 +85,8 @@ export class ContainerPoolManager extends EventEmitter {
     subscribeAudit(this, this.audit, this.runId);
     this.keeper = new ContainerKeeper({
       ...shared,
+      credentials: deps.credentials ?? new MemberCredentials(),
+      fence: deps.fence ?? fenceMember,
       runtime: deps.runtime,
       health: deps.health,
       cleaner: deps.cleaner,

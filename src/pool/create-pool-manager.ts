@@ -5,6 +5,7 @@ import { ContainerResetManager } from '../cleanup/container-reset-manager.js';
 import { PoolError } from '../errors/pool-error.js';
 import { HealthChecker } from '../health/health-checker.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import { MemberCredentials } from '../runtime/member-credentials.js';
 import type { PoolStore } from '../store/pool-store.js';
 import { ContainerPoolManager } from './container-pool-manager.js';
 import type { PoolLogger } from './pool-events.js';
@@ -20,12 +21,15 @@ export interface CreatePoolManagerOptions {
 
 /**
  * A ContainerPoolManager with the real parts around the given runtime and store: the three-stage
- * HealthChecker, the six-stage CleanupService and the escalating ContainerResetManager.
+ * HealthChecker, the six-stage CleanupService and the escalating ContainerResetManager, sharing one set of
+ * member credentials (the gate sends the pool's, holders get their lease's).
  */
 export function createPoolManager(options: CreatePoolManagerOptions): ContainerPoolManager {
   const { config, runtime, store } = options;
   const clock = options.clock ?? new SystemClock();
-  const health = new HealthChecker({ config: config.health, runtime, clock });
+  // One secret per run: the members' guards get keys from it, the gate and the holders credentials.
+  const credentials = new MemberCredentials();
+  const health = new HealthChecker({ config: config.health, runtime, clock, credentialFor: (id) => credentials.forPool(id) });
   const portOf = (id: string) => {
     const spec = config.containerSpecs.find((s) => s.id === id);
     if (!spec) throw new PoolError('UNKNOWN_CONTAINER', `No container ${JSON.stringify(id)} in this pool.`, { containerId: id });
@@ -39,6 +43,7 @@ export function createPoolManager(options: CreatePoolManagerOptions): ContainerP
     cleaner: new CleanupService({ runtime, clock, stageTimeoutMs: config.cleanup.stageTimeoutMs }),
     resetter: new ContainerResetManager({ runtime, health, portOf, clock }),
     clock,
+    credentials,
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.runId ? { runId: options.runId } : {}),
   });

@@ -24,6 +24,11 @@ import { TimeoutManager, type ExtensionDecision, type TimeoutRecommendation } fr
 export interface Allocation {
   lease: Lease;
   container: { id: string; name: string; port: number; url: string };
+  /**
+   * What the holder sends to the container's guard with every MCP request (`Authorization: Bearer <credential>`,
+   * credentialHeaders()): bound to this lease and its fencing token, refused once the lease ends.
+   */
+  credential: string;
   /** From the first request to the grant, ms. */
   waitMs: number;
   attempts: number;
@@ -108,10 +113,11 @@ export class LeaseAllocator {
       this.resources.recordAllocation(waitMs);
       const container = specOf(config.containerSpecs, lease.containerId);
       emit('containerAllocated', { lease, waitMs, requestedAt, attempts: attempt + 1 });
-      if (config.cleanup.resetOnAllocation !== 'none') await this.deps.host.resetLeased(lease.containerId, config.cleanup.resetOnAllocation);
+      if (config.cleanup.resetOnAllocation !== 'none') await this.deps.host.resetLeased(lease, config.cleanup.resetOnAllocation);
       return {
         lease,
         container: { id: container.id, name: container.name, port: container.port, url: `http://localhost:${container.port}/mcp` },
+        credential: this.deps.host.leaseCredential(lease),
         waitMs,
         attempts: attempt + 1,
       };
@@ -174,7 +180,7 @@ export class LeaseAllocator {
   async resetLeased(ref: LeaseRef, strategy: ResetStrategy): Promise<ResetResult> {
     this.deps.assertRunning();
     const active = await this.activeLease(ref, 'reset refused');
-    return this.deps.host.resetLeased(active.containerId, strategy, active.testRunId);
+    return this.deps.host.resetLeased(active, strategy, active.testRunId);
   }
 
   /** Reads a trace the holder recorded in its container: only the holder of an active lease, only its own container. */

@@ -9,6 +9,8 @@ import { isPoolError, PoolError } from '../errors/pool-error.js';
 import type { HealthGate } from '../health/health-gate.js';
 import { healthGateError } from '../health/health-gate-error.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { MemberCredentials } from '../runtime/member-credentials.js';
+import type { FenceResult, MemberFence } from '../runtime/member-fence.js';
 import type { PoolStore } from '../store/pool-store.js';
 import { specOf } from './container-spec-lookup.js';
 import { moveContainer } from './container-state-machine.js';
@@ -27,6 +29,10 @@ export interface RecyclerDeps {
   cleaner: ContainerCleaner;
   resetter: ContainerResetter;
   clock: Clock;
+  /** The run's member credentials: the fence is called with the pool's. */
+  credentials: MemberCredentials;
+  /** Tells a member's guard which leases are over (fenceMember). */
+  fence: MemberFence;
   /** The cleanup level now (minimal while the pool is degraded). */
   cleanupLevel: () => CleanupLevel;
   /** True while the pool is starting or running: store moves are retried through an outage only then. */
@@ -115,6 +121,18 @@ export class Recycler {
   }
 
   /**
+   * Ends at the member's guard every lease it had below `floor` (default: every lease granted so far, which is
+   * right only while nobody holds it): their connections are closed and their MCP sessions ended on the server.
+   * Called when a lease ends (before cleanup) and before the member is handed out again, since a guard that
+   * restarted admits no lease until fenced. Throws RUNTIME_ERROR naming the member when the guard cannot be told.
+   */
+  async fence(containerId: string, floor?: number): Promise<FenceResult> {
+    const spec = specOf(this.deps.config.containerSpecs, containerId);
+    const to = floor ?? (await this.deps.store.nextToken());
+    return this.deps.fence({ containerId, port: spec.port, credential: this.deps.credentials.forPool(containerId) }, to);
+  }
+
+  /**
    * Moves a container on. The moves after a release, expiry or failure (Cleaning → Available, Resetting →
    * Available, ...) are made by this process's pipeline alone: if the store is briefly unreachable (a Redis
    * restart) and the move is dropped, nobody ever moves that container again and it is lost to the pool. So a
@@ -152,6 +170,16 @@ export class Recycler {
 
   private async cleanThenReturn(containerId: string): Promise<ContainerState> {
     const level = this.deps.cleanupLevel();
+    // The lease that just ended loses the member first: its sessions end before cleanup looks for them, and
+    // a holder that comes back (paused past its lease, a late call) is refused at the guard.
+    try {
+      await this.fence(containerId);
+    } catch (error) {
+      this.deps.report(error, `fence ${containerId}`);
+      await this.move(containerId, 'Cleaning', 'Resetting', errorMessage(error));
+      const reset = await this.runReset(containerId, this.deps.config.cleanup.resetOnHealthFailure);
+      return reset.success ? 'Available' : (await this.deps.store.getContainer(containerId)).state;
+    }
     let result: CleanupResult;
     try {
       result = await this.deps.cleaner.cleanup(containerId, level);
@@ -180,6 +208,8 @@ export class Recycler {
       return 'Unhealthy';
     }
     const t0 = this.deps.clock.monotonic();
+    // A revoked holder loses the member now if its guard still answers (it is fenced again before reuse).
+    await this.fence(containerId).catch(() => undefined);
     await this.move(containerId, 'Unhealthy', 'Resetting');
     const result = await this.runReset(containerId, this.deps.config.cleanup.resetOnHealthFailure);
     if (result.success) {
@@ -202,19 +232,22 @@ export class Recycler {
     this.deps.emit('resetCompleted', { ...result, actor: 'coordinator' });
     const spec = specOf(config.containerSpecs, containerId);
     const report = result.success ? await health.isContainerReady(spec.port, containerId, { timeoutMs: config.health.startupTimeoutMs, starting: true }) : undefined;
-    if (report?.ready) {
+    // A restarted guard admits no lease until fenced; a failed fence sends the member to a restart.
+    const fenceError = report?.ready ? await this.fence(containerId).then(() => undefined, (error: unknown) => errorMessage(error)) : undefined;
+    if (report?.ready && fenceError === undefined) {
       await this.move(containerId, 'Resetting', 'Available');
       this.deps.emit('containerHealthy', { containerId, report });
       this.deps.onAvailable();
       return result;
     }
     // Every strategy failed (or the container is not healthy after it): restart it from scratch.
-    const reason = report ? `health stage ${report.failedStage} failed after reset` : `reset failed: ${result.attempts.at(-1)?.error ?? 'unknown'}`;
+    const reason = fenceError !== undefined ? `fence failed after reset: ${fenceError}` : report ? `health stage ${report.failedStage} failed after reset` : `reset failed: ${result.attempts.at(-1)?.error ?? 'unknown'}`;
     await this.move(containerId, 'Resetting', 'Starting', reason);
     try {
       await runtime.recreate(containerId);
       const gate = await health.isContainerReady(spec.port, containerId, { timeoutMs: config.health.startupTimeoutMs, starting: true });
       if (!gate.ready) throw healthGateError(gate, { containerName: spec.name });
+      await this.fence(containerId);
       await this.move(containerId, 'Starting', 'Available');
       this.deps.emit('containerHealthy', { containerId, report: gate });
       this.deps.onAvailable();

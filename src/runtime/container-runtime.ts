@@ -8,6 +8,15 @@ export interface RunContext {
   runId: string;
 }
 
+/** What starting a member needs beyond the run's identity. */
+export interface StartContext extends RunContext {
+  /**
+   * The key the guard of a member checks credentials with (MemberCredentials.keyOf, src/runtime/member-credentials.ts):
+   * Docker passes it to the container as MCP_GUARD_KEY, the process runtime to its in-process guard.
+   */
+  guardKey: (memberId: string) => string;
+}
+
 export interface RuntimeContainerInfo {
   /** Pool container id (container-1). */
   id: string;
@@ -67,7 +76,7 @@ export interface ContainerRuntime {
   readonly limitations: readonly string[];
   /** Removes what a crashed earlier run of this pool left behind; returns what was removed. */
   reapLeftovers(ctx: RunContext): Promise<string[]>;
-  start(spec: ContainerSpec, ctx: RunContext): Promise<RuntimeContainerInfo>;
+  start(spec: ContainerSpec, ctx: StartContext): Promise<RuntimeContainerInfo>;
   /** Safe to call twice and for an unknown id. */
   stop(id: string): Promise<void>;
   /** Restarts the same container (hard reset). */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { packageRoot } from './package-root.js';
 
 /**
- * The Origin/Host guard in front of every pool MCP server. Its one implementation is docker/image/mcp-guard.cjs:
+ * The guard in front of every pool MCP server (Origin/Host rule, then the lease credential). Its one implementation is docker/image/mcp-guard.cjs:
  * the image runs that file with plain node (nothing else of this package is in the image), and the process
  * runtime loads the same file in-process through this module, which only gives it types. In-process rather than
  * a `node mcp-guard.cjs` child per member: no extra process for cleanup to tell from a holder's, none to reap
@@ -25,11 +25,30 @@ export interface McpGuardOptions {
   upstreamPort: number;
   /** Interface to listen on. @defaultValue '127.0.0.1' */
   host?: string;
+  /**
+   * The member's key (64 hex digits, {@link memberKey}): every request must carry a credential signed with it.
+   * `null` turns the credential check off (Host/Origin only), for measuring what the check costs; never in a pool.
+   */
+  key: string | null;
+  /** The pool member's id (`container-1`): credentials name the member they are for. Required with a key. */
+  member?: string;
 }
+
+/** What a credential says: for the pool itself, or for one lease (its id and fencing token) on one member. */
+export type CredentialClaims = { m: string; r: 'pool' } | { m: string; r: 'lease'; l: string; t: number };
+
+/** The guard's verdict on one Authorization header (pure; see docker/image/mcp-guard.cjs). */
+export type CredentialDecision =
+  | { admit: true; claims: CredentialClaims; floor: number | null }
+  | { admit: false; why: string; ended?: boolean };
 
 interface McpGuardModule {
   mcpRequestRefusal(host: string | undefined, origin: string | undefined, port: number): string | undefined;
   startMcpGuard(options: McpGuardOptions): Promise<McpGuard>;
+  credentialDecision(key: string, member: string, floor: number | null, authorization: string | undefined): CredentialDecision;
+  signCredential(key: string, claims: CredentialClaims): string;
+  memberKey(poolSecret: string, memberId: string): string;
+  FENCE_PATH: string;
 }
 
 /** Where the guard ships: `docker/` is in package.json "files", next to `dist/`. */
@@ -42,8 +61,8 @@ let loaded: McpGuardModule | undefined;
 function guardModule(): McpGuardModule {
   if (!loaded) {
     const module = createRequire(import.meta.url)(mcpGuardPath()) as Partial<McpGuardModule>;
-    if (typeof module.startMcpGuard !== 'function' || typeof module.mcpRequestRefusal !== 'function') {
-      throw new Error(`${mcpGuardPath()} does not export startMcpGuard and mcpRequestRefusal; reinstall @cinnamon-qa/containers`);
+    if (typeof module.startMcpGuard !== 'function' || typeof module.credentialDecision !== 'function' || typeof module.signCredential !== 'function') {
+      throw new Error(`${mcpGuardPath()} does not export startMcpGuard, credentialDecision and signCredential; reinstall @cinnamon-qa/containers`);
     }
     loaded = module as McpGuardModule;
   }
@@ -52,7 +71,8 @@ function guardModule(): McpGuardModule {
 
 /**
  * Starts the guard on `host`:`port` in front of the server on 127.0.0.1:`upstreamPort`: it refuses what
- * {@link mcpRequestRefusal} refuses (403, text/plain naming the rule) and streams the rest through unchanged.
+ * {@link mcpRequestRefusal} refuses (403, text/plain naming the rule), then what {@link credentialDecision}
+ * refuses (401), and streams the rest through unchanged (without the credential).
  */
 export function startMcpGuard(options: McpGuardOptions): Promise<McpGuard> {
   return guardModule().startMcpGuard(options);
@@ -64,4 +84,27 @@ export function startMcpGuard(options: McpGuardOptions): Promise<McpGuard> {
  */
 export function mcpRequestRefusal(host: string | undefined, origin: string | undefined, port: number): string | undefined {
   return guardModule().mcpRequestRefusal(host, origin, port);
+}
+
+/**
+ * The guard's rule for an Authorization header, given the member's key, id and floor (the lowest lease token
+ * admitted; null while closed). Admitting a lease credential returns the floor raised to its token.
+ */
+export function credentialDecision(key: string, member: string, floor: number | null, authorization: string | undefined): CredentialDecision {
+  return guardModule().credentialDecision(key, member, floor, authorization);
+}
+
+/** A credential (what follows `Bearer `) for `claims`, signed with a member key. */
+export function signCredential(key: string, claims: CredentialClaims): string {
+  return guardModule().signCredential(key, claims);
+}
+
+/** The member key the guard of `memberId` holds, derived from the pool's secret (both hex). */
+export function memberKey(poolSecret: string, memberId: string): string {
+  return guardModule().memberKey(poolSecret, memberId);
+}
+
+/** The path the pool POSTs `{"floor": token}` to, with a pool credential, to end every lease below `token`. */
+export function fencePath(): string {
+  return guardModule().FENCE_PATH;
 }

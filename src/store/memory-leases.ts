@@ -19,6 +19,11 @@ export class MemoryLeaseBook {
     return this.active.size;
   }
 
+  /** The token the next grant gets. */
+  get nextToken(): number {
+    return this.token + 1;
+  }
+
   /** A new lease for the request on the container, with the next fencing token. */
   grant(request: QueuedRequest, containerId: string, now: number, ttlMs: number): Lease {
     const lease: Lease = {

@@ -172,6 +172,10 @@ export class MemoryPoolStore implements PoolStore {
     return this.read(() => this.leases.list().map((l) => ({ ...l })));
   }
 
+  nextToken(): Promise<number> {
+    return this.read(() => this.leases.nextToken);
+  }
+
   getLease(leaseId: string): Promise<Lease> {
     return this.read(() => ({ ...this.leases.mustGet(leaseId, 'lookup') }));
   }

@@ -162,6 +162,11 @@ export interface PoolStore {
   /** Ends every active lease with expiresAt <= now ('expired'); their containers go to Cleaning. */
   reclaimExpired(now: number): Promise<Lease[]>;
   listLeases(): Promise<Lease[]>;
+  /**
+   * The fencing token the next grant will get: every lease granted so far has a lower one. A member's guard is
+   * fenced at it (src/runtime/member-fence.ts) when the member is not leased, which ends every lease it had.
+   */
+  nextToken(): Promise<number>;
   getLease(leaseId: string): Promise<Lease>;
   /** How a recently ended lease ended (kept for a while so late callers get a precise error). */
   getEndedLease(leaseId: string): Promise<EndedLease | undefined>;

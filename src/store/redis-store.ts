@@ -97,6 +97,11 @@ export class RedisPoolStore implements PoolStore {
     return [...ids, ...rest].filter((id) => byId[id] !== undefined).map((id) => this.read.container(byId[id]!, id));
   }
 
+  async nextToken(): Promise<number> {
+    const raw = await this.client.call('nextToken', () => this.client.redis.get(this.keys.tokenSeq));
+    return Number(raw ?? 0) + 1;
+  }
+
   async getContainer(id: string): Promise<ContainerRecord> {
     const raw = await this.client.call('getContainer', () => this.client.redis.hget(this.keys.containers, id));
     if (raw === null) throw refusalError({ kind: 'UNKNOWN_CONTAINER', containerId: id });

@@ -5,6 +5,7 @@ import type {
   ContainerRuntime,
   ExecResult,
   RunContext,
+  StartContext,
   RuntimeContainerInfo,
   RuntimeEvent,
   RuntimeState,
@@ -28,7 +29,7 @@ import { runtimeStateFromInspect } from './runtime-state-from-inspect.js';
 
 interface ManagedContainer {
   spec: ContainerSpec;
-  ctx: RunContext;
+  ctx: StartContext;
   /** Undefined after a recreate that removed the old container but could not create the new one. */
   dockerId: string | undefined;
   networkName: string;
@@ -96,7 +97,7 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
     return reapDockerLeftovers(this.docker, ctx);
   }
 
-  async start(spec: ContainerSpec, ctx: RunContext): Promise<RuntimeContainerInfo> {
+  async start(spec: ContainerSpec, ctx: StartContext): Promise<RuntimeContainerInfo> {
     this.assertOpen(spec.id, 'start');
     if (this.containers.has(spec.id)) {
       throw runtimeError('docker', { containerId: spec.id, stage: 'start', problem: 'it is already running in this runtime', fix: 'Use restart() or recreate(), or stop() it first.' });

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import type { ContainerSpec } from '../../config/pool-config.js';
-import { SANDBOX_MARKER_ENV, type RunContext } from '../container-runtime.js';
+import { SANDBOX_MARKER_ENV, type StartContext } from '../container-runtime.js';
 import type { RunOwner } from '../run-owner.js';
 import { runLabels } from './docker-labels.js';
 import type { ImageLayout } from './image-layout.js';
@@ -18,7 +18,7 @@ export interface HardeningLimits {
 
 export interface ContainerOptionsInput {
   spec: ContainerSpec;
-  ctx: RunContext;
+  ctx: StartContext;
   image: string;
   networkName: string;
   layout: ImageLayout;
@@ -58,7 +58,14 @@ export function hardenedContainerOptions(input: ContainerOptionsInput): Docker.C
     // The sandbox marker (the container name, unique on this Docker host) is inherited by everything started
     // in the container: cleanup finds what a holder double-forked, re-parented to init, by it. mcp-exec hands
     // its value to exec'd commands as MCP_SANDBOX.
-    Env: [...Object.entries(serverEnv).map(([k, v]) => `${k}=${v}`), `MCP_PORT=${spec.port}`, `${SANDBOX_MARKER_ENV}=${spec.name}`],
+    // MCP_GUARD_KEY / MCP_GUARD_MEMBER: the guard's key and member id (start-mcp.sh keeps them from the server).
+    Env: [
+      ...Object.entries(serverEnv).map(([k, v]) => `${k}=${v}`),
+      `MCP_PORT=${spec.port}`,
+      `${SANDBOX_MARKER_ENV}=${spec.name}`,
+      `MCP_GUARD_KEY=${ctx.guardKey(spec.id)}`,
+      `MCP_GUARD_MEMBER=${spec.id}`,
+    ],
     // Passed at creation rather than baked into the image, so a change here needs no image rebuild.
     Cmd: [...serverArgs],
     Labels: runLabels(ctx, spec.id, runOwner),

@@ -8,6 +8,7 @@ import type {
   ContainerRuntime,
   ExecResult,
   RunContext,
+  StartContext,
   RuntimeContainerInfo,
   RuntimeEvent,
   RuntimeState,
@@ -47,7 +48,7 @@ interface ServerProcess {
   exit?: { code: number | null; signal: NodeJS.Signals | null };
   exited: Promise<void>;
   cpuSample?: CpuSample;
-  /** The Origin/Host guard on the member's port, in front of the server's private port; lives and dies with it. */
+  /** The guard (Origin/Host, lease credential) on the member's port, in front of the server's private port; lives and dies with it. */
   guard?: McpGuard;
 }
 
@@ -55,6 +56,8 @@ interface Member {
   spec: ContainerSpec;
   run: RunFolder;
   paths: SandboxPaths;
+  /** The key its guard checks lease credentials with (StartContext.guardKey). */
+  guardKey: string;
   server?: ServerProcess;
   /** Why it is not running, once it is not. */
   lastExit?: ExitDescription;
@@ -115,14 +118,14 @@ export class ProcessRuntime implements ContainerRuntime, AsyncDisposable {
     return reapLeftoverRuns(poolDir(this.rootDir, ctx.poolId), this.killGraceMs, this.clock);
   }
 
-  async start(spec: ContainerSpec, ctx: RunContext): Promise<RuntimeContainerInfo> {
+  async start(spec: ContainerSpec, ctx: StartContext): Promise<RuntimeContainerInfo> {
     this.assertOpen(spec.id, 'start');
     const existing = this.members.get(spec.id);
     if (existing?.server) {
       throw fail(spec.id, 'start', `it is already running (pid ${existing.server.pid})`, 'Stop it first, or use restart()/recreate().');
     }
     const run = await this.runs.get(ctx);
-    const member: Member = { spec, run, paths: sandboxPaths(run.dir, spec.id), queue: existing?.queue ?? Promise.resolve() };
+    const member: Member = { spec, run, paths: sandboxPaths(run.dir, spec.id), guardKey: ctx.guardKey(spec.id), queue: existing?.queue ?? Promise.resolve() };
     this.members.set(spec.id, member);
     return this.enqueue(member, async () => {
       try {
@@ -298,7 +301,7 @@ export class ProcessRuntime implements ContainerRuntime, AsyncDisposable {
       throw fail(spec.id, 'start', `could not record the server in ${stateFilePath(member.run.dir)}: ${String(error)}`, 'Check the sandbox root is writable.', error);
     }
     try {
-      const guard = await startMcpGuard({ port: spec.port, upstreamPort: serverPort });
+      const guard = await startMcpGuard({ port: spec.port, upstreamPort: serverPort, key: member.guardKey, member: spec.id });
       // Like the server child (unref'd), an idle guard must not keep a pool left running by mistake alive.
       guard.unref();
       server.guard = guard;
