@@ -59,7 +59,10 @@ export { MemoryPoolStore } from './store/memory-store.js';
 export { RedisPoolStore } from './store/redis-store.js';
 export type { PoolStore, Lease, ContainerRecord, AuditEvent, ResourceRequirements } from './store/pool-store.js';
 
-export type { ContainerRuntime, RuntimeEvent } from './runtime/container-runtime.js';
+export type { ContainerRuntime, RuntimeEvent, RunContext, StartContext } from './runtime/container-runtime.js';
+export { MemberCredentials, credentialHeaders } from './runtime/member-credentials.js';
+export { fenceMember } from './runtime/member-fence.js';
+export type { FenceResult, FenceTarget, MemberFence } from './runtime/member-fence.js';
 export type { HealthGate, HealthReport } from './health/health-gate.js';
 export type { CleanupResult, ContainerCleaner, ContainerResetter, ResetResult } from './cleanup/cleanup-types.js';
 
