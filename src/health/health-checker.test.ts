@@ -5,6 +5,8 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
+import { credentialDecision } from '../runtime/mcp-guard.js';
+import { MemberCredentials } from '../runtime/member-credentials.js';
 import type { ContainerRuntime, RuntimeState } from '../runtime/container-runtime.js';
 import { HealthChecker } from './health-checker.js';
 import { healthGateError } from './health-gate-error.js';
@@ -14,18 +16,26 @@ interface FakeMcp {
   port: number;
   deletes: number;
   requests: string[];
+  /** The Authorization header of each request, in order (undefined: none). */
+  authorizations: Array<string | undefined>;
   close(): Promise<void>;
 }
 
-async function startFakeMcp(options: { tools?: string[]; hostCheck?: boolean; port?: number } = {}): Promise<FakeMcp> {
+async function startFakeMcp(options: { tools?: string[]; hostCheck?: boolean; port?: number; requireAuthorization?: string } = {}): Promise<FakeMcp> {
   const tools = options.tools ?? ['browser_navigate', 'browser_snapshot'];
   const sessions = new Map<string, StreamableHTTPServerTransport>();
-  const state: FakeMcp = { port: 0, deletes: 0, requests: [], close: async () => undefined };
+  const state: FakeMcp = { port: 0, deletes: 0, requests: [], authorizations: [], close: async () => undefined };
   const server: HttpServer = createHttpServer((req: IncomingMessage, res: ServerResponse) => {
     void (async () => {
       state.requests.push(`${req.method} ${req.url}`);
       if (options.hostCheck !== false && req.headers.host !== `localhost:${state.port}`) {
         res.writeHead(403).end(`Access is only allowed at localhost:${state.port}`);
+        return;
+      }
+      state.authorizations.push(req.headers.authorization);
+      // As the pool's guard does: no request without the member's credential.
+      if (options.requireAuthorization !== undefined && req.headers.authorization !== options.requireAuthorization) {
+        res.writeHead(401, { 'content-type': 'text/plain' }).end('credential refused (fake guard)');
         return;
       }
       const sessionId = req.headers['mcp-session-id'];
@@ -269,5 +279,41 @@ describe('HealthChecker', () => {
     const report = await new HealthChecker({ config: { stageTimeoutMs: SLOW_STAGE_MS } }).isContainerReady(port, undefined, { timeoutMs: 200 });
     expect(report.failedStage).toBe('tcp');
     expect(report.durationMs).toBeLessThan(FAST_MS);
+  });
+
+  it("with credentialFor, every request of the MCP stage carries the pool's credential for that member", async () => {
+    const credentials = new MemberCredentials();
+    const asked: string[] = [];
+    const credentialFor = (id: string) => {
+      asked.push(id);
+      return credentials.forPool(id);
+    };
+    const mcp = await fakeMcp({ requireAuthorization: `Bearer ${credentials.forPool('container-3')}` });
+    const report = await new HealthChecker({ credentialFor }).isContainerReady(mcp.port, 'container-3');
+    expect(report.ready).toBe(true);
+    expect(asked).toEqual(['container-3']);
+    // initialize, the initialized notification, ping, tools/list, DELETE: each with the credential.
+    expect(mcp.authorizations.length).toBeGreaterThanOrEqual(4);
+    expect(new Set(mcp.authorizations)).toEqual(new Set([`Bearer ${credentials.forPool('container-3')}`]));
+    expect(mcp.deletes).toBe(1);
+    // What it sent is the pool's own credential for this member: the guard admits it even while closed to leases.
+    expect(credentialDecision(credentials.keyOf('container-3'), 'container-3', null, mcp.authorizations[0])).toMatchObject({ admit: true, claims: { m: 'container-3', r: 'pool' } });
+  });
+
+  it('without a credential (no credentialFor, or no container id) a guarded member refuses the MCP stage with 401, not retried', async () => {
+    const credentials = new MemberCredentials();
+    const mcp = await fakeMcp({ requireAuthorization: `Bearer ${credentials.forPool('container-1')}` });
+    const checkers = [
+      () => new HealthChecker({ config: { stageTimeoutMs: SLOW_STAGE_MS } }).isContainerReady(mcp.port, 'container-1'),
+      () => new HealthChecker({ config: { stageTimeoutMs: SLOW_STAGE_MS }, credentialFor: (id) => credentials.forPool(id) }).isContainerReady(mcp.port),
+    ];
+    for (const check of checkers) {
+      mcp.authorizations.length = 0;
+      const report = await check();
+      expect(report.failedStage).toBe('mcp');
+      expect(report.stages[1]?.error).toMatch(/HTTP 401/);
+      // Refused once and not asked again: a 4xx is the server's answer, not a server still starting.
+      expect(mcp.authorizations).toEqual([undefined]);
+    }
   });
 });

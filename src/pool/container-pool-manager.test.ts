@@ -4,7 +4,9 @@ import { parsePoolOptions } from '../config/pool-config.js';
 import type { PoolOptionsInput } from '../config/schemas.js';
 import { MemoryPoolStore } from '../store/memory-store.js';
 import { PoolError } from '../errors/pool-error.js';
-import { FakeCleaner, FakeHealthGate, FakeResetter, FakeRuntime } from '../../test/support/fakes.js';
+import { credentialDecision } from '../runtime/mcp-guard.js';
+import { MemberCredentials } from '../runtime/member-credentials.js';
+import { FakeCleaner, FakeFence, FakeHealthGate, FakeResetter, FakeRuntime } from '../../test/support/fakes.js';
 import { ContainerPoolManager, type Allocation } from './container-pool-manager.js';
 import type { PoolEventMap, PoolEventName } from './pool-events.js';
 
@@ -15,13 +17,17 @@ function setup(options: PoolOptionsInput = {}) {
   const health = new FakeHealthGate(runtime);
   const cleaner = new FakeCleaner();
   const resetter = new FakeResetter();
-  const manager = new ContainerPoolManager({ config: parsePoolOptions(options), store, runtime, health, cleaner, resetter, clock, runId: 'test' });
+  // What the fence, cleanup, reset, gate and state moves did, in order (trace() adds all but the fence's).
+  const trail: string[] = [];
+  const fence = new FakeFence(trail);
+  const credentials = new MemberCredentials();
+  const manager = new ContainerPoolManager({ config: parsePoolOptions(options), store, runtime, health, cleaner, resetter, clock, credentials, fence: fence.fence, runId: 'test' });
   const events: Array<{ name: PoolEventName; payload: unknown }> = [];
   for (const name of ['leaseExpired', 'leaseRevoked', 'containerUnhealthy', 'containerRecovered', 'degradationStarted', 'containerReleased', 'backgroundError'] as const) {
     manager.on(name, (payload) => events.push({ name, payload }));
   }
   const eventsNamed = <K extends PoolEventName>(name: K) => events.filter((e) => e.name === name).map((e) => e.payload as PoolEventMap[K]);
-  return { clock, store, runtime, health, cleaner, resetter, manager, events, eventsNamed };
+  return { clock, store, runtime, health, cleaner, resetter, fence, credentials, trail, manager, events, eventsNamed };
 }
 
 async function settled<T>(promise: Promise<T>): Promise<{ value?: T; error?: unknown; done: boolean }> {
@@ -36,6 +42,39 @@ async function settled<T>(promise: Promise<T>): Promise<{ value?: T; error?: unk
 
 async function states(store: MemoryPoolStore): Promise<string[]> {
   return (await store.listContainers()).map((c) => c.state);
+}
+
+/** Records cleanup, reset, health gate, recreate and state moves into the trail the fake fence writes to, from now on. */
+function trace(pool: ReturnType<typeof setup>): string[] {
+  const { trail, cleaner, resetter, health, runtime, manager } = pool;
+  trail.length = 0; // from here on: what came before (the start's fences) is not the test's
+  const cleanup = cleaner.cleanup.bind(cleaner);
+  cleaner.cleanup = async (id, level) => {
+    trail.push(`cleanup ${id}`);
+    return cleanup(id, level);
+  };
+  const reset = resetter.reset.bind(resetter);
+  resetter.reset = async (id, strategy) => {
+    trail.push(`reset ${id} ${strategy}`);
+    return reset(id, strategy);
+  };
+  const gate = health.isContainerReady.bind(health);
+  health.isContainerReady = async (port, id) => {
+    trail.push(`gate ${id}`);
+    return gate(port, id);
+  };
+  const recreate = runtime.recreate.bind(runtime);
+  runtime.recreate = async (id) => {
+    trail.push(`recreate ${id}`);
+    return recreate(id);
+  };
+  manager.on('containerStateChanged', (e) => trail.push(`${e.containerId} ${e.from}>${e.to}`));
+  return trail;
+}
+
+/** What the member's guard decides on `credential` at `floor` (the guard's own rule, docker/image/mcp-guard.cjs). */
+function atGuard(credentials: MemberCredentials, member: string, floor: number | null, credential: string) {
+  return credentialDecision(credentials.keyOf(member), member, floor, `Bearer ${credential}`);
 }
 
 describe('ContainerPoolManager lifecycle', () => {
@@ -465,5 +504,158 @@ describe('ContainerPoolManager degradation, extensions, config', () => {
     expect(() => manager.updateTimeoutConfig({ defaultTimeoutMs: 700_000 })).toThrow(/defaultTimeoutMs must not exceed maxTimeoutMs/);
     expect(manager.updateTimeoutConfig({ maxExtensions: 5 })).toMatchObject({ maxExtensions: 5, defaultTimeoutMs: 120_000 });
     await manager.shutdown();
+  });
+});
+
+describe('ContainerPoolManager fencing at the member', () => {
+  it('initialize fences each member after its health gate and before it is Available, at the first token', async () => {
+    const pool = setup();
+    const trail = trace(pool);
+    await pool.manager.initialize();
+    for (const id of ['container-1', 'container-2']) {
+      expect(trail.filter((t) => t.includes(`${id} `) || t.endsWith(id))).toEqual([`gate ${id}`, `fence ${id} 1`, `${id} Starting>Available`]);
+    }
+    expect(pool.fence.calls).toEqual(expect.arrayContaining([{ containerId: 'container-1', port: 3001, floor: 1 }, { containerId: 'container-2', port: 3002, floor: 1 }]));
+    // With the pool's own credential for that member: the guard admits it whoever holds the member.
+    const credential = pool.fence.credentials.get('container-1')!;
+    expect(atGuard(pool.credentials, 'container-1', null, credential)).toMatchObject({ admit: true, claims: { m: 'container-1', r: 'pool' } });
+    expect(atGuard(pool.credentials, 'container-2', null, credential)).toMatchObject({ admit: false });
+    await pool.manager.shutdown();
+  });
+
+  it("a member that cannot be fenced at start fails initialize, naming it; nothing is left running", async () => {
+    const pool = setup();
+    pool.fence.failFor('container-2');
+    await expect(pool.manager.initialize()).rejects.toMatchObject({ code: 'RUNTIME_ERROR', data: { containerId: 'container-2', operation: 'fence' } });
+    expect(pool.runtime.running.size).toBe(0);
+  });
+
+  it('each allocation carries a lease credential for its container, lease id and token; the guard admits it at that floor only', async () => {
+    const { manager, credentials } = setup();
+    await manager.initialize();
+    const a = await manager.allocateContainer('first');
+    const b = await manager.allocateContainer('second');
+    for (const held of [a, b]) {
+      const decision = atGuard(credentials, held.container.id, held.lease.token, held.credential);
+      expect(decision).toEqual({ admit: true, claims: { m: held.container.id, r: 'lease', l: held.lease.leaseId, t: held.lease.token }, floor: held.lease.token });
+      expect(atGuard(credentials, held.container.id, held.lease.token + 1, held.credential)).toMatchObject({ admit: false, ended: true });
+    }
+    expect(a.container.id).not.toBe(b.container.id);
+    expect(atGuard(credentials, b.container.id, null, a.credential)).toMatchObject({ admit: false });
+    await manager.shutdown();
+  });
+
+  it('release: the member is fenced at the next token, above the released lease, before cleanup; the next holder passes that floor', async () => {
+    const pool = setup({ containers: 1 });
+    await pool.manager.initialize();
+    const trail = trace(pool);
+    const a = await pool.manager.allocateContainer('t');
+    expect(pool.fence.calls).toHaveLength(1); // the start's only: a grant needs no fence
+    await (await pool.manager.releaseContainer({ leaseId: a.lease.leaseId, token: a.lease.token })).recycled;
+    const floor = a.lease.token + 1;
+    expect(await pool.store.nextToken()).toBe(floor);
+    expect(trail).toEqual([`fence container-1 ${floor}`, 'cleanup container-1', 'container-1 Cleaning>Available']);
+    expect(atGuard(pool.credentials, 'container-1', pool.fence.floors.get('container-1')!, a.credential)).toMatchObject({ admit: false, ended: true });
+    const next = await pool.manager.allocateContainer('next');
+    expect(next.lease.token).toBe(floor);
+    expect(atGuard(pool.credentials, 'container-1', pool.fence.floors.get('container-1')!, next.credential)).toMatchObject({ admit: true });
+    await pool.manager.shutdown();
+  });
+
+  it('expiry: the expired lease is fenced out above its token before cleanup', async () => {
+    const pool = setup({ containers: 1, lease: { ttlMs: 2000, sweepIntervalMs: 500 } });
+    await pool.manager.initialize();
+    const trail = trace(pool);
+    const lost = await pool.manager.allocateContainer('crashed-worker');
+    await pool.clock.advance(2500);
+    expect(pool.eventsNamed('leaseExpired').map((e) => e.lease.leaseId)).toEqual([lost.lease.leaseId]);
+    expect(trail.slice(0, 3)).toEqual([`fence container-1 ${lost.lease.token + 1}`, 'cleanup container-1', 'container-1 Cleaning>Available']);
+    await pool.manager.shutdown();
+  });
+
+  it('revocation: the dead member is fenced above the revoked token before its reset, and again before it is Available', async () => {
+    const pool = setup({ containers: 1 });
+    await pool.manager.initialize();
+    const trail = trace(pool);
+    const a = await pool.manager.allocateContainer('victim');
+    pool.runtime.kill('container-1');
+    await flushMicrotasks();
+    await flushMicrotasks();
+    expect(pool.eventsNamed('containerRecovered')).toHaveLength(1);
+    const floor = a.lease.token + 1;
+    const fences = trail.flatMap((t, i) => (t.startsWith('fence ') ? [i] : []));
+    expect(trail.filter((t) => t.startsWith('fence '))).toEqual([`fence container-1 ${floor}`, `fence container-1 ${floor}`]);
+    expect(fences[0]).toBeLessThan(trail.indexOf('reset container-1 hard'));
+    expect(fences[1]).toBeLessThan(trail.findIndex((t) => t.endsWith('>Available')));
+    expect(fences[1]).toBeGreaterThan(trail.lastIndexOf('gate container-1'));
+    expect(trail.filter((t) => t.endsWith('>Available'))).toHaveLength(1);
+    await pool.manager.shutdown();
+  });
+
+  it('a fence that fails during recycle sends the member to a reset, not to Available, and it is fenced before it becomes Available', async () => {
+    const pool = setup({ containers: 1 });
+    await pool.manager.initialize();
+    const trail = trace(pool);
+    const a = await pool.manager.allocateContainer('t');
+    pool.fence.failFor('container-1', 1);
+    expect(await (await pool.manager.releaseContainer({ leaseId: a.lease.leaseId, token: a.lease.token })).recycled).toBe('Available');
+    const floor = a.lease.token + 1;
+    expect(trail).toEqual([
+      `fence container-1 ${floor}`,
+      'container-1 Cleaning>Resetting',
+      'reset container-1 hard',
+      'gate container-1',
+      `fence container-1 ${floor}`,
+      'container-1 Resetting>Available',
+    ]);
+    expect(pool.cleaner.calls).toEqual([]); // the reset replaced it
+    expect(pool.eventsNamed('backgroundError')).toMatchObject([{ error: { code: 'RUNTIME_ERROR' } }]);
+    await pool.manager.shutdown();
+  });
+
+  it('a fence that fails again after the reset restarts the member from scratch; fenced before Starting > Available', async () => {
+    const pool = setup({ containers: 1 });
+    await pool.manager.initialize();
+    const trail = trace(pool);
+    const a = await pool.manager.allocateContainer('t');
+    pool.fence.failFor('container-1', 2);
+    expect(await (await pool.manager.releaseContainer({ leaseId: a.lease.leaseId, token: a.lease.token })).recycled).toBe('Available');
+    const floor = a.lease.token + 1;
+    expect(trail).toEqual([
+      `fence container-1 ${floor}`,
+      'container-1 Cleaning>Resetting',
+      'reset container-1 hard',
+      'gate container-1',
+      `fence container-1 ${floor}`,
+      'container-1 Resetting>Starting',
+      'recreate container-1',
+      'gate container-1',
+      `fence container-1 ${floor}`,
+      'container-1 Starting>Available',
+    ]);
+    await pool.manager.shutdown();
+  });
+
+  it("a holder's reset fences the member at the holder's own token (a restarted guard opens to it again, not to older ones)", async () => {
+    const pool = setup({ containers: 1 });
+    await pool.manager.initialize();
+    const first = await pool.manager.allocateContainer('first');
+    await (await pool.manager.releaseContainer({ leaseId: first.lease.leaseId, token: first.lease.token })).recycled;
+    const held = await pool.manager.allocateContainer('holder');
+    const trail = trace(pool);
+    await pool.manager.resetLeased({ leaseId: held.lease.leaseId, token: held.lease.token }, 'hard');
+    expect(trail).toEqual(['reset container-1 hard', `fence container-1 ${held.lease.token}`]);
+    expect(atGuard(pool.credentials, 'container-1', pool.fence.floors.get('container-1')!, held.credential)).toMatchObject({ admit: true });
+    expect(atGuard(pool.credentials, 'container-1', pool.fence.floors.get('container-1')!, first.credential)).toMatchObject({ admit: false, ended: true });
+    await pool.manager.shutdown();
+  });
+
+  it('the reset on allocation fences at the new holder\'s token before the allocation is handed over', async () => {
+    const pool = setup({ containers: 1, cleanup: { resetOnAllocation: 'soft' } });
+    await pool.manager.initialize();
+    const trail = trace(pool);
+    const a = await pool.manager.allocateContainer('t');
+    expect(trail).toEqual(['reset container-1 soft', `fence container-1 ${a.lease.token}`]);
+    await pool.manager.shutdown();
   });
 });

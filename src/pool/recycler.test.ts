@@ -3,7 +3,9 @@ import { FakeClock } from '../clock/fake-clock.js';
 import { parsePoolOptions } from '../config/pool-config.js';
 import { MemoryPoolStore } from '../store/memory-store.js';
 import type { ContainerRecord } from '../store/pool-store.js';
-import { FakeCleaner, FakeHealthGate, FakeResetter, FakeRuntime } from '../../test/support/fakes.js';
+import { credentialDecision } from '../runtime/mcp-guard.js';
+import { MemberCredentials } from '../runtime/member-credentials.js';
+import { FakeCleaner, FakeFence, FakeHealthGate, FakeResetter, FakeRuntime } from '../../test/support/fakes.js';
 import { SILENT_LOGGER } from './pool-events.js';
 import { Recycler } from './recycler.js';
 
@@ -28,6 +30,8 @@ async function setup() {
   const runtime = new FakeRuntime();
   const resetter = new FakeResetter();
   const cleaner = new FakeCleaner();
+  const fence = new FakeFence();
+  const credentials = new MemberCredentials();
   for (const spec of config.containerSpecs) await runtime.start(spec);
   await store.registerContainers(config.containerSpecs, clock.now());
   await store.transition('container-1', 'Starting', 'Available', clock.now());
@@ -39,6 +43,8 @@ async function setup() {
     cleaner,
     resetter,
     clock,
+    credentials,
+    fence: fence.fence,
     cleanupLevel: () => 'full',
     active: () => true,
     onAvailable: () => {},
@@ -48,12 +54,12 @@ async function setup() {
     },
     logger: SILENT_LOGGER,
   });
-  return { store, runtime, resetter, cleaner, recycler };
+  return { store, runtime, resetter, cleaner, fence, credentials, recycler };
 }
 
 describe('Recycler.restartWhenIdle', () => {
   it('a lease granted between the Available read and the reset: no reset under the holder; the restart waits for the release', async () => {
-    const { store, runtime, resetter, recycler } = await setup();
+    const { store, runtime, resetter, fence, recycler } = await setup();
     runtime.memoryMB.set('container-1', 10_000);
     store.armed = true;
     await recycler.restartWhenIdle('container-1');
@@ -61,15 +67,44 @@ describe('Recycler.restartWhenIdle', () => {
     const held = await store.getContainer('container-1');
     expect(held.state).toBe('Allocated');
 
-    await store.release(held.leaseId!, (await store.getLease(held.leaseId!)).token, Date.UTC(2026, 0, 1));
+    const { token } = await store.getLease(held.leaseId!);
+    expect(fence.calls).toEqual([]); // nothing fenced under the holder
+    await store.release(held.leaseId!, token, Date.UTC(2026, 0, 1));
     expect(await recycler.recycle('container-1')).toBe('Available');
     expect(resetter.calls).toEqual([{ containerId: 'container-1', strategy: 'hard' }]);
+    // Fenced out at its release (before cleanup), and again after the restart (a new guard admits no lease).
+    expect(fence.floorsOf('container-1')).toEqual([token + 1, token + 1]);
   });
 
   it('an idle container is taken out of Available and restarted (hard)', async () => {
-    const { store, resetter, recycler } = await setup();
+    const { store, resetter, fence, recycler } = await setup();
     await recycler.restartWhenIdle('container-1');
     expect(resetter.calls).toEqual([{ containerId: 'container-1', strategy: 'hard' }]);
+    expect(fence.floorsOf('container-1')).toEqual([1]); // the restarted guard is opened at the next token
     expect((await store.getContainer('container-1')).state).toBe('Available');
+  });
+});
+
+describe('Recycler.fence', () => {
+  it("tells the member's guard, on its port and with the pool's credential for it, the store's next token unless given a floor", async () => {
+    const { store, fence, credentials, recycler } = await setup();
+    store.armed = true;
+    await store.getContainer('container-1'); // grants a lease (token 1)
+    expect(await store.nextToken()).toBe(2);
+    expect(await recycler.fence('container-1')).toMatchObject({ floor: 2 });
+    await recycler.fence('container-1', 1);
+    expect(fence.calls).toEqual([
+      { containerId: 'container-1', port: 3001, floor: 2 },
+      { containerId: 'container-1', port: 3001, floor: 1 },
+    ]);
+    const sent = fence.credentials.get('container-1')!;
+    expect(credentialDecision(credentials.keyOf('container-1'), 'container-1', 2, `Bearer ${sent}`)).toMatchObject({ admit: true, claims: { m: 'container-1', r: 'pool' } });
+  });
+
+  it('throws the fence error (RUNTIME_ERROR naming the member) for its caller to act on', async () => {
+    const { fence, recycler } = await setup();
+    fence.failFor('container-1', 1);
+    await expect(recycler.fence('container-1')).rejects.toMatchObject({ code: 'RUNTIME_ERROR', data: { containerId: 'container-1', operation: 'fence' } });
+    await expect(recycler.fence('container-1')).resolves.toMatchObject({ floor: 1 });
   });
 });

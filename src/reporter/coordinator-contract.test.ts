@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeCleaner, FakeHealthGate, FakeResetter, FakeRuntime } from '../../test/support/fakes.js';
+import { FakeCleaner, FakeFence, FakeHealthGate, FakeResetter, FakeRuntime } from '../../test/support/fakes.js';
 import { parsePoolOptions } from '../config/pool-config.js';
 import { startCoordinator } from '../coordinator/coordinator-server.js';
 import { ContainerPoolManager } from '../pool/container-pool-manager.js';
@@ -26,6 +26,7 @@ async function runningPool() {
     health: new FakeHealthGate(runtime),
     cleaner: new FakeCleaner(),
     resetter: new FakeResetter(),
+    fence: new FakeFence().fence,
     runId: 'reporter-contract',
   });
   await manager.initialize();

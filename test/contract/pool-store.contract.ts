@@ -188,6 +188,40 @@ export function describePoolStoreContract(name: string, makeStore: () => Promise
         expect(new Set(tokens).size).toBe(tokens.length);
       });
 
+      it('nextToken: 1 before any grant, then exactly the token the next grant gets; never lower after a release, expiry or revocation', async () => {
+        await pool(2, 1);
+        expect(await store.nextToken()).toBe(1);
+        const readings: number[] = [1];
+        const read = async () => {
+          const next = await store.nextToken();
+          readings.push(next);
+          return next;
+        };
+        // Granted at once (enqueue), then through the queue (dispatch): both take the token nextToken named.
+        const first = (await store.enqueue(request('a'), T0, TTL, 10)).grants[0]!.lease;
+        expect(first.token).toBe(1);
+        expect(await read()).toBe(first.token + 1);
+        expect((await store.enqueue(request('b'), T0, TTL, 10)).grants).toEqual([]);
+        expect(await read()).toBe(first.token + 1); // a queued request takes no token
+        await store.transition('container-2', 'Starting', 'Available', T0);
+        const second = (await store.dispatch(T0, TTL))[0]!.lease;
+        expect(second.token).toBe(first.token + 1);
+        expect(await read()).toBe(second.token + 1);
+
+        await store.release(first.leaseId, first.token, T0 + 1);
+        expect(await read()).toBe(second.token + 1);
+        expect(await store.reclaimExpired(T0 + TTL)).toEqual([expect.objectContaining({ leaseId: second.leaseId })]);
+        expect(await read()).toBe(second.token + 1);
+        await store.transition('container-1', 'Cleaning', 'Available', T0 + TTL);
+        const third = (await store.enqueue(request('c'), T0 + TTL, TTL, 10)).grants[0]!.lease;
+        expect(third.token).toBe(second.token + 1);
+        await store.revoke(third.containerId, T0 + TTL + 1, 'died');
+        expect(await read()).toBe(third.token + 1);
+
+        expect([...readings].sort((x, y) => x - y)).toEqual(readings);
+        for (const ended of [first, second, third]) expect(ended.token).toBeLessThan(readings.at(-1)!);
+      });
+
       it('does not serve a request whose deadline has passed', async () => {
         await pool(1, 0);
         await store.enqueue(request('late', 'critical', { deadline: T0 + 10 }), T0, TTL, 10);

@@ -45,12 +45,17 @@ async function runScenario(store: PoolStore, ops: readonly Op[]): Promise<void> 
   const cancelled = new Set<string>();
   const ended: Lease[] = [];
   let n = 0;
+  // The fence floor a member gets when its lease ends: above every token granted so far, never lower than before.
+  let nextToken = await store.nextToken();
+  let highestGranted = 0;
 
   const checkGrants = async (grants: readonly Grant[]) => {
     for (const g of grants) {
       expect(enqueued.has(g.request.requestId)).toBe(true);
       expect(granted.has(g.request.requestId) || cancelled.has(g.request.requestId)).toBe(false);
       granted.set(g.request.requestId, g.lease);
+      expect(g.lease.token).toBeGreaterThanOrEqual(nextToken);
+      highestGranted = Math.max(highestGranted, g.lease.token);
     }
     if (grants.length === 0) return;
     const queue = await store.listQueue();
@@ -71,6 +76,10 @@ async function runScenario(store: PoolStore, ops: readonly Op[]): Promise<void> 
       expect(mine.length).toBe(c.state === 'Allocated' ? 1 : 0);
       if (c.state === 'Allocated') expect(c.leaseId).toBe(mine[0]!.leaseId);
     }
+    const next = await store.nextToken();
+    expect(next).toBeGreaterThan(highestGranted);
+    expect(next).toBeGreaterThanOrEqual(nextToken);
+    nextToken = next;
     const queued = new Set(queue.map((q) => q.requestId));
     for (const id of enqueued) {
       const places = [queued.has(id), granted.has(id), cancelled.has(id)].filter(Boolean).length;
@@ -180,7 +189,7 @@ async function runScenario(store: PoolStore, ops: readonly Op[]): Promise<void> 
 
 export function describePoolStoreProperties(name: string, makeStore: () => Promise<StoreHandle>, runs = 100): void {
   describe(`PoolStore properties: ${name}`, () => {
-    it('random interleavings never lease a container twice, never lose a request, and respect priority order', async () => {
+    it('random interleavings never lease a container twice, never lose a request, respect priority order, and nextToken stays above every grant', async () => {
       await fc.assert(
         fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 60 }), async (ops) => {
           const handle = await makeStore();

@@ -13,8 +13,10 @@ export type NavigateReply = { isError?: boolean; text: string };
  */
 export interface FakeMcpServer {
   url: string;
-  /** Every browser_navigate call, with the session it came in. */
-  calls: Array<{ session: string; url: string }>;
+  /** Every browser_navigate call, with the session it came in and the Authorization header it carried. */
+  calls: Array<{ session: string; url: string; authorization: string | undefined }>;
+  /** Sessions ended by their client (DELETE), in order. */
+  closedSessions: string[];
   /** Sessions currently open (initialized and not DELETEd). */
   readonly openSessions: number;
   /** Answers browser_navigate; defaults to a success. */
@@ -30,6 +32,7 @@ export async function startFakeMcpServer(): Promise<FakeMcpServer> {
   const fake: FakeMcpServer = {
     url: '',
     calls,
+    closedSessions: [],
     get openSessions() {
       return transports.size;
     },
@@ -44,14 +47,18 @@ export async function startFakeMcpServer(): Promise<FakeMcpServer> {
   const newSession = async (): Promise<StreamableHTTPServerTransport> => {
     const server = new McpServer({ name: 'fake-playwright-mcp', version: '0' });
     server.registerTool('browser_navigate', { inputSchema: { url: z.string() } }, async ({ url }, extra) => {
-      calls.push({ session: extra.sessionId ?? '?', url });
+      const authorization = extra.requestInfo?.headers.authorization;
+      calls.push({ session: extra.sessionId ?? '?', url, authorization: typeof authorization === 'string' ? authorization : undefined });
       const r = fake.reply(calls.length);
       return { content: [{ type: 'text' as const, text: r.text }], ...(r.isError ? { isError: true } : {}) };
     });
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => void transports.set(id, transport),
-      onsessionclosed: (id) => void transports.delete(id),
+      onsessionclosed: (id) => {
+        transports.delete(id);
+        fake.closedSessions.push(id);
+      },
     });
     await server.connect(transport);
     return transport;

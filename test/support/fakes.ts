@@ -3,7 +3,9 @@ import { CLEANUP_STAGES } from '../../src/cleanup/cleanup-types.js';
 import type { ContainerSpec } from '../../src/config/pool-config.js';
 import type { ResetStrategy } from '../../src/config/schemas.js';
 import type { HealthGate, HealthReport } from '../../src/health/health-gate.js';
+import { PoolError } from '../../src/errors/pool-error.js';
 import type { ContainerRuntime, ExecResult, RunContext, RuntimeContainerInfo, RuntimeEvent, RuntimeState, RuntimeStats } from '../../src/runtime/container-runtime.js';
+import type { FenceResult, FenceTarget, MemberFence } from '../../src/runtime/member-fence.js';
 
 /** In-memory runtime for unit tests: containers are records; kill() reports a death like Docker would. */
 export class FakeRuntime implements ContainerRuntime {
@@ -149,4 +151,53 @@ export class FakeResetter implements ContainerResetter {
     }
     return { containerId, requested: strategy, success: false, durationMs: attempts.length, attempts };
   }
+}
+
+/**
+ * The pool's fence without a guard (fenceMember does real HTTP): records every call, keeps each member's floor
+ * as a guard would (it only rises), and fails for the containers it is told to, with the RUNTIME_ERROR
+ * fenceMember throws. `log`, when given, gets `fence <id> <floor>` for tests that check the order of calls.
+ */
+export class FakeFence {
+  readonly calls: Array<{ containerId: string; port: number; floor: number }> = [];
+  /** The credential each member was last fenced with (the pool's own, MemberCredentials.forPool). */
+  readonly credentials = new Map<string, string>();
+  /** Each member's floor after the calls so far. */
+  readonly floors = new Map<string, number>();
+  /** Failures still to come per container (Infinity: every call). */
+  private readonly failures = new Map<string, number>();
+
+  constructor(private readonly log?: string[]) {}
+
+  /** The next `times` fences of `containerId` fail (default: all of them until {@link heal}). */
+  failFor(containerId: string, times = Number.POSITIVE_INFINITY): void {
+    this.failures.set(containerId, times);
+  }
+
+  heal(containerId: string): void {
+    this.failures.delete(containerId);
+  }
+
+  /** The floors `containerId` was fenced at, in order. */
+  floorsOf(containerId: string): number[] {
+    return this.calls.filter((c) => c.containerId === containerId).map((c) => c.floor);
+  }
+
+  readonly fence: MemberFence = async (target: FenceTarget, floor: number): Promise<FenceResult> => {
+    this.calls.push({ containerId: target.containerId, port: target.port, floor });
+    this.credentials.set(target.containerId, target.credential);
+    this.log?.push(`fence ${target.containerId} ${floor}`);
+    const left = this.failures.get(target.containerId) ?? 0;
+    if (left > 0) {
+      this.failures.set(target.containerId, left - 1);
+      throw new PoolError('RUNTIME_ERROR', `Fence of container ${target.containerId} (port ${target.port}) failed: connect ECONNREFUSED (fake).`, {
+        containerId: target.containerId,
+        operation: 'fence',
+        floor,
+      });
+    }
+    const raised = Math.max(floor, this.floors.get(target.containerId) ?? floor);
+    this.floors.set(target.containerId, raised);
+    return { floor: raised, cut: { connections: 0, sessions: 0, sessionsNotEnded: 0 } };
+  };
 }

@@ -4,11 +4,13 @@ import { startCoordinator, type RunningCoordinator } from '../../src/coordinator
 import { PoolClient } from '../../src/protocol/pool-client.js';
 import { ContainerPoolManager } from '../../src/pool/container-pool-manager.js';
 import { MemoryPoolStore } from '../../src/store/memory-store.js';
-import { FakeCleaner, FakeHealthGate, FakeResetter, FakeRuntime } from './fakes.js';
+import { FakeCleaner, FakeFence, FakeHealthGate, FakeResetter, FakeRuntime } from './fakes.js';
 
 export interface UnitCoordinator {
   store: MemoryPoolStore;
   runtime: FakeRuntime;
+  /** Stands in for the member's guard (the default fence is HTTP to a guard; nothing listens here). */
+  fence: FakeFence;
   manager: ContainerPoolManager;
   coordinator: RunningCoordinator;
   /** A new client of the coordinator; closed by close(). */
@@ -25,6 +27,7 @@ export interface UnitCoordinator {
 export async function startUnitCoordinator(options: PoolOptionsInput = {}): Promise<UnitCoordinator> {
   const store = new MemoryPoolStore();
   const runtime = new FakeRuntime();
+  const fence = new FakeFence();
   const manager = new ContainerPoolManager({
     config: parsePoolOptions({ containers: 1, lease: { ttlMs: 2_000, sweepIntervalMs: 100 }, ...options }),
     store,
@@ -32,6 +35,7 @@ export async function startUnitCoordinator(options: PoolOptionsInput = {}): Prom
     health: new FakeHealthGate(runtime),
     cleaner: new FakeCleaner(),
     resetter: new FakeResetter(),
+    fence: fence.fence,
     runId: 'unit',
   });
   await manager.initialize();
@@ -40,6 +44,7 @@ export async function startUnitCoordinator(options: PoolOptionsInput = {}): Prom
   return {
     store,
     runtime,
+    fence,
     manager,
     coordinator,
     newClient: () => {

@@ -4,7 +4,8 @@ import { hardenedContainerOptions } from './hardened-container-options.js';
 
 const input = {
   spec: { id: 'container-1', name: 'cinnamon-qa-pool-run-1', port: 40001, memoryMB: 512, cpuPercent: 50 },
-  ctx: { poolId: 'pool', runId: 'run' },
+  // A stand-in for MemberCredentials.keyOf: what matters here is that each member gets the key of its own id.
+  ctx: { poolId: 'pool', runId: 'run', guardKey: (id: string) => `key-of-${id}` },
   image: 'cinnamon-qa/mcp:test',
   networkName: 'cinnamon-qa-net',
   layout: { home: '/mcp/home', workdir: '/mcp/work', tmpdir: '/tmp', rundir: '/mcp/run', uid: 10001, gid: 10001 },
@@ -12,22 +13,30 @@ const input = {
 };
 
 describe('hardenedContainerOptions', () => {
-  it('gives the container its port and its sandbox marker (the container name) in Env', () => {
+  it('gives the container its port, its sandbox marker (the container name) and its guard key and member id in Env', () => {
     const options = hardenedContainerOptions(input);
-    expect(options.Env).toEqual(['MCP_PORT=40001', `${SANDBOX_MARKER_ENV}=cinnamon-qa-pool-run-1`]);
+    expect(options.Env).toEqual(['MCP_PORT=40001', `${SANDBOX_MARKER_ENV}=cinnamon-qa-pool-run-1`, 'MCP_GUARD_KEY=key-of-container-1', 'MCP_GUARD_MEMBER=container-1']);
     expect(options.name).toBe('cinnamon-qa-pool-run-1');
   });
 
-  it('gives every member its own marker value, so cleanup in one never matches another', () => {
+  it('gives every member its own marker value and guard key, so cleanup in one never matches another and its key opens it alone', () => {
     const other = hardenedContainerOptions({ ...input, spec: { ...input.spec, id: 'container-10', name: 'cinnamon-qa-pool-run-10', port: 40010 } });
     const marker = (env: string[] | undefined) => env?.find((e) => e.startsWith(`${SANDBOX_MARKER_ENV}=`));
     expect(marker(other.Env)).toBe(`${SANDBOX_MARKER_ENV}=cinnamon-qa-pool-run-10`);
     expect(marker(other.Env)).not.toBe(marker(hardenedContainerOptions(input).Env));
+    expect(other.Env).toEqual(expect.arrayContaining(['MCP_GUARD_KEY=key-of-container-10', 'MCP_GUARD_MEMBER=container-10']));
   });
 
   it('passes the server its flags as the container command and its variables in Env, pool variables last', () => {
     const options = hardenedContainerOptions({ ...input, serverArgs: ['--idle-timeout', '0'], serverEnv: { PLAYWRIGHT_MCP_PING_TIMEOUT_MS: '0', MCP_PORT: '1' } });
     expect(options.Cmd).toEqual(['--idle-timeout', '0']);
-    expect(options.Env).toEqual(['PLAYWRIGHT_MCP_PING_TIMEOUT_MS=0', 'MCP_PORT=1', 'MCP_PORT=40001', `${SANDBOX_MARKER_ENV}=cinnamon-qa-pool-run-1`]);
+    expect(options.Env).toEqual([
+      'PLAYWRIGHT_MCP_PING_TIMEOUT_MS=0',
+      'MCP_PORT=1',
+      'MCP_PORT=40001',
+      `${SANDBOX_MARKER_ENV}=cinnamon-qa-pool-run-1`,
+      'MCP_GUARD_KEY=key-of-container-1',
+      'MCP_GUARD_MEMBER=container-1',
+    ]);
   });
 });

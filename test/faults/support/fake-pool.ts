@@ -4,7 +4,7 @@ import { parsePoolOptions } from '../../../src/config/pool-config.js';
 import type { PoolOptionsInput } from '../../../src/config/schemas.js';
 import { ContainerPoolManager } from '../../../src/pool/container-pool-manager.js';
 import type { PoolStore } from '../../../src/store/pool-store.js';
-import { FakeCleaner, FakeHealthGate, FakeResetter, FakeRuntime } from '../../support/fakes.js';
+import { FakeCleaner, FakeFence, FakeHealthGate, FakeResetter, FakeRuntime } from '../../support/fakes.js';
 import { freePorts } from '../../support/ports.js';
 
 /** A pool id no other scenario (or a leftover of an earlier run) uses. */
@@ -17,6 +17,8 @@ export interface FakePool {
   runtime: FakeRuntime;
   cleaner: FakeCleaner;
   resetter: FakeResetter;
+  /** Stands in for the members' guards (the default fence is HTTP to a guard; nothing listens here). */
+  fence: FakeFence;
   poolId: string;
   /** The pool's store, for tests that look under the manager (it keeps its store private). */
   store: PoolStore;
@@ -39,9 +41,10 @@ export async function startFakePool(options: { store: PoolStore; containers: num
   const runtime = new FakeRuntime();
   const cleaner = new FakeCleaner();
   const resetter = new FakeResetter();
-  const manager = new ContainerPoolManager({ config, store, runtime, health: new FakeHealthGate(runtime), cleaner, resetter, clock });
+  const fence = new FakeFence();
+  const manager = new ContainerPoolManager({ config, store, runtime, health: new FakeHealthGate(runtime), cleaner, resetter, clock, fence: fence.fence });
   await manager.initialize();
-  return { manager, runtime, cleaner, resetter, poolId, store };
+  return { manager, runtime, cleaner, resetter, fence, poolId, store };
 }
 
 /** Everything a refused call must leave as it was (the audit trail is compared separately: refusals may log). */
