@@ -11,8 +11,9 @@ import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SystemClock } from '../../src/clock/clock.js';
 import type { ContainerSpec } from '../../src/config/pool-config.js';
-import type { RunContext, RuntimeEvent } from '../../src/runtime/container-runtime.js';
+import type { RunContext, RuntimeEvent, StartContext } from '../../src/runtime/container-runtime.js';
 import { DockerRuntime } from '../../src/runtime/docker/docker-runtime.js';
+import { MemberCredentials } from '../../src/runtime/member-credentials.js';
 import { connectMcp, describeContainerRuntimeContract } from '../contract/container-runtime.contract.js';
 import { freePorts } from '../support/ports.js';
 import { dockerUnavailableReason } from '../support/docker.js';
@@ -34,6 +35,9 @@ describe.skipIf(skip)(`DockerRuntime against a real daemon${skip ? ` (skipped: $
   // Unique per file run: labels select only what this file made, even next to a real pool or another run.
   const poolId = `it-docker-${randomBytes(4).toString('hex')}`;
   const ctx: RunContext = { poolId, runId: `run-${randomBytes(4).toString('hex')}` };
+  const credentials = new MemberCredentials();
+  const startCtx: StartContext = { ...ctx, guardKey: (id) => credentials.keyOf(id) };
+  const pool = (id: string) => credentials.forPool(id);
   const events: RuntimeEvent[] = [];
   const timings: Record<string, number> = {};
   let image = '';
@@ -80,11 +84,11 @@ describe.skipIf(skip)(`DockerRuntime against a real daemon${skip ? ` (skipped: $
 
   it('starts two containers whose ports are published on 127.0.0.1 only', async () => {
     const started = performance.now();
-    const infos = await Promise.all(specs.map((spec) => runtime.start(spec, ctx)));
+    const infos = await Promise.all(specs.map((spec) => runtime.start(spec, startCtx)));
     timings.startCallMs = performance.now() - started;
     await Promise.all(specs.map((spec) => waitForPort(spec.port, 20_000)));
     timings.startToPortOpenMs = performance.now() - started;
-    const clients = await Promise.all(specs.map((spec) => connectMcp(spec.port, 20_000)));
+    const clients = await Promise.all(specs.map((spec) => connectMcp(spec.port, 20_000, pool(spec.id))));
     timings.startToMcpReadyMs = performance.now() - started;
     await Promise.all(clients.map((client) => client.close()));
 
@@ -101,7 +105,7 @@ describe.skipIf(skip)(`DockerRuntime against a real daemon${skip ? ` (skipped: $
   });
 
   it('serves MCP: browser_navigate to a host page via host.docker.internal, then browser_snapshot reads it', async () => {
-    const client = await connectMcp(specs[0]!.port, 10_000);
+    const client = await connectMcp(specs[0]!.port, 10_000, pool(specs[0]!.id));
     try {
       const { tools } = await client.listTools();
       const navigate = tools.find((t) => t.name === 'browser_navigate');
@@ -174,7 +178,7 @@ describe.skipIf(skip)(`DockerRuntime against a real daemon${skip ? ` (skipped: $
     expect(touch).toMatch(/Read-only file system/);
   });
 
-  it('inspect turns healthy from the image HEALTHCHECK', async () => {
+  it('inspect turns healthy from the image HEALTHCHECK (which sends the pool credential through the guard)', async () => {
     const deadline = performance.now() + 30_000;
     let state = await runtime.inspect(specs[0]!.id);
     while (state.health !== 'healthy' && performance.now() < deadline) {
@@ -182,6 +186,24 @@ describe.skipIf(skip)(`DockerRuntime against a real daemon${skip ? ` (skipped: $
       state = await runtime.inspect(specs[0]!.id);
     }
     expect(state).toEqual({ running: true, health: 'healthy' });
+    const details = await docker.getContainer(await runtimeIdOf(specs[0]!.id)).inspect();
+    expect(details.State.Health?.Log?.at(-1)?.ExitCode).toBe(0);
+  });
+
+  it('the guard key is in the guard\'s environment only: not in the server\'s, nor in what exec runs', async () => {
+    const id = specs[0]!.id;
+    // Read with a plain `docker exec` (the container's configured environment, not mcp-exec's), for both processes.
+    const environ = async (pidFile: string) =>
+      (await run('docker', ['exec', specs[0]!.name, 'sh', '-c', `tr '\\0' '\\n' </proc/$(cat "$MCP_RUNDIR/${pidFile}")/environ`])).stdout.split('\n');
+    const server = await environ('server.pid');
+    const guard = await environ('guard.pid');
+    // Both reads worked (each process has MCP_PORT): an empty read must not pass for "no key".
+    expect(server).toContain(`MCP_PORT=${specs[0]!.port}`);
+    expect(guard).toContain(`MCP_PORT=${specs[0]!.port}`);
+    expect(guard).toContain(`MCP_GUARD_KEY=${credentials.keyOf(id)}`);
+    expect(server.filter((line) => line.startsWith('MCP_GUARD_KEY'))).toEqual([]);
+    const exec = await runtime.exec(id, ['sh', '-c', 'env']);
+    expect(exec.stdout.split('\n').filter((line) => line.startsWith('MCP_GUARD_KEY'))).toEqual([]);
   });
 
   it('recreate replaces the Docker container (a new id, the old one removed)', async () => {
@@ -191,7 +213,7 @@ describe.skipIf(skip)(`DockerRuntime against a real daemon${skip ? ` (skipped: $
     const info = await runtime.recreate(id);
     expect(info.runtimeId).not.toBe(oldRuntimeId);
     await expect(docker.getContainer(oldRuntimeId).inspect()).rejects.toMatchObject({ statusCode: 404 });
-    await connectMcp(specs[1]!.port, 20_000).then((client) => client.close());
+    await connectMcp(specs[1]!.port, 20_000, pool(specs[1]!.id)).then((client) => client.close());
     timings.recreateToMcpReadyMs = performance.now() - recreatedAt;
     while ((await runtime.inspect(id)).health !== 'healthy' && performance.now() - recreatedAt < 30_000) await sleep(100);
     timings.recreateToHealthyMs = performance.now() - recreatedAt;
@@ -243,7 +265,7 @@ describe.skipIf(skip)(`DockerRuntime against a real daemon${skip ? ` (skipped: $
       `import { SystemClock } from ${JSON.stringify(join(repoRoot, 'src/clock/clock.js'))};
 import { DockerRuntime } from ${JSON.stringify(join(repoRoot, 'src/runtime/docker/docker-runtime.js'))};
 const runtime = new DockerRuntime({ image: ${JSON.stringify(image)}, clock: new SystemClock() });
-const info = await runtime.start({ id: 'container-9', name: ${JSON.stringify(`${poolId}-mcp-9`)}, port: ${port}, memoryMB: 256, cpuPercent: 50 }, ${JSON.stringify(other)});
+const info = await runtime.start({ id: 'container-9', name: ${JSON.stringify(`${poolId}-mcp-9`)}, port: ${port}, memoryMB: 256, cpuPercent: 50 }, { ...${JSON.stringify(other)}, guardKey: () => ${JSON.stringify(credentials.keyOf('container-9'))} });
 console.log(JSON.stringify(info));
 setInterval(() => undefined, 1000);
 `,
@@ -279,7 +301,7 @@ setInterval(() => undefined, 1000);
 
   it('a missing image fails the start saying how to build it', async () => {
     const missing = new DockerRuntime({ image: 'cinnamon-qa/no-such-image:0', clock });
-    await expect(missing.start({ ...specs[0]!, id: 'container-7', name: `${poolId}-mcp-7` }, ctx)).rejects.toThrow(/npx cinnamon-pool image build/);
+    await expect(missing.start({ ...specs[0]!, id: 'container-7', name: `${poolId}-mcp-7` }, startCtx)).rejects.toThrow(/npx cinnamon-pool image build/);
     await missing.close();
   });
 
