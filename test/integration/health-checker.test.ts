@@ -6,13 +6,15 @@ import type { ContainerSpec } from '../../src/config/pool-config.js';
 import { isPoolError } from '../../src/errors/pool-error.js';
 import { HealthChecker } from '../../src/health/health-checker.js';
 import { healthGateError } from '../../src/health/health-gate-error.js';
-import type { RuntimeEvent } from '../../src/runtime/container-runtime.js';
+import type { RuntimeEvent, StartContext } from '../../src/runtime/container-runtime.js';
+import { MemberCredentials } from '../../src/runtime/member-credentials.js';
 import { processTree } from '../../src/runtime/proc-table.js';
 import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
 import { freePort } from '../support/ports.js';
 
 const poolId = `ithc-${process.pid}`;
-const ctx = { poolId, runId: 'run-1' };
+const credentials = new MemberCredentials();
+const ctx: StartContext = { poolId, runId: 'run-1', guardKey: (id) => credentials.keyOf(id) };
 /**
  * Budgets of the checker under test, and what "fast" means against them. A fast answer (a refused connection,
  * a 403, a died event, tools/list on a warm server) is one or two local round trips: well under 100 ms quiet,
@@ -35,7 +37,11 @@ describe('HealthChecker against real @playwright/mcp servers', () => {
     rootDir = await mkdtemp(join(tmpdir(), 'cqa-ithc-'));
     runtime = new ProcessRuntime({ rootDir, killGraceMs: 2_000 });
     runtime.onEvent((e) => events.push(e));
-    checker = new HealthChecker({ runtime, config: { stageTimeoutMs: STAGE_TIMEOUT_MS, startupTimeoutMs: GATE_TIMEOUT_MS } });
+    checker = new HealthChecker({
+      runtime,
+      config: { stageTimeoutMs: STAGE_TIMEOUT_MS, startupTimeoutMs: GATE_TIMEOUT_MS },
+      credentialFor: (id) => credentials.forPool(id),
+    });
     for (const i of [1, 2]) specs.push({ id: `container-${i}`, name: `${poolId}-${i}`, port: await freePort(), memoryMB: 512, cpuPercent: 80 });
   });
 
@@ -76,7 +82,12 @@ describe('HealthChecker against real @playwright/mcp servers', () => {
     const [first] = specs;
     // 127.0.0.1:PORT is an accepted Host (the Origin/Host guard's rule); the IPv4-mapped IPv6 form reaches the
     // same listener with a Host header that is neither localhost nor 127.0.0.1.
-    const strict = new HealthChecker({ runtime, config: { stageTimeoutMs: STAGE_TIMEOUT_MS }, mcpUrl: (port) => new URL(`http://[::ffff:127.0.0.1]:${port}/mcp`) });
+    const strict = new HealthChecker({
+      runtime,
+      config: { stageTimeoutMs: STAGE_TIMEOUT_MS },
+      mcpUrl: (port) => new URL(`http://[::ffff:127.0.0.1]:${port}/mcp`),
+      credentialFor: (id) => credentials.forPool(id),
+    });
     const report = await strict.isContainerReady(first!.port, first!.id);
     expect(report.failedStage).toBe('mcp');
     expect(report.stages[1]?.error).toMatch(/403/);
@@ -84,6 +95,23 @@ describe('HealthChecker against real @playwright/mcp servers', () => {
     const error = healthGateError(report, { containerName: first!.name });
     expect(error.message).toContain(`stage 'mcp'`);
     expect(error.message).toMatch(/connect as http:\/\/localhost:\d+\/mcp/);
+  });
+
+  it('without the pool\'s credential (or with another run\'s) the guard refuses the mcp stage: 401 naming the member, fast', async () => {
+    const [first] = specs;
+    const checkers = [
+      new HealthChecker({ runtime, config: { stageTimeoutMs: STAGE_TIMEOUT_MS } }),
+      new HealthChecker({ runtime, config: { stageTimeoutMs: STAGE_TIMEOUT_MS }, credentialFor: (id) => new MemberCredentials().forPool(id) }),
+    ];
+    for (const [i, refused] of checkers.entries()) {
+      const report = await refused.isContainerReady(first!.port, first!.id);
+      expect(report.failedStage).toBe('mcp');
+      expect(report.stages[1]?.error).toMatch(/401/);
+      expect(report.stages[1]?.error).toMatch(i === 0 ? /no credential/ : /signature does not match/);
+      expect(report.stages[1]?.error).toContain(`pool member ${first!.id}`);
+      // Refused, not timed out: a 4xx is not retried until the budget is spent.
+      expect(report.stages[1]!.durationMs).toBeLessThan(FAST_MS);
+    }
   });
 
   it('a killed member: died at once (FAST_MS), then the gate fails at runtime or tcp naming it', async () => {
