@@ -1,0 +1,80 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { credentialDecision } from './mcp-guard.js';
+import { CREDENTIAL_HEADER, credentialHeaders, MemberCredentials } from './member-credentials.js';
+
+const SECRET = 'a1'.repeat(32);
+const OTHER_SECRET = 'b2'.repeat(32);
+
+/** The claims a credential carries, read as the guard reads them (base64url JSON between the dots). */
+function claimsOf(credential: string): unknown {
+  const [version, claims, signature] = credential.split('.');
+  expect(version).toBe('cq1');
+  expect(signature).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  return JSON.parse(Buffer.from(claims!, 'base64url').toString('utf8'));
+}
+
+const memberArb = fc.oneof(fc.integer({ min: 1, max: 500 }).map((n) => `container-${n}`), fc.string({ minLength: 1, maxLength: 20 }));
+
+describe('MemberCredentials (the pool\'s per-member keys and credentials)', () => {
+  it('gives each member its own key, stable for the member and determined by the pool secret', () => {
+    const credentials = new MemberCredentials(SECRET);
+    const key = credentials.keyOf('container-1');
+    expect(key).toMatch(/^[0-9a-f]{64}$/);
+    expect(credentials.keyOf('container-1')).toBe(key);
+    expect(new MemberCredentials(SECRET).keyOf('container-1')).toBe(key);
+    expect(credentials.keyOf('container-2')).not.toBe(key);
+    expect(new MemberCredentials(OTHER_SECRET).keyOf('container-1')).not.toBe(key);
+    // With no secret given, each pool run draws its own.
+    expect(new MemberCredentials().keyOf('container-1')).not.toBe(new MemberCredentials().keyOf('container-1'));
+    fc.assert(
+      fc.property(fc.uniqueArray(memberArb, { minLength: 2, maxLength: 8 }), (members) => {
+        const keys = members.map((m) => credentials.keyOf(m));
+        expect(new Set(keys).size).toBe(members.length);
+        expect(members.map((m) => new MemberCredentials(OTHER_SECRET).keyOf(m)).some((k) => keys.includes(k))).toBe(false);
+      }),
+    );
+  });
+
+  it('mints lease credentials that carry the member, lease and token and are admitted by that member\'s guard from the floor', () => {
+    const credentials = new MemberCredentials(SECRET);
+    fc.assert(
+      fc.property(memberArb, fc.uuid(), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), (member, leaseId, token) => {
+        const credential = credentials.forLease(member, leaseId, token);
+        expect(claimsOf(credential)).toEqual({ m: member, r: 'lease', l: leaseId, t: token });
+        expect(credentialDecision(credentials.keyOf(member), member, token, `Bearer ${credential}`)).toEqual({
+          admit: true,
+          claims: { m: member, r: 'lease', l: leaseId, t: token },
+          floor: token,
+        });
+        // The same lease, minted by another pool run, is not this run's.
+        const foreign = new MemberCredentials(OTHER_SECRET).forLease(member, leaseId, token);
+        expect(credentialDecision(credentials.keyOf(member), member, token, `Bearer ${foreign}`).admit).toBe(false);
+      }),
+    );
+  });
+
+  it('mints pool credentials admitted by that member\'s guard even while closed, and by no other member\'s', () => {
+    const credentials = new MemberCredentials(SECRET);
+    const credential = credentials.forPool('container-1');
+    expect(claimsOf(credential)).toEqual({ m: 'container-1', r: 'pool' });
+    expect(credentialDecision(credentials.keyOf('container-1'), 'container-1', null, `Bearer ${credential}`)).toEqual({
+      admit: true,
+      claims: { m: 'container-1', r: 'pool' },
+      floor: null,
+    });
+    expect(credentialDecision(credentials.keyOf('container-2'), 'container-2', null, `Bearer ${credential}`)).toMatchObject({
+      admit: false,
+      why: expect.stringMatching(/it is for pool member container-1, this is container-2/),
+    });
+    // A lease credential for container-1 replayed at container-2 (which shares no key with it) is refused too.
+    const lease = credentials.forLease('container-1', 'lease-1', 7);
+    expect(credentialDecision(credentials.keyOf('container-2'), 'container-2', 1, `Bearer ${lease}`).admit).toBe(false);
+  });
+
+  it('puts a credential in the header the guard reads, as a Bearer credential', () => {
+    expect(CREDENTIAL_HEADER).toBe('Authorization');
+    const credential = new MemberCredentials(SECRET).forLease('container-1', 'lease-1', 3);
+    expect(credentialHeaders(credential)).toEqual({ Authorization: `Bearer ${credential}` });
+  });
+});
