@@ -9,6 +9,7 @@ const BENCHES: Record<string, () => Promise<{ run(): Promise<string> }>> = {
   'cross-process': () => import('./cross-process-latency.js'),
   scale: () => import('./scale.js'),
   throughput: () => import('./suite-throughput.js'),
+  'guard-check': () => import('./guard-check.js'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
