@@ -25,6 +25,7 @@ import { SystemClock } from '../../src/clock/clock.js';
 import { createClosableFetch, type ClosableFetch } from '../../src/health/closable-fetch.js';
 import type { ContainerSpec } from '../../src/config/pool-config.js';
 import type { ContainerRuntime, RunContext } from '../../src/runtime/container-runtime.js';
+import { credentialHeaders, MemberCredentials } from '../../src/runtime/member-credentials.js';
 import { DockerRuntime } from '../../src/runtime/docker/docker-runtime.js';
 import { buildMcpServerArgv, buildMcpServerConfig } from '../../src/runtime/mcp-server-command.js';
 import { resolveMcpPackage } from '../../src/runtime/process/mcp-package.js';
@@ -40,10 +41,11 @@ const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const STALL_MS = 8_000;
 /**
  * The control's idle timeout. @playwright/mcp starts the idle timer when a tool call *starts*, so a first
- * navigate (browser launch) slower than this loses its browser mid-call: 4 s leaves room on a busy machine, and
- * the control's navigate is retried should it happen anyway.
+ * navigate (browser launch) slower than this loses its browser mid-call, and the control's navigate is retried
+ * should it happen. 4 s was too short in Docker at load 16 on 2 cores (five launches in a row over it, seen
+ * here); 10 s leaves room for that, and only lengthens the wait for the control's browser to close.
  */
-const SHORT_IDLE_MS = 4_000;
+const SHORT_IDLE_MS = 10_000;
 /** Generous: the control's browser closes ≈ SHORT_IDLE_MS after its last call; a loaded 2-core machine may take much longer. */
 const CLOSE_BUDGET_MS = 60_000;
 
@@ -76,13 +78,15 @@ afterAll(() => {
  * A client over the fetch the pool's own sessions use (fixtures/mcp-session.ts): after a stall it sends a request
  * again on a fresh socket when its idle keep-alive socket was closed meanwhile (the guard closes idle sockets
  * after Node's 5 s, which cleanup relies on to tell a departed client from a live one). The SDK's default
- * fetch would fail that first request with ECONNRESET, the session itself intact (seen in CI).
+ * fetch would fail that first request with ECONNRESET, the session itself intact (seen in CI). `credential`: the
+ * pool's, for a member behind the guard; none for the control's bare server.
  */
-async function connect(port: number): Promise<Client> {
+async function connect(port: number, credential?: string): Promise<Client> {
   const http = createClosableFetch();
   fetches.push(http);
   const client = new Client({ name: 'lifecycle-it', version: '1' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`http://localhost:${port}/mcp`), { fetch: http.fetch }));
+  const requestInit = credential === undefined ? undefined : { headers: credentialHeaders(credential) };
+  await client.connect(new StreamableHTTPClientTransport(new URL(`http://localhost:${port}/mcp`), { fetch: http.fetch, requestInit }));
   return client;
 }
 
@@ -143,6 +147,7 @@ for (const rt of runtimes) {
   describe.skipIf(rt.skip !== undefined)(`MCP server lifecycle, ${rt.name} runtime${rt.skip ? ` (skipped: ${rt.skip})` : ''}`, () => {
     const poolId = `it-life-${rt.name}-${randomBytes(3).toString('hex')}`;
     const ctx: RunContext = { poolId, runId: `run-${randomBytes(3).toString('hex')}` };
+    const credentials = new MemberCredentials();
     const opened: Array<{ runtime: ContainerRuntime; clients: Client[] }> = [];
     let n = 0;
 
@@ -153,8 +158,8 @@ for (const rt of runtimes) {
       opened.push(entry);
       n++;
       const spec: ContainerSpec = { id: `container-${n}`, name: `${poolId}-${n}`, port: await freePort(), memoryMB: 768, cpuPercent: 100 };
-      await runtime.start(spec, { ...ctx, runId: `${ctx.runId}-${n}` });
-      const client = await pollConnect(spec.port);
+      await runtime.start(spec, { ...ctx, runId: `${ctx.runId}-${n}`, guardKey: (id) => credentials.keyOf(id) });
+      const client = await pollConnect(spec.port, credentials.forPool(spec.id));
       entry.clients.push(client);
       return { runtime, id: spec.id, client };
     }
@@ -188,10 +193,13 @@ for (const rt of runtimes) {
       const poolPid = await browserPid(pool.runtime, pool.id);
       expect(poolPid).toBeDefined();
       let opened = false;
+      let last = '';
       for (let attempt = 1; !opened && attempt <= 5; attempt++) {
-        opened = !(await control.client.callTool({ name: 'browser_navigate', arguments: { url: PLAIN_PAGE } })).isError;
+        const result = await control.client.callTool({ name: 'browser_navigate', arguments: { url: PLAIN_PAGE } });
+        opened = !result.isError;
+        last = textOf(result);
       }
-      expect(opened).toBe(true);
+      expect(opened, last).toBe(true);
       // Its browser may be gone before the first look (the machine may be slow): only its absence is awaited.
       expect(await pollUntil(async () => (await browserPid(control.runtime, control.id)) === undefined, CLOSE_BUDGET_MS)).toBe(true);
       expect(await browserPid(pool.runtime, pool.id)).toBe(poolPid);
@@ -212,12 +220,12 @@ for (const rt of runtimes) {
       expect(await call(on.client, 'webmcp_cinnamon_add', { a: 2, b: 3 })).toContain('5');
     });
 
-    async function pollConnect(port: number): Promise<Client> {
+    async function pollConnect(port: number, credential: string): Promise<Client> {
       let last: unknown;
       const deadline = performance.now() + 60_000;
       while (performance.now() < deadline) {
         try {
-          return await connect(port);
+          return await connect(port, credential);
         } catch (error) {
           last = error;
           await new Promise((r) => setTimeout(r, 200));
