@@ -32,18 +32,18 @@ describe.skipIf(gate.skip)('faults 5: container death', () => {
       '/slow': () => ({ body: '<!doctype html><title>slow</title>late', delayMs: 15_000 }),
     });
     pool = await startRealPool('death');
-    health = new HealthChecker({ runtime: pool.runtime });
+    health = new HealthChecker({ runtime: pool.runtime, credentialFor: pool.poolCredential });
   });
   afterAll(async () => {
     await pool?.close();
     await site?.close();
   });
 
-  /** A grant is only acceptable if the container answers MCP and drives a browser right then. */
-  async function provesHealthy(url: string, port: number, id: string): Promise<boolean> {
-    const report = await health.isContainerReady(port, id, { timeoutMs: 10_000 });
+  /** A grant is only acceptable if the container answers MCP and drives a browser right then (as its holder). */
+  async function provesHealthy(held: { container: { id: string; url: string; port: number }; credential: string }): Promise<boolean> {
+    const report = await health.isContainerReady(held.container.port, held.container.id, { timeoutMs: 10_000 });
     if (!report.ready) return false;
-    const browser = await openBrowser(url, 'faults-death-check');
+    const browser = await openBrowser(held.container.url, held.credential, 'faults-death-check');
     try {
       return !(await browser.navigate(site.url('/'))).isError;
     } finally {
@@ -74,7 +74,7 @@ describe.skipIf(gate.skip)('faults 5: container death', () => {
         const victim = await pool.manager.allocateContainerAdvanced({ testRunId: `victim-${run}`, priority: 'high' });
         const vid = victim.container.id;
         const holdVictim = heartbeat(pool.manager, victim.lease); // until the kill revokes it
-        const browser = await openBrowser(victim.container.url, 'faults-victim');
+        const browser = await openBrowser(victim.container.url, victim.credential, 'faults-victim');
         await browser.navigate(site.url('/'));
         const unhealthy = nextEvent(pool.manager, 'containerUnhealthy', 10_000, (e) => e.containerId === vid);
         const revoked = nextEvent(pool.manager, 'leaseRevoked', 10_000, (e) => e.lease.leaseId === victim.lease.leaseId);
@@ -92,14 +92,14 @@ describe.skipIf(gate.skip)('faults 5: container death', () => {
         // Right after the kill: the only grantable container is the other one, and it works.
         const next = await pool.manager.allocateContainerAdvanced({ testRunId: `after-kill-${run}`, priority: 'high' });
         const hold = heartbeat(pool.manager, next.lease);
-        const nextOk = next.container.id !== vid && (await provesHealthy(next.container.url, next.container.port, next.container.id));
+        const nextOk = next.container.id !== vid && (await provesHealthy(next));
         // A second request must wait for the dead one to come back, and get it healthy.
         const waiting = await pool.manager.allocateContainerAdvanced({ testRunId: `waits-${run}`, priority: 'high', timeoutMs: 90_000 });
         // Every lease held across real work is renewed: proving a container healthy (a browser launch and a
         // navigation) outlasted the 15 s TTL with both cores busy, and the lease expired before its release.
         const holdWaiting = heartbeat(pool.manager, waiting.lease);
         const grantedAt = grants.find((g) => g.containerId === vid && g.at > killedAt)?.at ?? 0;
-        const waitingOk = waiting.container.id === vid && grantedAt >= healthyAt && (await provesHealthy(waiting.container.url, waiting.container.port, vid));
+        const waitingOk = waiting.container.id === vid && grantedAt >= healthyAt && (await provesHealthy(waiting));
         hold.stop();
         holdWaiting.stop();
         pool.manager.off('containerHealthy', onHealthy);
@@ -113,7 +113,7 @@ describe.skipIf(gate.skip)('faults 5: container death', () => {
       {
         const holder = await pool.manager.allocateContainerAdvanced({ testRunId: `holder-${run}`, priority: 'high' });
         const hold = heartbeat(pool.manager, holder.lease);
-        const browser = await openBrowser(holder.container.url, 'faults-chromium');
+        const browser = await openBrowser(holder.container.url, holder.credential, 'faults-chromium');
         await browser.navigate(site.url('/'));
         const inFlight = browser.navigate(site.url('/slow'), 30_000).then((r) => ({ ...r, at: performance.now() }));
         await new Promise((r) => setTimeout(r, 300));
@@ -132,7 +132,7 @@ describe.skipIf(gate.skip)('faults 5: container death', () => {
         const a = await pool.manager.allocateContainerAdvanced({ testRunId: `next-a-${run}`, priority: 'high' });
         const b = await pool.manager.allocateContainerAdvanced({ testRunId: `next-b-${run}`, priority: 'high' });
         const holds = [heartbeat(pool.manager, a.lease), heartbeat(pool.manager, b.lease)];
-        const nextOk = (await provesHealthy(a.container.url, a.container.port, a.container.id)) && (await provesHealthy(b.container.url, b.container.port, b.container.id));
+        const nextOk = (await provesHealthy(a)) && (await provesHealthy(b));
         for (const h of holds) h.stop();
         for (const l of [a, b]) await release(l.lease);
         const ok = detectMs <= DETECT_BUDGET_MS && told && !again.isError && nextOk;

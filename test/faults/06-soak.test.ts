@@ -164,7 +164,7 @@ describe.skipIf(gate.skip)('faults 6: soak', () => {
       {
         const held = await Promise.all(pool.config.containerSpecs.map((_, i) => pool.manager.allocateContainerAdvanced({ testRunId: `warm-${i}` })));
         for (const a of held) {
-          const b = await openBrowser(a.container.url, 'faults-soak-warm');
+          const b = await openBrowser(a.container.url, a.credential, 'faults-soak-warm');
           const nav = await b.navigate(site.url('/soak?n=warm')).finally(() => b.close());
           expect(nav.isError, nav.text).toBe(false);
         }
@@ -219,7 +219,7 @@ describe.skipIf(gate.skip)('faults 6: soak', () => {
           const b0 = performance.now();
           if (browse) {
             try {
-              browser = await openBrowser(allocation.container.url, 'faults-soak');
+              browser = await openBrowser(allocation.container.url, allocation.credential, 'faults-soak');
             } catch (error) {
               errors.push(`cycle ${i} open session threw: ${String(error)}`);
               problems.push(`open session threw: ${String(error).slice(0, 160)}`);

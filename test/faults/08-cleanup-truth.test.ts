@@ -50,7 +50,7 @@ describe.skipIf(KNOWN_DEFECT || gate.skip)('faults 8: cleanup truth', () => {
         const first = await pool.manager.allocateContainerAdvanced({ testRunId: `planter-${round}`, priority: 'normal' });
         const beat = heartbeat(pool.manager, first.lease);
         const cid = first.container.id;
-        const browser = await openBrowser(first.container.url, 'faults-planter');
+        const browser = await openBrowser(first.container.url, first.credential, 'faults-planter');
         try {
           expect((await browser.navigate(site.url('/plant'))).isError).toBe(false);
           const planted = await browser.evaluate(`async () => {
@@ -92,7 +92,7 @@ describe.skipIf(KNOWN_DEFECT || gate.skip)('faults 8: cleanup truth', () => {
         // ---- the next holder looks
         const next = await pool.manager.allocateContainerAdvanced({ testRunId: `checker-${round}`, priority: 'normal' });
         const hold = heartbeat(pool.manager, next.lease);
-        const checker = await openBrowser(next.container.url, 'faults-checker');
+        const checker = await openBrowser(next.container.url, next.credential, 'faults-checker');
         try {
           check('same container', next.container.id === cid, next.container.id);
           const seenBefore = site.cookiesSeen.length;

@@ -28,7 +28,7 @@ describe.skipIf(gate.skip)('faults 12: escape attempts from a test', () => {
     const attacker = await pool.manager.allocateContainerAdvanced({ testRunId: 'attacker', priority: 'normal' });
     const bystander = await pool.manager.allocateContainerAdvanced({ testRunId: 'bystander', priority: 'normal' });
     const beats = [heartbeat(pool.manager, attacker.lease), heartbeat(pool.manager, bystander.lease)];
-    const browser = await openBrowser(attacker.container.url, 'faults-escape');
+    const browser = await openBrowser(attacker.container.url, attacker.credential, 'faults-escape');
     let bombDetail = '';
     try {
       expect((await browser.navigate(site.url('/'))).isError).toBe(false);
@@ -97,9 +97,9 @@ describe.skipIf(gate.skip)('faults 12: escape attempts from a test', () => {
       bombDetail = `pids limit ${limit}, peak ${peak}, fork failures ${failures}, pids after ${after.match(/PIDS (\d+)/)?.[1] ?? '?'}`;
       check('fork bomb hit the pids limit', limit > 0 && failures > 0 && peak >= limit / 2 && peak <= limit, `${bombDetail}; ${bomb.stderr.slice(0, 120)}`);
       // The other container: health gate passes and its MCP server drives a browser.
-      const health = new HealthChecker({ runtime: pool.runtime });
+      const health = new HealthChecker({ runtime: pool.runtime, credentialFor: pool.poolCredential });
       const report = await health.isContainerReady(bystander.container.port, bystander.container.id, { timeoutMs: 15_000 });
-      const other = await openBrowser(bystander.container.url, 'faults-bystander');
+      const other = await openBrowser(bystander.container.url, bystander.credential, 'faults-bystander');
       const otherNav = await other.navigate(site.url('/')).finally(() => other.close());
       check('other container healthy and serving', report.ready && !otherNav.isError && otherNav.text.includes('start'), JSON.stringify(report.stages.map((s) => [s.stage, s.ok])));
     } finally {

@@ -2,19 +2,25 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import Docker from 'dockerode';
-import { openMcpSession, type McpSession } from '../../../fixtures/mcp-session.js';
 import { SystemClock } from '../../../src/clock/clock.js';
 import { parsePoolOptions, type PoolConfig } from '../../../src/config/pool-config.js';
 import type { PoolOptionsInput } from '../../../src/config/schemas.js';
 import type { ContainerPoolManager } from '../../../src/pool/container-pool-manager.js';
 import { createPoolManager } from '../../../src/pool/create-pool-manager.js';
 import type { PoolEventMap } from '../../../src/pool/pool-events.js';
+import type { ContainerRuntime } from '../../../src/runtime/container-runtime.js';
 import { DockerRuntime } from '../../../src/runtime/docker/docker-runtime.js';
+import { ProcessRuntime } from '../../../src/runtime/process/process-runtime.js';
 import { MemoryPoolStore } from '../../../src/store/memory-store.js';
 import { dockerUnavailableReason } from '../../support/docker.js';
 import { freePorts } from '../../support/ports.js';
+import { recordGuardKeys, type GuardKeys } from './guard-keys.js';
+
+export { openBrowser, textOf, type Browser } from './mcp-browser.js';
 
 const run = promisify(execFile);
 const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
@@ -42,20 +48,26 @@ export function poolImage(): Promise<string> {
   return imageTag;
 }
 
-export interface RealPool {
+/** A real pool on either runtime: createPoolManager + memory store, members on free ports. */
+export interface MemberPool extends GuardKeys {
+  kind: 'docker' | 'process';
   manager: ContainerPoolManager;
-  runtime: DockerRuntime;
+  runtime: ContainerRuntime;
   config: PoolConfig;
   poolId: string;
-  docker: Docker;
-  /** Docker container name of a pool container id. */
-  nameOf(containerId: string): string;
-  /** Shuts the pool down and proves nothing of it is left in Docker (containers, networks). */
+  /** Shuts the pool down and proves nothing of it is left (Docker: containers, networks). */
   close(): Promise<void>;
 }
 
-/** A real pool: createPoolManager + DockerRuntime + memory store, `containers` hardened containers on free ports. */
-export async function startRealPool(label: string, options: PoolOptionsInput = {}, containers = 2): Promise<RealPool> {
+export interface RealPool extends MemberPool {
+  kind: 'docker';
+  runtime: DockerRuntime;
+  docker: Docker;
+  /** Docker container name of a pool container id. */
+  nameOf(containerId: string): string;
+}
+
+async function startPool<R extends ContainerRuntime>(label: string, options: PoolOptionsInput, containers: number, runtimeFor: (clock: SystemClock) => Promise<R>) {
   const poolId = `faults-${label}-${randomBytes(3).toString('hex')}`;
   const ports = await freePorts(containers);
   const config = parsePoolOptions({
@@ -64,31 +76,65 @@ export async function startRealPool(label: string, options: PoolOptionsInput = {
     ...options,
   });
   const clock = new SystemClock();
-  const runtime = new DockerRuntime({ image: await poolImage(), clock });
+  const runtime = await runtimeFor(clock);
+  const keys = recordGuardKeys(runtime);
   const manager = createPoolManager({ config, runtime, store: new MemoryPoolStore(), clock });
-  const docker = new Docker();
   try {
     await manager.initialize();
   } catch (error) {
     await manager.shutdown().catch(() => undefined);
     throw error;
   }
+  return { manager, runtime, config, poolId, keyOf: keys.keyOf, poolCredential: keys.poolCredential };
+}
+
+/** A real pool: createPoolManager + DockerRuntime + memory store, `containers` hardened containers on free ports. */
+export async function startRealPool(label: string, options: PoolOptionsInput = {}, containers = 2): Promise<RealPool> {
+  const image = await poolImage();
+  const pool = await startPool(label, options, containers, async (clock) => new DockerRuntime({ image, clock }));
+  const docker = new Docker();
   return {
-    manager,
-    runtime,
-    config,
-    poolId,
+    ...pool,
+    kind: 'docker',
     docker,
-    nameOf: (id) => config.containerSpecs.find((s) => s.id === id)!.name,
+    nameOf: (id) => pool.config.containerSpecs.find((s) => s.id === id)!.name,
     close: async () => {
-      await manager.shutdown();
-      const filters = { label: [`cinnamon-qa.pool=${poolId}`] };
+      await pool.manager.shutdown();
+      const filters = { label: [`cinnamon-qa.pool=${pool.poolId}`] };
       const [left, nets] = await Promise.all([docker.listContainers({ all: true, filters }), docker.listNetworks({ filters })]);
       if (left.length || nets.length) {
-        throw new Error(`pool ${poolId} left ${left.length} container(s) and ${nets.length} network(s) behind`);
+        throw new Error(`pool ${pool.poolId} left ${left.length} container(s) and ${nets.length} network(s) behind`);
       }
     },
   };
+}
+
+/** The same on the process runtime: local @playwright/mcp servers in a sandbox folder removed at close. */
+export async function startProcessPool(label: string, options: PoolOptionsInput = {}, containers = 2): Promise<MemberPool> {
+  // Short: Chromium's singleton socket path under the sandbox's TMPDIR is limited (the runtime says so).
+  const rootDir = await mkdtemp(join(tmpdir(), 'cqa-f-'));
+  try {
+    const pool = await startPool(label, options, containers, async (clock) => new ProcessRuntime({ rootDir, clock }));
+    return {
+      ...pool,
+      kind: 'process',
+      close: async () => {
+        try {
+          await pool.manager.shutdown();
+        } finally {
+          await rm(rootDir, { recursive: true, force: true });
+        }
+      },
+    };
+  } catch (error) {
+    await rm(rootDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** Either runtime by name (the scenarios that must hold on both). */
+export function startMemberPool(kind: 'docker' | 'process', label: string, options: PoolOptionsInput = {}, containers = 2): Promise<MemberPool> {
+  return kind === 'docker' ? startRealPool(label, options, containers) : startProcessPool(label, options, containers);
 }
 
 export function nextEvent<K extends keyof PoolEventMap>(
@@ -125,60 +171,8 @@ export async function allAvailable(manager: ContainerPoolManager): Promise<boole
   return (await manager.getPoolStatus()).containers.every((c) => c.state === 'Available');
 }
 
-export function textOf(result: unknown): string {
-  const content = (result as { content?: Array<{ type: string; text?: string }> }).content ?? [];
-  return content.map((c) => c.text ?? '').join('\n');
-}
-
-/** The browser tools a scenario drives, with argument names read from the server's own inputSchemas. */
-export interface Browser {
-  readonly client: Client;
-  readonly session: McpSession;
-  readonly toolNames: readonly string[];
-  /** browser_navigate; resolves to the tool's result (isError included), never throws on a tool error. */
-  navigate(url: string, timeoutMs?: number): Promise<{ isError: boolean; text: string }>;
-  /** browser_evaluate of a function source in the page. */
-  evaluate(fn: string, timeoutMs?: number): Promise<{ isError: boolean; text: string }>;
-  /** Any tool by name, arguments as given. */
-  call(name: string, args: Record<string, unknown>, timeoutMs?: number): Promise<{ isError: boolean; text: string }>;
-  close(): Promise<void>;
-}
-
-export async function openBrowser(url: string, clientName: string): Promise<Browser> {
-  const session = await openMcpSession(url, () => undefined, clientName);
-  const client = session.client;
-  try {
-    const { tools } = await client.listTools();
-    const argOf = (tool: string, pattern: RegExp) => {
-      const t = tools.find((x) => x.name === tool);
-      if (!t) throw new Error(`the server lists no ${tool}: ${tools.map((x) => x.name).join(', ')}`);
-      const key = Object.keys(t.inputSchema.properties ?? {}).find((k) => pattern.test(k));
-      if (!key) throw new Error(`${tool} has no argument matching ${pattern}: ${JSON.stringify(t.inputSchema.properties)}`);
-      return key;
-    };
-    const urlArg = argOf('browser_navigate', /url/i);
-    const fnArg = argOf('browser_evaluate', /function|expression|script/i);
-    const call = async (name: string, args: Record<string, unknown>, timeoutMs = 30_000) => {
-      const result = await client.callTool({ name, arguments: args }, undefined, { timeout: timeoutMs });
-      return { isError: result.isError === true, text: textOf(result) };
-    };
-    return {
-      client,
-      session,
-      toolNames: tools.map((t) => t.name),
-      navigate: (u, t) => call('browser_navigate', { [urlArg]: u }, t),
-      evaluate: (fn, t) => call('browser_evaluate', { [fnArg]: fn }, t),
-      call,
-      close: () => session.close(),
-    };
-  } catch (error) {
-    await session.close();
-    throw error;
-  }
-}
-
 /** Runs a shell script inside a pool container as its user (the exec contract: MCP_* variables, cwd MCP_WORKDIR). */
-export async function sh(pool: RealPool, containerId: string, script: string, timeoutMs = 15_000) {
+export async function sh(pool: MemberPool, containerId: string, script: string, timeoutMs = 15_000) {
   return pool.runtime.exec(containerId, ['sh', '-c', script], { timeoutMs });
 }
 
