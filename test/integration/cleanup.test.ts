@@ -14,8 +14,9 @@ import { ContainerResetManager } from '../../src/cleanup/container-reset-manager
 import { SystemClock } from '../../src/clock/clock.js';
 import type { ContainerSpec } from '../../src/config/pool-config.js';
 import { HealthChecker } from '../../src/health/health-checker.js';
-import type { ContainerRuntime, RunContext } from '../../src/runtime/container-runtime.js';
+import type { ContainerRuntime, RunContext, StartContext } from '../../src/runtime/container-runtime.js';
 import { DockerRuntime } from '../../src/runtime/docker/docker-runtime.js';
+import { MemberCredentials } from '../../src/runtime/member-credentials.js';
 import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
 import { freePorts } from '../support/ports.js';
 import { dockerUnavailableReason } from '../support/docker.js';
@@ -48,10 +49,11 @@ async function startStatefulSite(listenHost: string): Promise<{ server: Server; 
 
 /**
  * An MCP client as the pool's fixture runs one (fixtures/mcp-session.ts): its own sockets, all destroyed when
- * the session ends after a DELETE, so nothing of it lingers for cleanup's session check to wait out.
+ * the session ends after a DELETE, so nothing of it lingers for cleanup's session check to wait out. It sends
+ * the pool's credential: these tests reset the member without the pool, so nobody fences it for a lease.
  */
-function connectClient(port: number): Promise<McpSession> {
-  return openMcpSession(`http://localhost:${port}/mcp`, () => undefined, 'cleanup-integration');
+function connectClient(port: number, credential: string): Promise<McpSession> {
+  return openMcpSession(`http://localhost:${port}/mcp`, credential, () => undefined, 'cleanup-integration');
 }
 
 function textOf(result: unknown): string {
@@ -191,6 +193,8 @@ const targets: Target[] = [
 for (const target of targets) {
   describe.skipIf(target.skip !== undefined)(`cleanup and resets against the ${target.name}${target.skip ? ` (skipped: ${target.skip})` : ''}`, () => {
     const ctx: RunContext = { poolId: `it-cleanup-${randomBytes(3).toString('hex')}`, runId: `run-${randomBytes(3).toString('hex')}` };
+    const credentials = new MemberCredentials();
+    const startCtx: StartContext = { ...ctx, guardKey: (id) => credentials.keyOf(id) };
     let runtime: ContainerRuntime;
     let closeRuntime: () => Promise<void>;
     let spec: ContainerSpec;
@@ -205,7 +209,7 @@ for (const target of targets) {
 
     /** A client browses to the page that sets state and confirms the state is there. */
     async function browseAndLeaveState(port: number): Promise<McpSession & { tools: Awaited<ReturnType<typeof browserTools>> }> {
-      const session = await connectClient(port);
+      const session = await connectClient(port, credentials.forPool(spec.id));
       const tools = await browserTools(session.client);
       await tools.navigate(url('/set'));
       expect(await tools.readState()).toContain(`cookie=probe=${site.token};local=${site.token}`);
@@ -225,10 +229,10 @@ for (const target of targets) {
       const [port] = await freePorts(1);
       spec = { id: 'container-1', name: `${ctx.poolId}-mcp-1`, port: port!, memoryMB: 768, cpuPercent: 100 };
       site = await startStatefulSite(target.listenHost);
-      health = new HealthChecker({ runtime, config: { startupTimeoutMs: 30_000 } });
+      health = new HealthChecker({ runtime, config: { startupTimeoutMs: 30_000 }, credentialFor: (id) => credentials.forPool(id) });
       cleaner = new CleanupService({ runtime });
       resetter = new ContainerResetManager({ runtime, health, portOf: () => spec.port });
-      await runtime.start(spec, ctx);
+      await runtime.start(spec, startCtx);
       const gate = await health.isContainerReady(spec.port, spec.id, { timeoutMs: 30_000 });
       expect(gate.ready, JSON.stringify(gate.stages)).toBe(true);
     });
@@ -256,7 +260,7 @@ for (const target of targets) {
       const after = await lookInside(runtime, spec.id);
       expect(after).toEqual({ browser: [], tmpEntries: [], outputEntries: [], established: 0 });
 
-      const next = await connectClient(spec.port);
+      const next = await connectClient(spec.port, credentials.forPool(spec.id));
       try {
         await expectFreshState(await browserTools(next.client));
       } finally {
@@ -363,7 +367,7 @@ for (const target of targets) {
       timings[`${strategy}Ms`] = result.durationMs;
       expect(result).toMatchObject({ success: true, applied: strategy });
       expect(result.attempts).toHaveLength(1);
-      const next = await connectClient(spec.port);
+      const next = await connectClient(spec.port, credentials.forPool(spec.id));
       try {
         await expectFreshState(await browserTools(next.client));
       } finally {
