@@ -24,6 +24,8 @@ import { MemoryPoolStore } from '../../src/store/memory-store.js';
 import { dockerUnavailableReason } from '../support/docker.js';
 import { freePorts } from '../support/ports.js';
 import { snapshotStore, startFakePool, uniquePoolId } from './support/fake-pool.js';
+import { recordGuardKeys } from './support/guard-keys.js';
+import { bearer, INITIALIZE } from './support/mcp-raw.js';
 import { rawRequest } from './support/raw-http.js';
 import { reportFault } from './support/report.js';
 
@@ -65,25 +67,23 @@ afterAll(async () => {
   );
 });
 
-const INITIALIZE = JSON.stringify({
-  jsonrpc: '2.0',
-  id: 1,
-  method: 'initialize',
-  params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'faults', version: '1' } },
-});
-
 async function mcpPost(port: number, headers: Record<string, string>) {
   return rawRequest(port, 'POST', '/mcp', { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers }, INITIALIZE);
 }
 
-async function startRealPool(kind: 'process' | 'docker'): Promise<{ manager: ContainerPoolManager; port: number }> {
+/**
+ * A one-member pool; `authorization` carries the pool's own credential for it, which the guard admits whoever
+ * holds the member, so a refusal below is the Host/Origin rule's and not the credential rule's.
+ */
+async function startRealPool(kind: 'process' | 'docker'): Promise<{ manager: ContainerPoolManager; port: number; authorization: string }> {
   const poolId = uniquePoolId(`dns-${kind}`);
   const [port] = await freePorts(1);
   const config = parsePoolOptions({ poolId, containerSpecs: [{ id: 'container-1', name: `${poolId}-1`, port: port! }] });
   const runtime: ContainerRuntime = kind === 'process' ? new ProcessRuntime({ rootDir: root, clock }) : new DockerRuntime({ image: image!, clock });
+  const keys = recordGuardKeys(runtime);
   const manager = createPoolManager({ config, runtime, store: new MemoryPoolStore(), clock });
   await manager.initialize();
-  return { manager, port: port! };
+  return { manager, port: port!, authorization: bearer(keys.poolCredential('container-1')) };
 }
 
 for (const kind of ['process', 'docker'] as const) {
@@ -91,11 +91,11 @@ for (const kind of ['process', 'docker'] as const) {
     const skip = kind === 'docker' && !image && !process.env.CI;
     it.skipIf(skip)('foreign Host → 403 (also a rebound name with no port), the pool\'s own Host is served', async () => {
       if (kind === 'docker' && !image) throw new Error(`CI is set but the Docker part cannot run: ${dockerSkipped}`);
-      const { manager, port } = await startRealPool(kind);
+      const { manager, port, authorization } = await startRealPool(kind);
       try {
-        const own = await mcpPost(port, { host: `localhost:${port}` });
-        const foreignHost = await mcpPost(port, { host: `attacker.example:${port}` });
-        const rebound = await mcpPost(port, { host: 'rebind.attacker.example' });
+        const own = await mcpPost(port, { host: `localhost:${port}`, authorization });
+        const foreignHost = await mcpPost(port, { host: `attacker.example:${port}`, authorization });
+        const rebound = await mcpPost(port, { host: 'rebind.attacker.example', authorization });
         checks.push(
           { what: `${kind} own Host served`, ok: own.status === 200 },
           { what: `${kind} foreign Host`, ok: foreignHost.status === 403 },
@@ -114,9 +114,9 @@ for (const kind of ['process', 'docker'] as const) {
     // server (docker/image/mcp-guard.cjs: run by the image, loaded in-process by the process runtime through
     // src/runtime/mcp-guard.ts) refuses it.
     it.skipIf(skip)('foreign Origin with the pool\'s own Host → 403', async () => {
-      const { manager, port } = await startRealPool(kind);
+      const { manager, port, authorization } = await startRealPool(kind);
       try {
-        const foreignOrigin = await mcpPost(port, { host: `localhost:${port}`, origin: 'http://attacker.example' });
+        const foreignOrigin = await mcpPost(port, { host: `localhost:${port}`, origin: 'http://attacker.example', authorization });
         checks.push({ what: `${kind} foreign Origin (answered ${foreignOrigin.status})`, ok: foreignOrigin.status === 403 });
         expect(foreignOrigin.status).toBe(403);
       } finally {
