@@ -17,6 +17,7 @@ import type { ContainerRuntime } from '../../src/runtime/container-runtime.js';
 import { DockerRuntime } from '../../src/runtime/docker/docker-runtime.js';
 import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
 import { MemoryPoolStore } from '../../src/store/memory-store.js';
+import { INITIALIZE, mcpRequest } from '../contract/container-runtime.contract.js';
 import { dockerUnavailableReason } from '../support/docker.js';
 import { freePorts } from '../support/ports.js';
 
@@ -85,6 +86,14 @@ async function startPool(kind: Kind, options: PoolOptionsInput = {}) {
   return { manager, runtime, config, poolId };
 }
 
+/** Opens an MCP session with `credential` (raw initialize) and ends it again; the initialize's HTTP status. */
+async function openAndEnd(port: number, credential: string): Promise<number> {
+  const authorization = `Bearer ${credential}`;
+  const opened = await mcpRequest(port, { authorization, body: INITIALIZE });
+  if (opened.sessionId !== undefined) await mcpRequest(port, { authorization, method: 'DELETE', sessionId: opened.sessionId });
+  return opened.status;
+}
+
 function nextEvent<K extends keyof PoolEventMap>(manager: ContainerPoolManager, name: K, timeoutMs: number): Promise<PoolEventMap[K]> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no ${name} within ${timeoutMs} ms`)), timeoutMs);
@@ -105,11 +114,13 @@ async function until(what: string, condition: () => Promise<boolean>, timeoutMs:
 
 for (const kind of KINDS) {
   describe.skipIf(kind.skip)(`pool with real ${kind.name} containers`, () => {
-    it('a leased container that is killed: unhealthy at once (event-driven), its holder is told, the pool heals itself', async () => {
+    it('a leased container that is killed: unhealthy at once (event-driven), its holder is told, the pool heals itself, and the guard refuses the old holder', async () => {
       const { manager, runtime, config, poolId } = await startPool(kind);
       try {
         const held = await manager.allocateContainerAdvanced({ testRunId: 'victim', priority: 'high' });
         const spec = config.containerSpecs.find((s) => s.id === held.lease.containerId)!;
+        // The holder's credential opens an MCP session on its member: the pool fenced the guard before the grant.
+        expect(await openAndEnd(spec.port, held.credential)).toBe(200);
         const unhealthy = nextEvent(manager, 'containerUnhealthy', 10_000);
         const revoked = nextEvent(manager, 'leaseRevoked', 10_000);
         const killedAt = performance.now();
@@ -130,6 +141,12 @@ for (const kind of KINDS) {
         await until('both containers Available again', async () => (await manager.getPoolStatus()).containers.every((c) => c.state === 'Available'), 60_000);
         const again = await manager.allocateContainerAdvanced({ testRunId: 'next', priority: 'high' });
         expect(again.lease.token).toBeGreaterThan(held.lease.token);
+        // At the container, not only at the pool: the restarted member's guard was fenced past the revoked lease.
+        const old = await mcpRequest(spec.port, { authorization: `Bearer ${held.credential}`, body: INITIALIZE });
+        expect(old.status).toBe(401);
+        expect(old.text).toMatch(new RegExp(`lease ${held.lease.leaseId} \\(token ${held.lease.token}\\) on pool member ${spec.id} has ended`));
+        const nextPort = config.containerSpecs.find((s) => s.id === again.lease.containerId)!.port;
+        expect(await openAndEnd(nextPort, again.credential)).toBe(200);
         await (await manager.releaseContainer({ leaseId: again.lease.leaseId, token: again.lease.token })).recycled;
         console.info(`[pool-real] ${kind.name}: death of ${spec.name} known after ${Math.round(detectedMs)} ms (${poolId})`);
       } finally {
