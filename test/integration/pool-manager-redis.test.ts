@@ -4,7 +4,7 @@ import { FakeClock, flushMicrotasks } from '../../src/clock/fake-clock.js';
 import { parsePoolOptions } from '../../src/config/pool-config.js';
 import { ContainerPoolManager } from '../../src/pool/container-pool-manager.js';
 import { RedisPoolStore } from '../../src/store/redis-store.js';
-import { FakeCleaner, FakeHealthGate, FakeResetter, FakeRuntime } from '../support/fakes.js';
+import { FakeCleaner, FakeFence, FakeHealthGate, FakeResetter, FakeRuntime } from '../support/fakes.js';
 import { deletePrefix, startTestRedis, uniquePrefix, type TestRedis } from '../support/redis-server.js';
 
 let server: TestRedis;
@@ -20,7 +20,8 @@ afterAll(async () => {
   await server?.stop();
 });
 
-function manager(store: RedisPoolStore, clock: FakeClock, runtime = new FakeRuntime()) {
+/** The fake runtime's members have no guard: the fence is the fake's, which keeps each member's floor. */
+function manager(store: RedisPoolStore, clock: FakeClock, runtime = new FakeRuntime(), fence = new FakeFence()) {
   return new ContainerPoolManager({
     config: parsePoolOptions({ containers: 1, lease: { ttlMs: 10_000 } }),
     store,
@@ -29,6 +30,7 @@ function manager(store: RedisPoolStore, clock: FakeClock, runtime = new FakeRunt
     cleaner: new FakeCleaner(),
     resetter: new FakeResetter(),
     clock,
+    fence: fence.fence,
   });
 }
 
@@ -37,8 +39,10 @@ describe('ContainerPoolManager on real Redis', () => {
     const prefix = uniquePrefix('restart');
     const clock = new FakeClock();
     const runtime = new FakeRuntime();
+    // One fence for both coordinators, as one guard per member outlives a coordinator restart.
+    const fence = new FakeFence();
     const first = new RedisPoolStore({ redis: server.url, keyPrefix: prefix });
-    const before = manager(first, clock, runtime);
+    const before = manager(first, clock, runtime, fence);
     await before.initialize();
     const held = await before.allocateContainerAdvanced({ testRunId: 'holder', priority: 'normal' });
     void before.allocateContainerAdvanced({ testRunId: 'waiter', priority: 'critical' }).catch(() => undefined);
@@ -50,7 +54,7 @@ describe('ContainerPoolManager on real Redis', () => {
     await first.close();
 
     const second = new RedisPoolStore({ redis: server.url, keyPrefix: prefix });
-    const after = manager(second, clock, runtime);
+    const after = manager(second, clock, runtime, fence);
     await after.resume();
     const status = await after.getPoolStatus();
     expect(status.containers).toMatchObject([{ id: 'container-1', state: 'Allocated', holder: 'holder' }]);
@@ -71,6 +75,11 @@ describe('ContainerPoolManager on real Redis', () => {
     // The waiting critical request (queued by the dead coordinator) is served next.
     const leases = await second.listLeases();
     expect(leases.map((l) => l.testRunId)).toEqual(['waiter']);
+    // The tokens come from Redis across the restart: the member was fenced past the released holder's token
+    // before the waiter got it, and the waiter's token is at or above that floor.
+    const floors = fence.floorsOf('container-1');
+    expect(floors.at(-1)).toBeGreaterThan(held.lease.token);
+    expect(leases[0]!.token).toBeGreaterThanOrEqual(floors.at(-1)!);
     await after.shutdown();
     await second.close();
     await deletePrefix(admin, prefix);
