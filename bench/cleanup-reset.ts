@@ -15,6 +15,7 @@ import { SystemClock } from '../src/clock/clock.js';
 import { HealthChecker } from '../src/health/health-checker.js';
 import type { ContainerRuntime } from '../src/runtime/container-runtime.js';
 import { DockerRuntime } from '../src/runtime/docker/docker-runtime.js';
+import { MemberCredentials } from '../src/runtime/member-credentials.js';
 import { ProcessRuntime } from '../src/runtime/process/process-runtime.js';
 import { freePort } from '../test/support/ports.js';
 import { machine } from './latency.js';
@@ -26,7 +27,8 @@ import { machine } from './latency.js';
  * answers (the image is built first if needed: `bash docker/build-image.sh`).
  *
  * The MCP client is the fixture's own (fixtures/mcp-session.ts): it ends its session (DELETE) and destroys its
- * sockets before it lets go, as a test's worker does before it releases its lease.
+ * sockets before it lets go, as a test's worker does before it releases its lease. It sends the pool's
+ * credential: no pool fences the member for a lease here.
  */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const WARMUP = 2;
@@ -60,8 +62,8 @@ async function startSite(listenHost: string): Promise<{ server: Server; port: nu
 }
 
 /** A session as the pool's fixture opens one (fixtures/mcp-session.ts): DELETE on close, sockets destroyed. */
-async function connect(port: number): Promise<{ navigate(url: string): Promise<void>; close(): Promise<void> }> {
-  const session = await openMcpSession(`http://localhost:${port}/mcp`, () => undefined, 'cleanup-reset-bench');
+async function connect(port: number, credential: string): Promise<{ navigate(url: string): Promise<void>; close(): Promise<void> }> {
+  const session = await openMcpSession(`http://localhost:${port}/mcp`, credential, () => undefined, 'cleanup-reset-bench');
   return {
     async navigate(url: string) {
       const result = await session.client.callTool({ name: 'browser_navigate', arguments: { url } }, undefined, { timeout: 60_000 });
@@ -100,7 +102,9 @@ async function benchRuntime(target: RuntimeUnderTest, stageSamples: Map<string, 
   const spec = { id: 'bench-1', name: `cq-bench-${randomBytes(3).toString('hex')}`, port, memoryMB: 768, cpuPercent: 100 };
   const site = await startSite(target.listenHost);
   const url = (path: string) => `http://${target.siteHost}:${site.port}${path}`;
-  const health = new HealthChecker({ runtime: target.runtime, config: { startupTimeoutMs: 30_000 } });
+  const credentials = new MemberCredentials();
+  const credential = credentials.forPool(spec.id);
+  const health = new HealthChecker({ runtime: target.runtime, config: { startupTimeoutMs: 30_000 }, credentialFor: (id) => credentials.forPool(id) });
   const cleaner = new CleanupService({ runtime: target.runtime });
   const resetter = new ContainerResetManager({ runtime: target.runtime, health, portOf: () => port });
   const series = (operation: Operation): Series => ({ runtime: target.name, operation, samples: [], failures: [] });
@@ -108,12 +112,12 @@ async function benchRuntime(target: RuntimeUnderTest, stageSamples: Map<string, 
   const cleanup = series('cleanup');
   const hard = series('hard');
   try {
-    await target.runtime.start(spec, { poolId: 'cq-bench', runId: randomBytes(3).toString('hex') });
+    await target.runtime.start(spec, { poolId: 'cq-bench', runId: randomBytes(3).toString('hex'), guardKey: (id) => credentials.keyOf(id) });
     const gate = await health.isContainerReady(port, spec.id, { timeoutMs: 30_000 });
     if (!gate.ready) throw new Error(`${target.name}: the server did not pass its health gate: ${JSON.stringify(gate.stages)}`);
 
     // Soft reset between two tests of one holder: the session stays, its browser is replaced.
-    const holder = await connect(port);
+    const holder = await connect(port, credential);
     for (let i = 0; i < WARMUP + ROUNDS; i++) {
       await holder.navigate(url(`/soft/${i}`));
       const { ms, failure } = await timed(async () => {
@@ -128,7 +132,7 @@ async function benchRuntime(target: RuntimeUnderTest, stageSamples: Map<string, 
 
     // Cleanup between two holders: the first one browses and lets go, then the six stages run.
     for (let i = 0; i < WARMUP + ROUNDS; i++) {
-      const client = await connect(port);
+      const client = await connect(port, credential);
       await client.navigate(url(`/cleanup/${i}`));
       await client.close();
       let stages: Array<{ stage: CleanupStage; durationMs: number }> = [];
@@ -148,7 +152,7 @@ async function benchRuntime(target: RuntimeUnderTest, stageSamples: Map<string, 
 
     // Hard reset: restart, then the health gate proves the server answers MCP again.
     for (let i = 0; i < WARMUP + ROUNDS; i++) {
-      const client = await connect(port);
+      const client = await connect(port, credential);
       await client.navigate(url(`/hard/${i}`));
       await client.close();
       const { ms, failure } = await timed(async () => {
