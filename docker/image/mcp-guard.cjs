@@ -108,8 +108,10 @@ function credentialDecision(key, member, floor, authorization) {
   if (claims.m !== member) {
     return { admit: false, why: `credential refused: it is for pool member ${claims.m}, this is ${member}; ${hint}` };
   }
-  const expected = mac(Buffer.from(key, 'hex'), `${parts[0]}.${parts[1]}`);
-  const given = Buffer.from(parts[2], 'base64url');
+  // Compared as text: Node's base64url decoder skips foreign characters and unused bits, so decoding first
+  // would admit many spellings of one signature.
+  const expected = Buffer.from(mac(Buffer.from(key, 'hex'), `${parts[0]}.${parts[1]}`).toString('base64url'));
+  const given = Buffer.from(parts[2]);
   if (given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) {
     return { admit: false, why: `credential refused: its signature does not match pool member ${member}'s key (forged, altered, or from another run of the pool); ${hint}` };
   }
@@ -296,9 +298,10 @@ async function startMcpGuard({ port, upstreamPort, host = '127.0.0.1', key, memb
       return;
     }
     // A newer lease admitted: every older one is over, whatever the pool has said so far.
-    if (decision.floor !== floor) raiseFloor(decision.floor);
+    // The socket's token first: a newer holder reusing a kept-alive socket of an older lease is not cut with it.
     if (!leaseSockets.has(req.socket)) req.socket.once('close', () => leaseSockets.delete(req.socket));
     leaseSockets.set(req.socket, claims.t);
+    if (decision.floor !== floor) raiseFloor(decision.floor);
     const asked = req.headers['mcp-session-id'];
     if (typeof asked === 'string' && !leaseSessions.has(asked)) leaseSessions.set(asked, { token: claims.t, path: (req.url ?? '/').split('?')[0] });
     forward(req, res, claims.t);

@@ -40,6 +40,9 @@ function fixFor(stage: HealthStage, port: number, cause: string): string {
         `docker: \`docker logs <name>\`), check no other program holds the port, or raise health.startupTimeoutMs / health.stageTimeoutMs on a slow machine.`
       );
     case 'mcp':
+      if (/\b401\b/.test(cause)) {
+        return `the member's guard refused the credential: the gate must sign with the pool's member credentials (HealthChecker credentialFor: (id) => credentials.forPool(id), the same MemberCredentials the pool started the member with).`;
+      }
       if (/\b403\b/.test(cause)) {
         return `the server's Host check refused the request: connect as http://localhost:${port}/mcp, or start the server with --allowed-hosts listing the exact host:port.`;
       }

@@ -158,8 +158,16 @@ export class ContainerKeeper implements ContainerHost {
   async resetLeased(lease: Lease, strategy: ResetStrategy, holder?: string): Promise<ResetResult> {
     const result = await this.deps.resetter.reset(lease.containerId, strategy);
     if (holder !== undefined) this.deps.emit('resetCompleted', { ...result, actor: holder });
-    // A hard reset restarted the guard, which admits no lease until fenced: open it to this holder again.
-    if (result.success) await this.recycler.fence(lease.containerId, lease.token);
+    // A hard reset restarted the guard, which admits no lease until fenced: open it to this holder again. If the
+    // guard cannot be told, the holder could not use the member anyway: its lease ends as a failure would end it.
+    if (result.success) {
+      try {
+        await this.recycler.fence(lease.containerId, lease.token);
+      } catch (error) {
+        await this.handleFailure(lease.containerId, `the guard of ${lease.containerId} could not be reopened after a reset: ${errorMessage(error)}`).catch(() => undefined);
+        throw error;
+      }
+    }
     return result;
   }
 

@@ -599,7 +599,7 @@ describe('ContainerPoolManager fencing at the member', () => {
     await pool.manager.shutdown();
   });
 
-  it('a fence that fails during recycle sends the member to a reset, or on a second failure to a restart; never to Available unfenced', async () => {
+  it('a fence that fails during recycle still cleans, then restarts the member (hard), or on a second failure recreates it; never to Available unfenced', async () => {
     const cases: Array<{ failures: number; after: string[] }> = [
       { failures: 1, after: ['container-1 Resetting>Available'] },
       { failures: 2, after: ['container-1 Resetting>Starting', 'recreate container-1', 'gate container-1', 'fence FLOOR', 'container-1 Starting>Available'] },
@@ -612,8 +612,8 @@ describe('ContainerPoolManager fencing at the member', () => {
       pool.fence.failFor('container-1', failures);
       expect(await (await pool.manager.releaseContainer({ leaseId: a.lease.leaseId, token: a.lease.token })).recycled).toBe('Available');
       const fenced = `fence container-1 ${a.lease.token + 1}`;
-      expect(trail).toEqual([fenced, 'container-1 Cleaning>Resetting', 'reset container-1 hard', 'gate container-1', fenced, ...after.map((t) => t.replace('fence FLOOR', fenced))]);
-      expect(pool.cleaner.calls).toEqual([]); // the reset replaced it
+      expect(trail).toEqual([fenced, 'cleanup container-1', 'container-1 Cleaning>Resetting', 'reset container-1 hard', 'gate container-1', fenced, ...after.map((t) => t.replace('fence FLOOR', fenced))]);
+      expect(pool.cleaner.calls).toHaveLength(1); // the last holder's files are removed all the same
       expect(pool.eventsNamed('backgroundError')[0]).toMatchObject({ error: { code: 'RUNTIME_ERROR' } });
       await pool.manager.shutdown();
     }
@@ -630,6 +630,17 @@ describe('ContainerPoolManager fencing at the member', () => {
     expect(trail).toEqual(['reset container-1 hard', `fence container-1 ${held.lease.token}`]);
     expect(atGuard(pool.credentials, 'container-1', pool.fence.floors.get('container-1')!, held.credential)).toMatchObject({ admit: true });
     expect(atGuard(pool.credentials, 'container-1', pool.fence.floors.get('container-1')!, first.credential)).toMatchObject({ admit: false, ended: true });
+    await pool.manager.shutdown();
+  });
+
+  it("a holder's reset whose guard cannot be reopened ends the lease as a failure (revoked), not silently unusable", async () => {
+    const pool = setup({ containers: 1 });
+    await pool.manager.initialize();
+    const held = await pool.manager.allocateContainer('holder');
+    pool.fence.failFor('container-1', 1);
+    await expect(pool.manager.resetLeased({ leaseId: held.lease.leaseId, token: held.lease.token }, 'hard')).rejects.toMatchObject({ code: 'RUNTIME_ERROR' });
+    expect(pool.eventsNamed('leaseRevoked')).toHaveLength(1);
+    expect(pool.eventsNamed('leaseRevoked')[0]).toMatchObject({ lease: { leaseId: held.lease.leaseId } });
     await pool.manager.shutdown();
   });
 

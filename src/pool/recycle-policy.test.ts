@@ -27,6 +27,16 @@ describe('afterCleanup', () => {
     expect(afterCleanup({ cleanup: stuck, resetOnRelease: 'soft', overMemory: false })).toMatchObject({ next: 'reset', strategy: 'hard' });
     expect(afterCleanup({ cleanup: clean, resetOnRelease: 'soft', overMemory: true })).toEqual({ next: 'reset', strategy: 'hard', reason: 'memory threshold exceeded: restart' });
   });
+
+  it('restarts (hard) a member whose guard was not told the lease ended, even after a clean cleanup, naming the fence', () => {
+    for (const resetOnRelease of ['none', 'soft', 'medium'] as const) {
+      expect(afterCleanup({ cleanup: clean, resetOnRelease, overMemory: false, fenceError: 'ECONNREFUSED' })).toEqual({
+        next: 'reset',
+        strategy: 'hard',
+        reason: 'fence failed: ECONNREFUSED',
+      });
+    }
+  });
 });
 
 describe('recoveryStep', () => {

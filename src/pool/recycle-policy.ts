@@ -10,6 +10,11 @@ export interface AfterCleanupInput {
   resetOnRelease: ResetStrategy | 'none';
   /** The container was over its memory threshold while leased and still is after cleanup. */
   overMemory: boolean;
+  /**
+   * Why the member's guard could not be told the lease ended (member-fence.ts), if it could not: the old holder
+   * may still reach the server, so only a restart (which restarts the guard, closed until fenced) will do.
+   */
+  fenceError?: string;
 }
 
 export type AfterCleanup =
@@ -24,15 +29,24 @@ export type AfterCleanup =
  * - A client still holding its MCP session survives a browser restart: only a hard reset (restart) drops it.
  * - A container that could not run a cleanup script in time cannot run the in-container resets either: hard.
  * - Over memory after cleanup (cleanup ends the browser, which frees most memory): hard.
+ * - The guard was not told the lease ended (fence failed): hard, after cleanup all the same.
  * - Otherwise a failed cleanup gets 'medium', a clean one the configured resetOnRelease.
  */
-export function afterCleanup({ cleanup, resetOnRelease, overMemory }: AfterCleanupInput): AfterCleanup {
-  if (cleanup.success && resetOnRelease === 'none' && !overMemory) return { next: 'available' };
+export function afterCleanup({ cleanup, resetOnRelease, overMemory, fenceError }: AfterCleanupInput): AfterCleanup {
+  if (cleanup.success && resetOnRelease === 'none' && !overMemory && fenceError === undefined) return { next: 'available' };
   const failedStages = cleanup.stages.filter((s) => !s.success).map((s) => s.stage);
-  const reason = cleanup.success ? (overMemory ? 'memory threshold exceeded: restart' : undefined) : `cleanup failed: ${failedStages.join(', ') || 'error'}`;
+  const reason =
+    fenceError !== undefined
+      ? `fence failed: ${fenceError}`
+      : cleanup.success
+        ? overMemory
+          ? 'memory threshold exceeded: restart'
+          : undefined
+        : `cleanup failed: ${failedStages.join(', ') || 'error'}`;
   const sessionsOpen = (cleanup.stages.find((s) => s.stage === 'validateCleanup')?.openSessions ?? 0) > 0;
   const stuck = cleanup.stages.some((s) => s.stuck);
-  const strategy: ResetStrategy = overMemory || sessionsOpen || stuck ? 'hard' : cleanup.success ? (resetOnRelease as ResetStrategy) : 'medium';
+  const strategy: ResetStrategy =
+    overMemory || sessionsOpen || stuck || fenceError !== undefined ? 'hard' : cleanup.success ? (resetOnRelease as ResetStrategy) : 'medium';
   return { next: 'reset', strategy, reason };
 }
 

@@ -172,14 +172,13 @@ export class Recycler {
     const level = this.deps.cleanupLevel();
     // The lease that just ended loses the member first: its sessions end before cleanup looks for them, and
     // a holder that comes back (paused past its lease, a late call) is refused at the guard.
-    try {
-      await this.fence(containerId);
-    } catch (error) {
-      this.deps.report(error, `fence ${containerId}`);
-      await this.move(containerId, 'Cleaning', 'Resetting', errorMessage(error));
-      const reset = await this.runReset(containerId, this.deps.config.cleanup.resetOnHealthFailure);
-      return reset.success ? 'Available' : (await this.deps.store.getContainer(containerId)).state;
-    }
+    const fenceError = await this.fence(containerId).then(
+      () => undefined,
+      (error: unknown) => {
+        this.deps.report(error, `fence ${containerId}`);
+        return errorMessage(error);
+      },
+    );
     let result: CleanupResult;
     try {
       result = await this.deps.cleaner.cleanup(containerId, level);
@@ -188,7 +187,7 @@ export class Recycler {
     }
     this.deps.emit('cleanupCompleted', { ...result, level });
     const overMemory = this.restartWhenFree.delete(containerId) && result.success && (await this.stillOverMemory(containerId));
-    const decision = afterCleanup({ cleanup: result, resetOnRelease: this.deps.config.cleanup.resetOnRelease, overMemory });
+    const decision = afterCleanup({ cleanup: result, resetOnRelease: this.deps.config.cleanup.resetOnRelease, overMemory, ...(fenceError === undefined ? {} : { fenceError }) });
     if (decision.next === 'available') {
       await this.move(containerId, 'Cleaning', 'Available');
       this.deps.onAvailable();

@@ -394,7 +394,7 @@ describe('lease credential rule of the running guard (issue 10)', () => {
   // carried the older lease (one process, one HTTP agent, no fence in between), the guard raises the floor before
   // it records the connection's new token, so it destroys the very connection the newer holder is using. Turn
   // this into `it` once the guard records the socket's token before raising the floor (see the report).
-  it.fails('keeps the newer holder\'s request when it reuses a kept-alive connection of the older lease', async () => {
+  it('keeps the newer holder\'s request when it reuses a kept-alive connection of the older lease', async () => {
     const g = await guarded();
     await g.fence('{"floor": 1}');
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
