@@ -92,3 +92,8 @@ export function openEventStream(port: number, authorization: string, sessionId: 
     req.end();
   });
 }
+
+/** tools/call in a session: what a client sends to drive the browser. */
+export function callTool(port: number, authorization: string | undefined, sessionId: string, name: string, args: Record<string, unknown>): Promise<RawResponse> {
+  return rawRequest(port, 'POST', '/mcp', mcpHeaders(port, authorization, sessionId), JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name, arguments: args } }));
+}
