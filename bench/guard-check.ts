@@ -20,8 +20,9 @@ import { machine, round, summarize, type Summary } from './latency.js';
  * (Host/Origin only), B with a member key, fenced to floor 1 by the pool's own fence call, and the holder's
  * lease credential (token 1). One MCP session through each, opened by the fixture's client; the only difference
  * between A and B is the check (both send the same Authorization header: A forwards it, B checks and strips it).
- * Calls alternate A, B, A, B… so both sides see the same load, in ROUNDS rounds of CALLS pairs (ten times as many
- * for the stub below) after a warm-up.
+ * A third guard C, like A with a session of its own, is the control: C − A is what two identical sides differ by
+ * on this machine, the scale against which B − A is read. Calls interleave A, C, B (the order rotating) so all
+ * sides see the same load, in ROUNDS rounds of CALLS each (ten times as many for the stub below) after a warm-up.
  *
  * Two calls: `tools/list` (answered by the server without touching the browser: the cheapest request, where a
  * guard cost shows most) and the tool `browser_tabs {action: 'list'}` (a real tool call; the browser is launched
@@ -33,7 +34,7 @@ import { machine, round, summarize, type Summary } from './latency.js';
  * B does that A does not).
  */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const CALLS = Number(process.env.BENCH_CALLS ?? 400);
+const CALLS = Number(process.env.BENCH_CALLS ?? 300);
 const WARMUP = 50;
 const MEMBER = 'container-1';
 const LEASE_TOKEN = 1;
@@ -103,41 +104,36 @@ function cell(s: Summary): string {
   return `${round(s.p50us / 1000, 3)} / ${round(s.p99us / 1000, 3)} / ${round(s.meanUs / 1000, 3)}`;
 }
 
+type Sides = { a: () => Promise<unknown>; c: () => Promise<unknown>; b: () => Promise<unknown> };
+type SideName = keyof Sides;
+/** Which side goes first rotates, so none always follows another's GC or socket reuse. */
+const ORDERS: ReadonlyArray<readonly SideName[]> = [['a', 'c', 'b'], ['b', 'a', 'c'], ['c', 'b', 'a']];
+
 /**
- * `calls` pairs per round, A and B alternating (and which goes first alternating too, so neither always follows
- * the other's GC or socket reuse), after `warmup` pairs; one table row per round and one for all rounds.
+ * `calls` triples per round, the three sides interleaved, after `warmup` triples; one table row per round and
+ * one for all rounds. C is a second guard without the check, its own session: C − A is the difference between
+ * two identical sides, the noise floor against which B − A is read.
  */
-async function measurePairs(name: string, a: () => Promise<unknown>, b: () => Promise<unknown>, warmup: number, calls: number, load: number[]): Promise<string[]> {
-  for (let i = 0; i < warmup; i++) {
-    await a();
-    await b();
-  }
+async function measureSides(name: string, sides: Sides, warmup: number, calls: number, load: number[]): Promise<string[]> {
+  for (let i = 0; i < warmup; i++) for (const side of ORDERS[i % ORDERS.length]!) await sides[side]();
   const rows: string[] = [];
-  const all = { a: [] as number[], b: [] as number[] };
+  const all: Record<SideName, number[]> = { a: [], c: [], b: [] };
   for (let r = 0; r < ROUNDS; r++) {
-    const round_ = { a: [] as number[], b: [] as number[] };
-    for (let i = 0; i < calls; i++) {
-      if (i % 2 === 0) {
-        round_.a.push(await timedNs(a));
-        round_.b.push(await timedNs(b));
-      } else {
-        round_.b.push(await timedNs(b));
-        round_.a.push(await timedNs(a));
-      }
-    }
+    const samples: Record<SideName, number[]> = { a: [], c: [], b: [] };
+    for (let i = 0; i < calls; i++) for (const side of ORDERS[i % ORDERS.length]!) samples[side].push(await timedNs(sides[side]));
     load.push(loadavg()[0]!);
-    all.a.push(...round_.a);
-    all.b.push(...round_.b);
-    rows.push(row(name, String(r + 1), summarize(round_.a), summarize(round_.b), false));
+    for (const side of ['a', 'c', 'b'] as const) all[side].push(...samples[side]);
+    rows.push(row(name, String(r + 1), samples, false));
   }
-  rows.push(row(name, `all ${ROUNDS}`, summarize(all.a), summarize(all.b), true));
+  rows.push(row(name, `all ${ROUNDS}`, all, true));
   return rows;
 }
 
-function row(name: string, label: string, a: Summary, b: Summary, bold: boolean): string {
-  const ms = (us: number) => round(us / 1000, 3);
-  const cells = [name, label, cell(a), cell(b), String(ms(b.p50us - a.p50us)), String(ms(b.p99us - a.p99us))];
-  return `| ${cells.map((c) => (bold ? `**${c}**` : c)).join(' | ')} |`;
+function row(name: string, label: string, samples: Record<SideName, number[]>, bold: boolean): string {
+  const [a, c, b] = [summarize(samples.a), summarize(samples.c), summarize(samples.b)];
+  const ms = (us: number) => String(round(us / 1000, 3));
+  const cells = [name, label, cell(a), cell(b), ms(b.p50us - a.p50us), ms(b.p99us - a.p99us), ms(c.p50us - a.p50us), ms(c.p99us - a.p99us)];
+  return `| ${cells.map((x) => (bold ? `**${x}**` : x)).join(' | ')} |`;
 }
 
 /** `credentialDecision` alone, DECISIONS times, each timed: what B does per request that A does not. */
@@ -155,15 +151,15 @@ function measureDecision(key: string, authorization: string): Summary {
 
 export async function run(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'cqa-guard-bench-'));
-  const [serverPort, portA, portB, stubPortA, stubPortB] = (await freePorts(5)) as [number, number, number, number, number];
+  const [serverPort, portA, portC, portB, stubPortA, stubPortC, stubPortB] = (await freePorts(7)) as [number, number, number, number, number, number, number];
   const input = {
     cliPath: resolveMcpPackage().cliPath,
     port: serverPort,
     chromiumPath: locateChromium().executablePath,
     configPath: join(dir, 'config.json'),
     // Each guard forwards the Host its client sent (localhost:<guard port>), as in the process runtime: the
-    // server must accept the Host of both guards.
-    allowedHosts: [`localhost:${portA}`, `127.0.0.1:${portA}`, `localhost:${portB}`, `127.0.0.1:${portB}`],
+    // server must accept the Host of every guard.
+    allowedHosts: [portA, portC, portB].flatMap((port) => [`localhost:${port}`, `127.0.0.1:${port}`]),
   };
   await writeFile(input.configPath, JSON.stringify(buildMcpServerConfig(input)));
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PLAYWRIGHT_MCP_')));
@@ -180,31 +176,44 @@ export async function run(): Promise<string> {
     const key = credentials.keyOf(MEMBER);
     const pool = credentials.forPool(MEMBER);
     const credential = credentials.forLease(MEMBER, 'bench-lease', LEASE_TOKEN);
-    for (const [port, upstreamPort, checked] of [[portA, serverPort, false], [portB, serverPort, true], [stubPortA, stub.port, false], [stubPortB, stub.port, true]] as const) {
+    const plan = [
+      [portA, serverPort, false],
+      [portC, serverPort, false],
+      [portB, serverPort, true],
+      [stubPortA, stub.port, false],
+      [stubPortC, stub.port, false],
+      [stubPortB, stub.port, true],
+    ] as const;
+    for (const [port, upstreamPort, checked] of plan) {
       guards.push(await startMcpGuard(checked ? { port, upstreamPort, key, member: MEMBER } : { port, upstreamPort, key: null }));
       // A fresh guard admits no lease until the pool fences it: the pool's own call, as after every start.
       if (checked) await fenceMember({ containerId: MEMBER, port, credential: pool }, LEASE_TOKEN);
     }
     const none = () => undefined;
-    const a = await openMcpSession(`http://localhost:${portA}/mcp`, credential, none, 'guard-bench-no-check');
-    sessions.push(a);
-    const b = await openMcpSession(`http://localhost:${portB}/mcp`, credential, none, 'guard-bench-check');
-    sessions.push(b);
+    const open = async (port: number, name: string) => {
+      const session = await openMcpSession(`http://localhost:${port}/mcp`, credential, none, name);
+      sessions.push(session);
+      return session;
+    };
+    const a = await open(portA, 'guard-bench-no-check');
+    const c = await open(portC, 'guard-bench-no-check-control');
+    const b = await open(portB, 'guard-bench-check');
 
     const rows: string[] = [];
-    for (const { name, call } of CALLS_MEASURED) rows.push(...(await measurePairs(name, () => call(a), () => call(b), WARMUP, CALLS, load)));
+    for (const { name, call } of CALLS_MEASURED) rows.push(...(await measureSides(name, { a: () => call(a), c: () => call(c), b: () => call(b) }, WARMUP, CALLS, load)));
     const headers = credentialHeaders(credential);
-    rows.push(...(await measurePairs('stub upstream: POST /mcp', () => post(agent, stubPortA, headers), () => post(agent, stubPortB, headers), WARMUP * 10, CALLS * STUB_CALLS_FACTOR, load)));
+    const stubSides = { a: () => post(agent, stubPortA, headers), c: () => post(agent, stubPortC, headers), b: () => post(agent, stubPortB, headers) };
+    rows.push(...(await measureSides('stub upstream: POST /mcp', stubSides, WARMUP * 10, CALLS * STUB_CALLS_FACTOR, load)));
     const decision = measureDecision(key, headers.Authorization!);
     return [
-      `### Guard credential check: one MCP call through the guard without (A) and with (B) the check (${ROUNDS} rounds × ${CALLS} calls per side, ${CALLS * STUB_CALLS_FACTOR} for the stub, alternating, after a warm-up)`,
+      `### Guard credential check: one MCP call through the guard without (A) and with (B) the check (${ROUNDS} rounds × ${CALLS} calls per side, ${CALLS * STUB_CALLS_FACTOR} for the stub, interleaved, after a warm-up)`,
       '',
       `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${machine()}, ${new Date().toISOString()}; 1-minute load average ${load.map((l) => l.toFixed(1)).join(' → ')} (start, then after each round).`,
       '',
-      `A: guard with \`key: null\` (Host/Origin only). B: guard with the member key, fenced to floor ${LEASE_TOKEN}, the lease credential checked (HMAC-SHA256) and stripped on every request. Same server, same client, same header bytes. Target: B − A p99 ≤ ${TARGET_P99_DELTA_MS} ms.`,
+      `A: guard with \`key: null\` (Host/Origin only). B: guard with the member key, fenced to floor ${LEASE_TOKEN}, the lease credential checked (HMAC-SHA256) and stripped on every request. C: a second guard like A, its own session (the control: C − A is the noise between two identical sides). Same server, same client, same header bytes; the three interleaved. Target: B − A p99 ≤ ${TARGET_P99_DELTA_MS} ms.`,
       '',
-      '| call | round | A no check p50 / p99 / mean ms | B check p50 / p99 / mean ms | Δ p50 ms | Δ p99 ms |',
-      '|---|---:|---:|---:|---:|---:|',
+      '| call | round | A no check p50 / p99 / mean ms | B check p50 / p99 / mean ms | B − A p50 ms | B − A p99 ms | control C − A p50 ms | C − A p99 ms |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|',
       ...rows,
       '',
       `\`credentialDecision\` alone (lease credential, ${DECISIONS} calls): p50 ${decision.p50us} µs, p99 ${decision.p99us} µs, mean ${decision.meanUs} µs.`,
