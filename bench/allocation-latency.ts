@@ -6,7 +6,7 @@ import { ContainerPoolManager } from '../src/pool/container-pool-manager.js';
 import { MemoryPoolStore } from '../src/store/memory-store.js';
 import type { PoolStore } from '../src/store/pool-store.js';
 import { RedisPoolStore } from '../src/store/redis-store.js';
-import { FakeCleaner, FakeHealthGate, FakeResetter, FakeRuntime } from '../test/support/fakes.js';
+import { FakeCleaner, FakeFence, FakeHealthGate, FakeResetter, FakeRuntime } from '../test/support/fakes.js';
 import { startTestRedis } from '../test/support/redis-server.js';
 import { summarize, time, type Summary } from './latency.js';
 
@@ -69,6 +69,8 @@ async function benchStore(name: string, store: PoolStore): Promise<Row> {
 async function benchManager(name: string, store: PoolStore): Promise<Row> {
   const runtime = new FakeRuntime();
   const manager = new ContainerPoolManager({
+    // No guard in front of fake members: a fence that only records.
+    fence: new FakeFence().fence,
     config: parsePoolOptions({}),
     store,
     runtime,

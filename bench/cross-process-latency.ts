@@ -8,7 +8,7 @@ import { ContainerPoolManager } from '../src/pool/container-pool-manager.js';
 import { MemoryPoolStore } from '../src/store/memory-store.js';
 import type { PoolStore } from '../src/store/pool-store.js';
 import { RedisPoolStore } from '../src/store/redis-store.js';
-import { FakeCleaner, FakeHealthGate, FakeResetter, FakeRuntime } from '../test/support/fakes.js';
+import { FakeCleaner, FakeFence, FakeHealthGate, FakeResetter, FakeRuntime } from '../test/support/fakes.js';
 import { startTestRedis } from '../test/support/redis-server.js';
 import { summarize, type Summary } from './latency.js';
 
@@ -38,6 +38,8 @@ interface Row {
 async function measure(storeName: Row['store'], store: PoolStore, mode: Mode): Promise<Row> {
   const runtime = new FakeRuntime();
   const manager = new ContainerPoolManager({
+    // No guard in front of fake members: a fence that only records.
+    fence: new FakeFence().fence,
     // A long TTL: the bare client does not renew, and no lease may expire mid-run.
     config: parsePoolOptions({ containers: 2, lease: { ttlMs: 60_000 } }),
     store,

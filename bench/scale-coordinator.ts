@@ -11,12 +11,14 @@ import { startCoordinator } from '../src/coordinator/coordinator-server.js';
 import { ContainerPoolManager } from '../src/pool/container-pool-manager.js';
 import { MemoryPoolStore } from '../src/store/memory-store.js';
 import { RedisPoolStore } from '../src/store/redis-store.js';
-import { FakeCleaner, FakeHealthGate, FakeResetter, FakeRuntime } from '../test/support/fakes.js';
+import { FakeCleaner, FakeFence, FakeHealthGate, FakeResetter, FakeRuntime } from '../test/support/fakes.js';
 
 const redisUrl = process.env.SCALE_REDIS_URL;
 const store = redisUrl ? new RedisPoolStore({ redis: redisUrl, keyPrefix: `bench-scale-${process.pid}` }) : new MemoryPoolStore();
 const runtime = new FakeRuntime();
 const manager = new ContainerPoolManager({
+  // No guard in front of fake members: a fence that only records.
+  fence: new FakeFence().fence,
   // The scale configuration: 2 containers, the default queue bounds (maxConcurrentAllocations 10 = the 10
   // requesters; maxWaitTimeMs 300 s), and the given maxWaitTimeMs when the bench sets one.
   config: parsePoolOptions({
