@@ -2,7 +2,7 @@
 //   1. Origin/Host (issue 5, scenario 10: DNS rebinding): @playwright/mcp checks Host but never Origin, so a page on
 //      a foreign origin could drive the server with a plain cross-origin fetch to localhost. Refused: 403.
 //   2. Lease credential (issue 10, fencing at the resource): every request carries `Authorization: Bearer <cred>`,
-//      an HMAC-signed credential the pool minted with this member's key, for a lease on this member (role
+//      a credential the pool signed (Ed25519) for this member, for a lease on this member (role
 //      'lease', with the lease's fencing token) or for the pool itself (role 'pool': health checks, the fence
 //      call). A lease credential passes only while its token is at or above the member's floor: the pool raises
 //      the floor when a lease ends (POST /cinnamon-qa/fence), and every token the guard admits raises it too, so
@@ -12,7 +12,10 @@
 //
 // Why stateless credentials plus a floor, not a list of live leases pushed to the guard: a grant needs no call
 // to the guard (it stays a store operation), the guard keeps one number per member, and a credential cannot be
-// forged without the key. Lease end is the one moment the guard must hear of (to cut the old holder's
+// forged without the pool's private key. Why a signature rather than an HMAC: the guard holds only the public
+// key, and a member's guard key is readable inside the member (container config, /proc/1/environ); with a
+// shared secret a test that escaped into its member could mint itself credentials for later holders' leases.
+// A verified credential is cached (one verification per lease, not per request). Lease end is the one moment the guard must hear of (to cut the old holder's
 // sessions), and the pool does not hand the member out again until the guard has acknowledged it. A guard that
 // (re)starts admits no lease until the pool sets its floor ("closed"): forgetting to fence fails loudly, never
 // open.
@@ -48,40 +51,88 @@ function mcpRequestRefusal(host, origin, port) {
   return undefined;
 }
 
-/** Version tag of the credential format: `cq1.<claims, base64url JSON>.<HMAC-SHA256, base64url>`. */
+/** Version tag of the credential format: `cq1.<claims, base64url JSON>.<Ed25519 signature, base64url>`. */
 const CREDENTIAL_VERSION = 'cq1';
 /** Where the pool sets a member's floor. Outside /mcp, so no MCP client ever reaches it by accident. */
 const FENCE_PATH = '/cinnamon-qa/fence';
+/**
+ * Liveness of the guard and the server behind it, without a credential (Docker's HEALTHCHECK holds none): 200
+ * when the server answers HTTP, 502 when not. Says nothing else.
+ */
+const HEALTH_PATH = '/cinnamon-qa/health';
 /** Longest Authorization header looked at: a credential is ~200 bytes; anything far longer is not one. */
 const MAX_CREDENTIAL_LENGTH = 2048;
 
-function mac(key, text) {
-  return crypto.createHmac('sha256', key).update(text).digest();
+const publicKeys = new Map();
+
+/** The guard's key (base64 DER SPKI of an Ed25519 public key) as a KeyObject; throws when it is not one. */
+function publicKeyOf(text) {
+  let key = publicKeys.get(text);
+  if (key === undefined) {
+    key = crypto.createPublicKey({ key: Buffer.from(text, 'base64'), format: 'der', type: 'spki' });
+    if (key.asymmetricKeyType !== 'ed25519') throw new TypeError(`not an Ed25519 public key: ${key.asymmetricKeyType}`);
+    publicKeys.set(text, key);
+  }
+  return key;
+}
+
+/** True when `text` is a guard key. */
+function isGuardKey(text) {
+  try {
+    return typeof text === 'string' && text.length > 0 && publicKeyOf(text) !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 /**
- * A member's key from the pool's secret (both hex): HMAC(secret, "cinnamon-qa member <id>"). The guard of a
- * member holds only its own key, so whoever reads it (a test that escaped into that container) can mint
- * credentials for that member alone.
+ * A new key pair for a pool run: `publicKey` (base64 DER SPKI) goes to the members' guards, `privateKey` (a
+ * KeyObject) stays in the pool and signs credentials.
  */
-function memberKey(poolSecret, memberId) {
-  return mac(Buffer.from(poolSecret, 'hex'), `cinnamon-qa member ${memberId}`).toString('hex');
+function newCredentialKeys() {
+  const { publicKey, privateKey } = crypto.generateKeyPairSync('ed25519');
+  return { publicKey: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'), privateKey };
 }
 
 /**
- * Signs claims with a member key (hex): `{ m: memberId, r: 'pool' }` or `{ m, r: 'lease', l: leaseId, t: token }`.
- * The credential is what goes after `Bearer `.
+ * Signs claims with the pool's private key (a KeyObject from newCredentialKeys): `{ m: memberId, r: 'pool' }` or
+ * `{ m, r: 'lease', l: leaseId, t: token }`. The credential is what goes after `Bearer `.
  */
-function signCredential(key, claims) {
+function signCredential(privateKey, claims) {
   const body = `${CREDENTIAL_VERSION}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
-  return `${body}.${mac(Buffer.from(key, 'hex'), body).toString('base64url')}`;
+  return `${body}.${crypto.sign(null, Buffer.from(body), privateKey).toString('base64url')}`;
+}
+
+/** Credentials whose signature was verified, per guard key: a lease's holder sends the same one every request. */
+const verified = new Map();
+const VERIFIED_LIMIT = 1024;
+
+function signatureValid(key, body, signature) {
+  const cacheKey = `${key} ${body}.${signature}`;
+  if (verified.has(cacheKey)) return true;
+  const bytes = Buffer.from(signature, 'base64url');
+  // Checked as text too: Node's base64url decoder skips foreign characters, so other spellings would decode
+  // to the same bytes.
+  if (bytes.length !== 64 || bytes.toString('base64url') !== signature) return false;
+  let ok;
+  try {
+    ok = crypto.verify(null, Buffer.from(body), publicKeyOf(key), bytes);
+  } catch {
+    ok = false;
+  }
+  if (ok) {
+    if (verified.size >= VERIFIED_LIMIT) verified.clear();
+    verified.set(cacheKey, true);
+  }
+  return ok;
 }
 
 /**
  * What the guard does with an Authorization header, as a pure function of its state, so it can be tested
  * exhaustively: `{ admit: true, claims, floor }` (floor: the member's floor after this request) or
  * `{ admit: false, why, ended }` (`ended`: a genuine credential of a lease that is over).
- * - key: the member's key (hex); member: its id ("container-1"); floor: lowest token admitted, or null while
+ * - key: the guard's key (the pool's public key, base64 DER SPKI); member: its id ("container-1"); floor: lowest
+ *   token admitted, or null while
  *   closed (no lease admitted since the guard started, until the pool sets the floor).
  */
 function credentialDecision(key, member, floor, authorization) {
@@ -110,9 +161,7 @@ function credentialDecision(key, member, floor, authorization) {
   }
   // Compared as text: Node's base64url decoder skips foreign characters and unused bits, so decoding first
   // would admit many spellings of one signature.
-  const expected = Buffer.from(mac(Buffer.from(key, 'hex'), `${parts[0]}.${parts[1]}`).toString('base64url'));
-  const given = Buffer.from(parts[2]);
-  if (given.length !== expected.length || !crypto.timingSafeEqual(given, expected)) {
+  if (!signatureValid(key, `${parts[0]}.${parts[1]}`, parts[2])) {
     return { admit: false, why: `credential refused: its signature does not match pool member ${member}'s key (forged, altered, or from another run of the pool); ${hint}` };
   }
   if (!lease) return { admit: true, claims, floor };
@@ -150,6 +199,23 @@ function endUpstreamSession(upstreamPort, port, path, sessionId) {
   });
 }
 
+/** Whether the server behind the guard answers HTTP: GET /mcp without a session (a live server says 400). */
+function upstreamAnswers(upstreamPort, port) {
+  return new Promise((resolve) => {
+    const req = http.request(
+      { host: '127.0.0.1', port: upstreamPort, method: 'GET', path: '/mcp', agent: false, timeout: 2_000, headers: { host: `localhost:${port}` } },
+      (res) => {
+        res.resume();
+        const status = res.statusCode ?? 0;
+        resolve(status !== 403 && status < 500 ? undefined : `the MCP server answered HTTP ${status}`);
+      },
+    );
+    req.on('timeout', () => req.destroy(new Error('no answer within 2 s')));
+    req.on('error', (error) => resolve(`the MCP server did not answer: ${error.message}`));
+    req.end();
+  });
+}
+
 function refuse(req, res, status, why, member) {
   req.resume();
   const headers = { 'content-type': 'text/plain; charset=utf-8' };
@@ -179,7 +245,8 @@ function readJson(req) {
 
 /**
  * Starts the guard on `host`:`port` in front of the server on 127.0.0.1:`upstreamPort`; resolves once it
- * listens, rejects when it cannot. `key` (hex) and `member` (the pool member's id) turn the credential rule on;
+ * listens, rejects when it cannot. `key` (the pool's public key) and `member` (the pool member's id) turn the
+ * credential rule on;
  * `key: null` turns it off (Host/Origin only: for measuring what the check costs, never in a pool). Keep-alive
  * towards clients is Node's default (idle sockets close after 5 s): cleanup validation relies on a finished
  * holder's idle sockets going away.
@@ -187,8 +254,8 @@ function readJson(req) {
  *   included) and is idempotent; unref() lets the process exit while the guard still listens.
  */
 async function startMcpGuard({ port, upstreamPort, host = '127.0.0.1', key, member }) {
-  if (key !== null && (typeof key !== 'string' || !/^[0-9a-f]{64}$/i.test(key) || typeof member !== 'string' || member.length === 0)) {
-    throw new TypeError('startMcpGuard: key must be a member key (64 hex digits, memberKey()) with member set to the member id, or null to turn the credential check off');
+  if (key !== null && (!isGuardKey(key) || typeof member !== 'string' || member.length === 0)) {
+    throw new TypeError('startMcpGuard: key must be the pool\'s public key (base64 DER SPKI, Ed25519; MemberCredentials.keyOf) with member set to the member id, or null to turn the credential check off');
   }
   // Keep-alive to the server so a tool call costs no extra TCP handshake behind the guard.
   const agent = new http.Agent({ keepAlive: true });
@@ -274,7 +341,15 @@ async function startMcpGuard({ port, upstreamPort, host = '127.0.0.1', key, memb
       refuse(req, res, 403, why, member);
       return;
     }
-    const fenceCall = (req.url ?? '').split('?')[0] === FENCE_PATH;
+    const path = (req.url ?? '').split('?')[0];
+    if (path === HEALTH_PATH && req.method === 'GET') {
+      req.resume();
+      void upstreamAnswers(upstreamPort, port).then((problem) =>
+        res.writeHead(problem ? 502 : 200, { 'content-type': 'text/plain; charset=utf-8' }).end(`${problem ?? 'ok'}\n`),
+      );
+      return;
+    }
+    const fenceCall = path === FENCE_PATH;
     if (key === null) {
       if (fenceCall) refuse(req, res, 404, 'fence: this guard checks no credentials, so it has no floor', member);
       else forward(req, res, undefined);
@@ -339,8 +414,8 @@ function main() {
   }
   const key = process.env.MCP_GUARD_KEY ?? '';
   const member = process.env.MCP_GUARD_MEMBER ?? '';
-  if (!/^[0-9a-f]{64}$/i.test(key) || member === '') {
-    console.error('mcp-guard: MCP_GUARD_KEY (the member key, 64 hex digits) and MCP_GUARD_MEMBER (the pool member id) must be set; the pool sets them when it starts the container');
+  if (!isGuardKey(key) || member === '') {
+    console.error('mcp-guard: MCP_GUARD_KEY (the pool\'s public key, base64 DER SPKI, Ed25519) and MCP_GUARD_MEMBER (the pool member id) must be set; the pool sets them when it starts the container');
     process.exit(2);
   }
   startMcpGuard({ port, upstreamPort, host: '0.0.0.0', key, member }).catch((error) => {
@@ -349,5 +424,5 @@ function main() {
   });
 }
 
-module.exports = { mcpRequestRefusal, startMcpGuard, credentialDecision, signCredential, memberKey, FENCE_PATH };
+module.exports = { mcpRequestRefusal, startMcpGuard, credentialDecision, signCredential, newCredentialKeys, FENCE_PATH, HEALTH_PATH };
 if (require.main === module) main();

@@ -26,8 +26,8 @@ export MCP_SERVER_PORT
 # Its pid goes next to the server's: in a container every other process without the marker is a holder's
 # (one that cleared its environment), and cleanup ends it.
 ( unset CINNAMON_QA_SANDBOX; node /opt/mcp/mcp-guard.cjs & echo "$!" >"$MCP_RUNDIR/guard.pid" )
-# The guard's key opens this member to whoever holds it: the server, its browser and whatever they start have
-# no use for it, so it stays out of their environment (it is still in the container's config: docker inspect).
+# The guard's key is the pool's public key (it verifies, it cannot sign): no secret, but the server, its browser
+# and whatever they start have no use for it, so it stays out of their environment.
 unset MCP_GUARD_KEY
 
 cli="/opt/mcp/app/node_modules/@playwright/mcp/cli.js"

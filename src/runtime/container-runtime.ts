@@ -11,7 +11,7 @@ export interface RunContext {
 /** What starting a member needs beyond the run's identity. */
 export interface StartContext extends RunContext {
   /**
-   * The key the guard of a member checks credentials with (MemberCredentials.keyOf, src/runtime/member-credentials.ts):
+   * The public key the guard of a member checks credentials with (MemberCredentials.keyOf, src/runtime/member-credentials.ts):
    * Docker passes it to the container as MCP_GUARD_KEY, the process runtime to its in-process guard.
    */
   guardKey: (memberId: string) => string;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { Agent, createServer, request, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { fencePath, mcpGuardPath, mcpRequestRefusal, startMcpGuard, type McpGuard } from './mcp-guard.js';
+import { fencePath, healthPath, mcpGuardPath, mcpRequestRefusal, startMcpGuard, type McpGuard } from './mcp-guard.js';
 import { credentialHeaders, MemberCredentials } from './member-credentials.js';
 
 let upstream: Server | undefined;
@@ -197,7 +197,7 @@ describe('MCP Origin/Host guard (docker/image/mcp-guard.cjs, the proxy of both r
 
   it('refuses to start in-process with a key that is not a member key, or a key without a member', async () => {
     const port = await guardPort();
-    await expect(startMcpGuard({ port, upstreamPort: port + 1, key: 'abc', member: MEMBER })).rejects.toThrow(/key must be a member key/);
+    await expect(startMcpGuard({ port, upstreamPort: port + 1, key: 'abc', member: MEMBER })).rejects.toThrow(/key must be the pool's public key/);
     await expect(startMcpGuard({ port, upstreamPort: port + 1, key: new MemberCredentials().keyOf(MEMBER) })).rejects.toThrow(/with member set/);
   });
 });
@@ -267,6 +267,22 @@ describe('lease credential rule of the running guard (issue 10)', () => {
     const fence = (body: string, headers: Record<string, string> = pool, method = 'POST') => send(port, method, headers, body, { path: fencePath(), agent: false });
     return { ...server, port, credentials, host, lease, pool, fence };
   }
+
+  it('answers its health path without a credential: 200 while the server answers, 502 once it does not, and nothing else', async () => {
+    const g = await guarded();
+    const health = (headers: Record<string, string> = g.host) => send(g.port, 'GET', headers, undefined, { path: healthPath(), agent: false });
+    const live = await health();
+    expect([live.status, await text(live.chunks)]).toEqual([200, 'ok\n']);
+    // The Host rule still comes first.
+    expect((await health({ host: `attacker.example:${g.port}` })).status).toBe(403);
+    // The server behind it goes away: the guard says so rather than ok.
+    upstream!.closeAllConnections();
+    await new Promise((r) => upstream!.close(r));
+    upstream = undefined;
+    const dead = await health();
+    expect(dead.status).toBe(502);
+    expect(await text(dead.chunks)).toMatch(/^the MCP server did not answer/);
+  });
 
   it('answers a request without a credential, or with a wrong one, 401 with WWW-Authenticate and a text naming the member', async () => {
     const g = await guarded();

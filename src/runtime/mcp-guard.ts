@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { packageRoot } from './package-root.js';
@@ -26,8 +27,9 @@ export interface McpGuardOptions {
   /** Interface to listen on. @defaultValue '127.0.0.1' */
   host?: string;
   /**
-   * The member's key (64 hex digits, {@link memberKey}): every request must carry a credential signed with it.
-   * `null` turns the credential check off (Host/Origin only), for measuring what the check costs; never in a pool.
+   * The pool's public key (base64 DER SPKI, Ed25519; MemberCredentials.keyOf): every request must carry a
+   * credential signed with its private key. `null` turns the credential check off (Host/Origin only), for
+   * measuring what the check costs; never in a pool.
    */
   key: string | null;
   /** The pool member's id (`container-1`): credentials name the member they are for. Required with a key. */
@@ -42,13 +44,21 @@ export type CredentialDecision =
   | { admit: true; claims: CredentialClaims; floor: number | null }
   | { admit: false; why: string; ended?: boolean };
 
+/** A pool run's key pair: the public half goes to the guards, the private half signs credentials. */
+export interface CredentialKeys {
+  /** base64 DER SPKI of an Ed25519 public key. */
+  publicKey: string;
+  privateKey: KeyObject;
+}
+
 interface McpGuardModule {
   mcpRequestRefusal(host: string | undefined, origin: string | undefined, port: number): string | undefined;
   startMcpGuard(options: McpGuardOptions): Promise<McpGuard>;
   credentialDecision(key: string, member: string, floor: number | null, authorization: string | undefined): CredentialDecision;
-  signCredential(key: string, claims: CredentialClaims): string;
-  memberKey(poolSecret: string, memberId: string): string;
+  signCredential(privateKey: KeyObject, claims: CredentialClaims): string;
+  newCredentialKeys(): CredentialKeys;
   FENCE_PATH: string;
+  HEALTH_PATH: string;
 }
 
 /** Where the guard ships: `docker/` is in package.json "files", next to `dist/`. */
@@ -86,22 +96,27 @@ export function mcpRequestRefusal(host: string | undefined, origin: string | und
   return guardModule().mcpRequestRefusal(host, origin, port);
 }
 
+/** The guard's liveness path (no credential; 200 when the server behind it answers HTTP). */
+export function healthPath(): string {
+  return guardModule().HEALTH_PATH;
+}
+
 /**
- * The guard's rule for an Authorization header, given the member's key, id and floor (the lowest lease token
+ * The guard's rule for an Authorization header, given the pool's public key, the member's id and floor (the lowest lease token
  * admitted; null while closed). Admitting a lease credential returns the floor raised to its token.
  */
 export function credentialDecision(key: string, member: string, floor: number | null, authorization: string | undefined): CredentialDecision {
   return guardModule().credentialDecision(key, member, floor, authorization);
 }
 
-/** A credential (what follows `Bearer `) for `claims`, signed with a member key. */
-export function signCredential(key: string, claims: CredentialClaims): string {
-  return guardModule().signCredential(key, claims);
+/** A credential (what follows `Bearer `) for `claims`, signed with the pool's private key. */
+export function signCredential(privateKey: KeyObject, claims: CredentialClaims): string {
+  return guardModule().signCredential(privateKey, claims);
 }
 
-/** The member key the guard of `memberId` holds, derived from the pool's secret (both hex). */
-export function memberKey(poolSecret: string, memberId: string): string {
-  return guardModule().memberKey(poolSecret, memberId);
+/** A new Ed25519 key pair for a pool run. */
+export function newCredentialKeys(): CredentialKeys {
+  return guardModule().newCredentialKeys();
 }
 
 /** The path the pool POSTs `{"floor": token}` to, with a pool credential, to end every lease below `token`. */

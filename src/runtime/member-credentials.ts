@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { memberKey, signCredential } from './mcp-guard.js';
+import { newCredentialKeys, signCredential, type CredentialKeys } from './mcp-guard.js';
 
 /** Header a request to a pool member carries its credential in (the guard strips it before the server). */
 export const CREDENTIAL_HEADER = 'Authorization';
@@ -10,34 +9,34 @@ export function credentialHeaders(credential: string): Record<string, string> {
 }
 
 /**
- * The pool's credentials for its members (docker/image/mcp-guard.cjs checks them). One random secret per pool
- * run; each member's guard gets only its own key, derived from it ({@link memberKey}), so a member's key opens
- * that member alone. Lease credentials go to the holder with the grant; pool credentials are for the pool's own
- * calls (health checks, the fence). Nothing of it is stored: a new run mints a new secret, and credentials of an
- * earlier run are refused.
+ * The pool's credentials for its members (docker/image/mcp-guard.cjs checks them). One Ed25519 key pair per pool
+ * run: the guards get the public key only, so nothing a member holds can sign a credential; each credential
+ * names its member, so one for container-1 opens nothing else. Lease credentials go to the holder with the
+ * grant; pool credentials are for the pool's own calls (health checks, the fence). Nothing of it is stored: a
+ * new run makes a new pair, and credentials of an earlier run are refused.
  */
 export class MemberCredentials {
-  private readonly keys = new Map<string, string>();
+  private readonly poolCredentials = new Map<string, string>();
 
-  constructor(private readonly secret: string = randomBytes(32).toString('hex')) {}
+  constructor(private readonly keys: CredentialKeys = newCredentialKeys()) {}
 
-  /** The key the guard of `memberId` is started with (64 hex digits). */
-  keyOf(memberId: string): string {
-    let key = this.keys.get(memberId);
-    if (key === undefined) {
-      key = memberKey(this.secret, memberId);
-      this.keys.set(memberId, key);
-    }
-    return key;
+  /** The key the guard of `memberId` is started with: the pool's public key (base64 DER SPKI). */
+  keyOf(_memberId: string): string {
+    return this.keys.publicKey;
   }
 
   /** The holder's credential for lease `leaseId` with fencing token `token` on `memberId`. */
   forLease(memberId: string, leaseId: string, token: number): string {
-    return signCredential(this.keyOf(memberId), { m: memberId, r: 'lease', l: leaseId, t: token });
+    return signCredential(this.keys.privateKey, { m: memberId, r: 'lease', l: leaseId, t: token });
   }
 
   /** The pool's own credential for `memberId`: admitted whoever holds the member, never cut by a fence. */
   forPool(memberId: string): string {
-    return signCredential(this.keyOf(memberId), { m: memberId, r: 'pool' });
+    let credential = this.poolCredentials.get(memberId);
+    if (credential === undefined) {
+      credential = signCredential(this.keys.privateKey, { m: memberId, r: 'pool' });
+      this.poolCredentials.set(memberId, credential);
+    }
+    return credential;
   }
 }

@@ -58,7 +58,8 @@ export function hardenedContainerOptions(input: ContainerOptionsInput): Docker.C
     // The sandbox marker (the container name, unique on this Docker host) is inherited by everything started
     // in the container: cleanup finds what a holder double-forked, re-parented to init, by it. mcp-exec hands
     // its value to exec'd commands as MCP_SANDBOX.
-    // MCP_GUARD_KEY / MCP_GUARD_MEMBER: the guard's key and member id (start-mcp.sh keeps them from the server).
+    // MCP_GUARD_KEY / MCP_GUARD_MEMBER: the pool's public key and the member id, for the guard (start-mcp.sh keeps
+    // them from the server).
     Env: [
       ...Object.entries(serverEnv).map(([k, v]) => `${k}=${v}`),
       `MCP_PORT=${spec.port}`,
