@@ -18,7 +18,7 @@ import { ProcessRuntime } from '../../../src/runtime/process/process-runtime.js'
 import { MemoryPoolStore } from '../../../src/store/memory-store.js';
 import { dockerUnavailableReason } from '../../support/docker.js';
 import { freePorts } from '../../support/ports.js';
-import { recordGuardKeys, type GuardKeys } from './guard-keys.js';
+import { capturePoolCredentials, type PoolCredentials } from './pool-credentials.js';
 
 export { openBrowser, textOf, type Browser } from './mcp-browser.js';
 
@@ -49,7 +49,7 @@ export function poolImage(): Promise<string> {
 }
 
 /** A real pool on either runtime: createPoolManager + memory store, members on free ports. */
-export interface MemberPool extends GuardKeys {
+export interface MemberPool extends PoolCredentials {
   kind: 'docker' | 'process';
   manager: ContainerPoolManager;
   runtime: ContainerRuntime;
@@ -77,7 +77,7 @@ async function startPool<R extends ContainerRuntime>(label: string, options: Poo
   });
   const clock = new SystemClock();
   const runtime = await runtimeFor(clock);
-  const keys = recordGuardKeys(runtime);
+  const credentials = capturePoolCredentials(runtime);
   const manager = createPoolManager({ config, runtime, store: new MemoryPoolStore(), clock });
   try {
     await manager.initialize();
@@ -85,7 +85,7 @@ async function startPool<R extends ContainerRuntime>(label: string, options: Poo
     await manager.shutdown().catch(() => undefined);
     throw error;
   }
-  return { manager, runtime, config, poolId, keyOf: keys.keyOf, poolCredential: keys.poolCredential };
+  return { manager, runtime, config, poolId, poolCredential: credentials.poolCredential };
 }
 
 /** A real pool: createPoolManager + DockerRuntime + memory store, `containers` hardened containers on free ports. */
