@@ -20,7 +20,7 @@ import { startFakePool, snapshotStore, until, type FakePool } from './support/fa
 import { bearer, callTool, initialize, listTools } from './support/mcp-raw.js';
 import { dockerGate, openBrowser, startMemberPool, until as untilWithin, type MemberPool } from './support/real-pool.js';
 import { reportFault } from './support/report.js';
-import { startWorker, type WorkerProcess } from './support/worker-process.js';
+import { endWorkers, startWorker, type WorkerProcess } from './support/worker-process.js';
 
 const REPEATS = 3;
 const TTL_MS = 1_500;
@@ -39,10 +39,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const w of workers) {
-    w.child.kill('SIGCONT');
-    await w.kill();
-  }
+  await endWorkers(workers);
   client?.close();
   await coordinator?.close();
   await pool?.manager.shutdown();
@@ -124,10 +121,7 @@ for (const kind of ['process', 'docker'] as const) {
     });
 
     afterAll(async () => {
-      for (const w of paused) {
-        w.child.kill('SIGCONT');
-        await w.kill();
-      }
+      await endWorkers(paused);
       pools?.close();
       await server?.close();
       await members?.close();

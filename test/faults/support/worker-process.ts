@@ -70,3 +70,11 @@ export function startWorker(coordinator: { url: string; token: string }, testRun
     },
   };
 }
+
+/** Ends workers a scenario may have left paused: SIGCONT first (a stopped process would not die until resumed). */
+export async function endWorkers(workers: readonly WorkerProcess[]): Promise<void> {
+  for (const w of workers) {
+    w.child.kill('SIGCONT');
+    await w.kill();
+  }
+}
