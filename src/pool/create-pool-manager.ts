@@ -17,6 +17,8 @@ export interface CreatePoolManagerOptions {
   clock?: Clock;
   logger?: PoolLogger;
   runId?: string;
+  /** The run's member credentials (a program that signs as the pool does passes its own). @defaultValue a new set */
+  credentials?: MemberCredentials;
 }
 
 /**
@@ -28,7 +30,7 @@ export function createPoolManager(options: CreatePoolManagerOptions): ContainerP
   const { config, runtime, store } = options;
   const clock = options.clock ?? new SystemClock();
   // One secret per run: the members' guards get keys from it, the gate and the holders credentials.
-  const credentials = new MemberCredentials();
+  const credentials = options.credentials ?? new MemberCredentials();
   const health = new HealthChecker({ config: config.health, runtime, clock, credentialFor: (id) => credentials.forPool(id) });
   const portOf = (id: string) => {
     const spec = config.containerSpecs.find((s) => s.id === id);

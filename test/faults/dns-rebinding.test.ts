@@ -24,7 +24,7 @@ import { MemoryPoolStore } from '../../src/store/memory-store.js';
 import { dockerUnavailableReason } from '../support/docker.js';
 import { freePorts } from '../support/ports.js';
 import { snapshotStore, startFakePool, uniquePoolId } from './support/fake-pool.js';
-import { capturePoolCredentials } from './support/pool-credentials.js';
+import { MemberCredentials } from '../../src/runtime/member-credentials.js';
 import { bearer, INITIALIZE } from './support/mcp-raw.js';
 import { rawRequest } from './support/raw-http.js';
 import { reportFault } from './support/report.js';
@@ -80,10 +80,10 @@ async function startRealPool(kind: 'process' | 'docker'): Promise<{ manager: Con
   const [port] = await freePorts(1);
   const config = parsePoolOptions({ poolId, containerSpecs: [{ id: 'container-1', name: `${poolId}-1`, port: port! }] });
   const runtime: ContainerRuntime = kind === 'process' ? new ProcessRuntime({ rootDir: root, clock }) : new DockerRuntime({ image: image!, clock });
-  const credentials = capturePoolCredentials(runtime);
-  const manager = createPoolManager({ config, runtime, store: new MemoryPoolStore(), clock });
+  const credentials = new MemberCredentials();
+  const manager = createPoolManager({ config, runtime, store: new MemoryPoolStore(), clock, credentials });
   await manager.initialize();
-  return { manager, port: port!, authorization: bearer(credentials.poolCredential('container-1')) };
+  return { manager, port: port!, authorization: bearer(credentials.forPool('container-1')) };
 }
 
 for (const kind of ['process', 'docker'] as const) {

@@ -18,7 +18,7 @@ import { ProcessRuntime } from '../../../src/runtime/process/process-runtime.js'
 import { MemoryPoolStore } from '../../../src/store/memory-store.js';
 import { dockerUnavailableReason } from '../../support/docker.js';
 import { freePorts } from '../../support/ports.js';
-import { capturePoolCredentials, type PoolCredentials } from './pool-credentials.js';
+import { MemberCredentials } from '../../../src/runtime/member-credentials.js';
 
 export { openBrowser, textOf, type Browser } from './mcp-browser.js';
 
@@ -49,7 +49,9 @@ export function poolImage(): Promise<string> {
 }
 
 /** A real pool on either runtime: createPoolManager + memory store, members on free ports. */
-export interface MemberPool extends PoolCredentials {
+export interface MemberPool {
+  /** The pool's own credential for a member (what its health checks and the fence send): admitted whoever holds it. */
+  poolCredential(containerId: string): string;
   kind: 'docker' | 'process';
   manager: ContainerPoolManager;
   runtime: ContainerRuntime;
@@ -77,15 +79,15 @@ async function startPool<R extends ContainerRuntime>(label: string, options: Poo
   });
   const clock = new SystemClock();
   const runtime = await runtimeFor(clock);
-  const credentials = capturePoolCredentials(runtime);
-  const manager = createPoolManager({ config, runtime, store: new MemoryPoolStore(), clock });
+  const credentials = new MemberCredentials();
+  const manager = createPoolManager({ config, runtime, store: new MemoryPoolStore(), clock, credentials });
   try {
     await manager.initialize();
   } catch (error) {
     await manager.shutdown().catch(() => undefined);
     throw error;
   }
-  return { manager, runtime, config, poolId, poolCredential: credentials.poolCredential };
+  return { manager, runtime, config, poolId, poolCredential: (id: string) => credentials.forPool(id) };
 }
 
 /** A real pool: createPoolManager + DockerRuntime + memory store, `containers` hardened containers on free ports. */
