@@ -1,5 +1,7 @@
 // The same kind of check as elsewhere, without tests/support: `mcpContainer.client` is a plain MCP SDK
 // client connected to this test's container, and every browser action is one tool call.
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { test, expect } from '../../fixtures/index.js';
 
 test.use({ priority: 'high' });
@@ -26,4 +28,29 @@ test('calling the MCP tools directly', async ({ mcpContainer }) => {
 
   const result = await client.callTool({ name: 'browser_evaluate', arguments: { function: '() => document.cookie' } });
   expect(JSON.stringify(result.content)).toContain('cart_count=1');
+});
+
+// A client of your own: only the holder of this container's lease reaches it, so send `mcpContainer.headers`
+// (the lease's credential) with every request. Without them the container answers 401.
+test('a client of your own: mcpContainer.url with mcpContainer.headers', async ({ mcpContainer }) => {
+  const initialize = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'no credential', version: '1' } } };
+  const refused = await fetch(mcpContainer.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify(initialize),
+  });
+  expect(refused.status).toBe(401);
+
+  const transport = new StreamableHTTPClientTransport(new URL(mcpContainer.url), { requestInit: { headers: mcpContainer.headers } });
+  const client = new Client({ name: 'my own client', version: '1' });
+  await client.connect(transport);
+  try {
+    await client.callTool({ name: 'browser_navigate', arguments: { url: mcpContainer.appUrl('http://localhost:4173/') } });
+    const snapshot = await client.callTool({ name: 'browser_snapshot', arguments: {} });
+    expect(JSON.stringify(snapshot.content)).toContain('Cinnamon Roll');
+  } finally {
+    // Ends the session on the server (its browser context with it); the pool would end it at the lease's end.
+    await transport.terminateSession();
+    await client.close();
+  }
 });
