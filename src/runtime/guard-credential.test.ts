@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { credentialDecision, newCredentialKeys, signCredential, type CredentialClaims, type CredentialDecision } from './mcp-guard.js';
 
-// Property tests of the guard's credential rule (docker/image/mcp-guard.cjs credentialDecision, issue 10): what
+// Property tests of the guard's credential rule (docker/image/guard-credential.cjs credentialDecision, issue 10): what
 // a genuine credential, a tampered one, one of another member or run, an ended lease and a rolled-back token get.
 
 type LeaseClaims = Extract<CredentialClaims, { r: 'lease' }>;
