@@ -17,9 +17,10 @@ import { machine, round, summarize, type Summary } from './latency.js';
 /**
  * What the guard's credential check costs one MCP call (issue 10): one real @playwright/mcp server, two guards
  * from docker/image/mcp-guard.cjs in front of it (the process runtime's in-process guard): A with `key: null`
- * (Host/Origin only), B with a member key, fenced to floor 1 by the pool's own fence call, and the holder's
- * lease credential (token 1). One MCP session through each, opened by the fixture's client; the only difference
- * between A and B is the check (both send the same Authorization header: A forwards it, B checks and strips it).
+ * (Host/Origin only), B with the pool's public key, fenced to floor 1 by the pool's own fence call, and the
+ * holder's lease credential (token 1). One MCP session through each, opened by the fixture's client; the only
+ * difference between A and B is the check (both send the same Authorization header: A forwards it, B checks and
+ * strips it).
  * A third guard C, like A with a session of its own, is the control: C − A is what two identical sides differ by
  * on this machine, the scale against which B − A is read. Calls interleave A, C, B (the order rotating) so all
  * sides see the same load, in ROUNDS rounds of CALLS each (ten times as many for the stub below) after a warm-up.
@@ -31,7 +32,10 @@ import { machine, round, summarize, type Summary } from './latency.js';
  * On a loaded 2-core machine a real call varies by tens of ms, far more than the check can cost, so two more
  * rows bound the check itself: the same A/B pair of guards in front of a stub upstream that answers a fixed
  * JSON-RPC result at once (the guard's whole path, no server noise), and `credentialDecision` alone (the work
- * B does that A does not).
+ * B does that A does not). B verifies a credential's Ed25519 signature once and then finds it in its cache, so
+ * the sides above measure the cached path (a lease's later requests); the first request of a lease is measured
+ * on `credentialDecision` alone, over FRESH_CREDENTIALS new lease credentials, each decided twice in a row:
+ * first uncached (signature verified), then cached.
  */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const CALLS = Number(process.env.BENCH_CALLS ?? 300);
@@ -40,6 +44,8 @@ const MEMBER = 'container-1';
 const LEASE_TOKEN = 1;
 const TARGET_P99_DELTA_MS = 1;
 const DECISIONS = 20_000;
+/** New lease credentials (new token each) for the first-request row: each costs one signature to make. */
+const FRESH_CREDENTIALS = Number(process.env.BENCH_FRESH ?? 5_000);
 /** The stub rows are ~50× cheaper than a real call: more of them, for a p99 that rests on more than a few samples. */
 const STUB_CALLS_FACTOR = 10;
 
@@ -149,6 +155,27 @@ function measureDecision(key: string, authorization: string): Summary {
   return summarize(samples);
 }
 
+/**
+ * The first request of a lease against its later ones: FRESH_CREDENTIALS lease credentials with new tokens (signed
+ * outside the timing), each decided twice in a row; the first decision verifies the signature, the second finds
+ * it in the guard's cache.
+ */
+function measureFirstRequest(credentials: MemberCredentials, key: string): { fresh: Summary; cached: Summary } {
+  const fresh: number[] = [];
+  const cached: number[] = [];
+  for (let i = 0; i < FRESH_CREDENTIALS + WARMUP; i++) {
+    const authorization = credentialHeaders(credentials.forLease(MEMBER, `bench-lease-${i}`, LEASE_TOKEN + 1 + i)).Authorization!;
+    for (const samples of [fresh, cached]) {
+      const start = process.hrtime.bigint();
+      const decision = credentialDecision(key, MEMBER, LEASE_TOKEN, authorization);
+      const ns = Number(process.hrtime.bigint() - start);
+      if (!decision.admit) throw new Error(`the bench's own credential was refused: ${decision.why}`);
+      if (i >= WARMUP) samples.push(ns);
+    }
+  }
+  return { fresh: summarize(fresh), cached: summarize(cached) };
+}
+
 export async function run(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'cqa-guard-bench-'));
   const [serverPort, portA, portC, portB, stubPortA, stubPortC, stubPortB] = (await freePorts(7)) as [number, number, number, number, number, number, number];
@@ -170,6 +197,7 @@ export async function run(): Promise<string> {
   const guards: McpGuard[] = [];
   const sessions: McpSession[] = [];
   const load: number[] = [loadavg()[0]!];
+  const startedAt = new Date().toISOString();
   try {
     await waitForPort(serverPort, 60_000);
     const credentials = new MemberCredentials();
@@ -205,18 +233,23 @@ export async function run(): Promise<string> {
     const stubSides = { a: () => post(agent, stubPortA, headers), c: () => post(agent, stubPortC, headers), b: () => post(agent, stubPortB, headers) };
     rows.push(...(await measureSides('stub upstream: POST /mcp', stubSides, WARMUP * 10, CALLS * STUB_CALLS_FACTOR, load)));
     const decision = measureDecision(key, headers.Authorization!);
+    const first = measureFirstRequest(credentials, key);
+    load.push(loadavg()[0]!);
+    const us = (s: Summary) => `p50 ${s.p50us} µs, p99 ${s.p99us} µs, mean ${s.meanUs} µs`;
     return [
       `### Guard credential check: one MCP call through the guard without (A) and with (B) the check (${ROUNDS} rounds × ${CALLS} calls per side, ${CALLS * STUB_CALLS_FACTOR} for the stub, interleaved, after a warm-up)`,
       '',
-      `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${machine()}, ${new Date().toISOString()}; 1-minute load average ${load.map((l) => l.toFixed(1)).join(' → ')} (start, then after each round).`,
+      `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, ${machine()}, ${startedAt} → ${new Date().toISOString()}; 1-minute load average ${load.map((l) => l.toFixed(1)).join(' → ')} (start, after each round, after the decision rows).`,
       '',
-      `A: guard with \`key: null\` (Host/Origin only). B: guard with the member key, fenced to floor ${LEASE_TOKEN}, the lease credential checked (HMAC-SHA256) and stripped on every request. C: a second guard like A, its own session (the control: C − A is the noise between two identical sides). Same server, same client, same header bytes; the three interleaved. Target: B − A p99 ≤ ${TARGET_P99_DELTA_MS} ms.`,
+      `A: guard with \`key: null\` (Host/Origin only). B: guard with the pool's public key, fenced to floor ${LEASE_TOKEN}, the lease credential checked (Ed25519 signature verified on its first request, a cache lookup after) and stripped on every request. C: a second guard like A, its own session (the control: C − A is the noise between two identical sides). Same server, same client, same header bytes; the three interleaved. Target: B − A p99 ≤ ${TARGET_P99_DELTA_MS} ms.`,
       '',
       '| call | round | A no check p50 / p99 / mean ms | B check p50 / p99 / mean ms | B − A p50 ms | B − A p99 ms | control C − A p50 ms | C − A p99 ms |',
       '|---|---:|---:|---:|---:|---:|---:|---:|',
       ...rows,
       '',
-      `\`credentialDecision\` alone (lease credential, ${DECISIONS} calls): p50 ${decision.p50us} µs, p99 ${decision.p99us} µs, mean ${decision.meanUs} µs.`,
+      `\`credentialDecision\` alone, the same lease credential ${DECISIONS} times (cached, as on B above): ${us(decision)}.`,
+      '',
+      `First request of a lease against later ones (\`credentialDecision\`, ${FRESH_CREDENTIALS} new lease credentials, each decided twice in a row): first, signature verified: ${us(first.fresh)}; second, cached: ${us(first.cached)}.`,
     ].join('\n');
   } finally {
     for (const s of sessions) await s.close();
