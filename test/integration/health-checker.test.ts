@@ -97,7 +97,7 @@ describe('HealthChecker against real @playwright/mcp servers', () => {
     expect(error.message).toMatch(/connect as http:\/\/localhost:\d+\/mcp/);
   });
 
-  it('without the pool\'s credential (or with another run\'s) the guard refuses the mcp stage: 401 naming the member, fast', async () => {
+  it('without the pool\'s credential (or with another run\'s) the guard refuses the mcp stage at once: 401 naming the member', async () => {
     const [first] = specs;
     const checkers = [
       new HealthChecker({ runtime, config: { stageTimeoutMs: STAGE_TIMEOUT_MS } }),
@@ -109,8 +109,9 @@ describe('HealthChecker against real @playwright/mcp servers', () => {
       expect(report.stages[1]?.error).toMatch(/401/);
       expect(report.stages[1]?.error).toMatch(i === 0 ? /no credential/ : /signature does not match/);
       expect(report.stages[1]?.error).toContain(`pool member ${first!.id}`);
-      // Refused, not timed out: a 4xx is not retried until the budget is spent.
-      expect(report.stages[1]!.durationMs).toBeLessThan(FAST_MS);
+      // Refused, not timed out: a 4xx ends the stage at once (the retry loop's error reads "no MCP answer ...
+      // within the budget" instead), whatever the machine's load.
+      expect(report.stages[1]?.error).toMatch(/refused the MCP handshake: HTTP 401/);
     }
   });
 
