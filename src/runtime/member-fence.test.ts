@@ -5,6 +5,7 @@ import { PoolError } from '../errors/pool-error.js';
 import { startMcpGuard, type McpGuard } from './mcp-guard.js';
 import { credentialHeaders, MemberCredentials } from './member-credentials.js';
 import { fenceMember } from './member-fence.js';
+import { freePort } from '../../test/support/ports.js';
 
 const MEMBER = 'container-1';
 const servers: Server[] = [];
@@ -23,14 +24,6 @@ async function listen(server: Server, port = 0): Promise<number> {
   servers.push(server);
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   return (server.address() as AddressInfo).port;
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as AddressInfo;
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 /**
