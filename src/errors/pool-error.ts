@@ -103,6 +103,17 @@ export const POOL_ERROR_CODES = [
    * run's globalSetup is running and the worker sees its CINNAMON_POOL_URL.
    */
   'COORDINATOR_UNAVAILABLE',
+
+  // ---- a pool shared across machines (issue 11) ----
+  /** Another live agent holds this host id. Stop it, wait for its host lease to run out, or use another --host-id. */
+  'HOST_TAKEN',
+  /**
+   * A host agent wrote with an epoch that no longer holds its host lease (it was reaped, or a newer agent took the
+   * host over): the write was refused. The agent stops serving and claims the host again.
+   */
+  'STALE_EPOCH',
+  /** A shared pool has no live host: start `cinnamon-pool agent` on a machine with containers. */
+  'NO_LIVE_HOST',
 ] as const;
 
 export type PoolErrorCode = (typeof POOL_ERROR_CODES)[number];

@@ -33,6 +33,9 @@ const STATUS_BY_CODE: Readonly<Record<PoolErrorCode, number>> = {
   HEALTH_GATE_FAILED: 500,
   CLEANUP_FAILED: 500,
   RESET_FAILED: 500,
+  HOST_TAKEN: 409,
+  STALE_EPOCH: 409,
+  NO_LIVE_HOST: 503,
 };
 
 export function httpStatusOf(code: PoolErrorCode): number {

@@ -31,6 +31,10 @@ export interface ContainerRecord {
   /** Failures (cleanup, health) since the container was last Available. */
   consecutiveFailures: number;
   lastError?: string;
+  /** Shared pool: the host whose agent keeps this member (src/store/host-registry.ts). Absent on one machine. */
+  hostId?: string;
+  /** Shared pool: the address other machines reach the member at (with `port`). Absent: this machine. */
+  address?: string;
 }
 
 export interface NewRequest {
