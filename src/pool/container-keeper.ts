@@ -10,24 +10,10 @@ import type { RunContext } from '../runtime/container-runtime.js';
 import type { ContainerRecord, Lease } from '../store/pool-store.js';
 import { specOf } from './container-spec-lookup.js';
 import { errorMessage } from './pool-events.js';
+import type { MemberEndpoint, PoolHost } from './pool-host.js';
 import { Recycler, type RecyclerDeps } from './recycler.js';
 
-/**
- * What the allocator needs of the containers it hands out. Today the ContainerKeeper in the same process;
- * with several hosts, a host agent behind the same calls.
- */
-export interface ContainerHost {
-  /** Cleans a container whose lease ended (it is Cleaning) and returns it to the pool; resolves with where it ended up. */
-  recycle(containerId: string): Promise<ContainerState>;
-  /** Resets a leased container in place (its holder keeps it). `holder`: audited as the actor; omit for the pool's own reset on allocation. */
-  resetLeased(lease: Lease, strategy: ResetStrategy, holder?: string): Promise<ResetResult>;
-  /** The credential the holder of `lease` sends to its member's guard (the only one it admits for that lease). */
-  leaseCredential(lease: Lease): string;
-  /** Reads the files of a trace recorded in the container (src/cleanup/trace-files.ts). */
-  readTrace(containerId: string, traceName: string, budgetMs: number): Promise<TraceFile[]>;
-  /** True while cleanup, reset or recovery of the container runs on its host. */
-  isBusy(containerId: string): boolean;
-}
+export type { ContainerHost } from './pool-host.js';
 
 export interface ContainerKeeperDeps extends Omit<RecyclerDeps, 'config' | 'active'> {
   config: PoolConfig;
@@ -39,7 +25,7 @@ export interface ContainerKeeperDeps extends Omit<RecyclerDeps, 'config' | 'acti
  * Keeps one host's containers: starts them and gates them on health, watches them (health monitor), cleans,
  * resets and recovers them (recycler), stops them. It decides nothing about who gets a container.
  */
-export class ContainerKeeper implements ContainerHost {
+export class ContainerKeeper implements PoolHost {
   private readonly monitor: HealthMonitor;
   private readonly recycler: Recycler;
   private monitoring = false;
@@ -169,6 +155,11 @@ export class ContainerKeeper implements ContainerHost {
       }
     }
     return result;
+  }
+
+  async endpoint(containerId: string): Promise<MemberEndpoint> {
+    const { id, name, port } = specOf(this.deps.config.containerSpecs, containerId);
+    return { id, name, port, url: `http://localhost:${port}/mcp` };
   }
 
   leaseCredential(lease: Lease): string {

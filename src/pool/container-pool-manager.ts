@@ -16,6 +16,7 @@ import type { PoolStatus, SystemAnalytics } from './analytics-types.js';
 import { AuditLog } from './audit-log.js';
 import { subscribeAudit } from './audit-subscriber.js';
 import { ContainerKeeper } from './container-keeper.js';
+import type { PoolHost, PoolHostWiring } from './pool-host.js';
 import type { HandBackAdvice } from './hand-back-policy.js';
 import { LeaseAllocator, type Allocation, type ExtensionOptions, type LeaseRef, type ReleaseResult } from './lease-allocator.js';
 import { errorMessage, SILENT_LOGGER, type PoolEventMap, type PoolEventName, type PoolLogger } from './pool-events.js';
@@ -25,15 +26,12 @@ import type { ExtensionDecision, TimeoutRecommendation } from './timeout-manager
 export type { Allocation, ExtensionOptions, LeaseRef, ReleaseResult } from './lease-allocator.js';
 export type { FailureCategory } from './pool-events.js';
 
-export interface ContainerPoolManagerDeps {
-  /** Parsed config: `parsePoolOptions(options)`. */
-  config: PoolConfig;
-  store: PoolStore;
+/** The members of a pool that keeps its own containers (one machine; a host agent for its host). */
+export interface LocalMembers {
   runtime: ContainerRuntime;
   health: HealthGate;
   cleaner: ContainerCleaner;
   resetter: ContainerResetter;
-  clock?: Clock;
   /**
    * The run's member credentials: each member's guard gets its key at start, holders get a lease credential
    * with the grant. Must be the set the `health` gate signs with. @defaultValue a new random set
@@ -41,10 +39,24 @@ export interface ContainerPoolManagerDeps {
   credentials?: MemberCredentials;
   /** Tells a member's guard which leases are over. @defaultValue fenceMember (HTTP to the member's guard) */
   fence?: MemberFence;
+  host?: undefined;
+}
+
+/** The members of a pool kept elsewhere (a shared pool's shard: host agents keep them). */
+export interface HostedMembers {
+  /** Builds the host the pool hands its members out from (RemoteHosts in a shared pool). */
+  host: (wiring: PoolHostWiring) => PoolHost;
+}
+
+export type ContainerPoolManagerDeps = {
+  /** Parsed config: `parsePoolOptions(options)`. */
+  config: PoolConfig;
+  store: PoolStore;
+  clock?: Clock;
   /** Identifies this run in container labels and audit events. @defaultValue a random id */
   runId?: string;
   logger?: PoolLogger;
-}
+} & (LocalMembers | HostedMembers);
 
 type Phase = 'new' | 'starting' | 'running' | 'closing' | 'closed';
 
@@ -64,7 +76,7 @@ export class ContainerPoolManager extends EventEmitter {
   private readonly logger: PoolLogger;
   private readonly audit: AuditLog;
   private readonly allocator: LeaseAllocator;
-  private readonly keeper: ContainerKeeper;
+  private readonly keeper: PoolHost;
   private readonly scheduler: PoolScheduler;
   private phase: Phase = 'new';
   private closing: Promise<void> | undefined;
@@ -83,18 +95,24 @@ export class ContainerPoolManager extends EventEmitter {
     this.audit = new AuditLog(this.store, this.clock, { onError: (error) => this.report(error, 'audit flush') });
     // First listener: each event is in the audit trail before anyone else reacts to it.
     subscribeAudit(this, this.audit, this.runId);
-    this.keeper = new ContainerKeeper({
+    const wiring: PoolHostWiring = {
       ...shared,
-      credentials: deps.credentials ?? new MemberCredentials(),
-      fence: deps.fence ?? fenceMember,
-      runtime: deps.runtime,
-      health: deps.health,
-      cleaner: deps.cleaner,
-      resetter: deps.resetter,
       cleanupLevel: () => this.allocator.resources.cleanupLevel(),
       phase: () => this.phase,
       onAvailable: () => this.scheduler.kick(),
-    });
+    };
+    this.keeper =
+      deps.host !== undefined
+        ? deps.host(wiring)
+        : new ContainerKeeper({
+            ...wiring,
+            credentials: deps.credentials ?? new MemberCredentials(),
+            fence: deps.fence ?? fenceMember,
+            runtime: deps.runtime,
+            health: deps.health,
+            cleaner: deps.cleaner,
+            resetter: deps.resetter,
+          });
     this.allocator = new LeaseAllocator({ ...shared, host: this.keeper, assertRunning: () => this.assertRunning(), startedAt: () => this.startedAt });
     this.scheduler = new PoolScheduler({
       ...shared,
@@ -256,6 +274,21 @@ export class ContainerPoolManager extends EventEmitter {
   resetContainer(containerId: string, strategy: ResetStrategy = 'hard'): Promise<ResetResult> {
     this.assertRunning();
     return this.keeper.resetIdle(containerId, strategy);
+  }
+
+  /**
+   * Cleans containers whose lease ended elsewhere (a shard of a shared pool released it, or its lease expired
+   * there): each one of this pool's that is Cleaning with no cleanup running here is recycled now. A host agent
+   * calls it on the store's recycle notification; the sweep's orphan adoption is the slow fallback.
+   */
+  async recycleReleased(containerIds: readonly string[]): Promise<void> {
+    if (this.phase !== 'running') return;
+    const ours = new Set(this.config.containerSpecs.map((s) => s.id));
+    for (const id of containerIds) {
+      if (!ours.has(id) || this.keeper.isBusy(id)) continue;
+      const record = await this.store.getContainer(id).catch(() => undefined);
+      if (record?.state === 'Cleaning') void this.keeper.recycle(id).catch((e: unknown) => this.report(e, `recycle ${id}`));
+    }
   }
 
   // ---------------------------------------------------------------- reading and tuning

@@ -11,8 +11,7 @@ import { AllocationQueue } from './allocation-queue.js';
 import { parseAllocationRequest, type AllocationRequest, type AllocationRequestInput } from './allocation-request.js';
 import type { PoolStatus, SystemAnalytics } from './analytics-types.js';
 import { asPoolAuditEvents } from './audit-events.js';
-import type { ContainerHost } from './container-keeper.js';
-import { specOf } from './container-spec-lookup.js';
+import type { ContainerHost } from './pool-host.js';
 import { adviseHandBack, type HandBackAdvice } from './hand-back-policy.js';
 import { computeAnalytics } from './pool-analytics.js';
 import type { EmitPoolEvent, ReportError } from './pool-events.js';
@@ -111,12 +110,12 @@ export class LeaseAllocator {
       }
       const waitMs = Math.max(0, lease.grantedAt - requestedAt);
       this.resources.recordAllocation(waitMs);
-      const container = specOf(config.containerSpecs, lease.containerId);
+      const container = await this.deps.host.endpoint(lease.containerId);
       emit('containerAllocated', { lease, waitMs, requestedAt, attempts: attempt + 1 });
       if (config.cleanup.resetOnAllocation !== 'none') await this.deps.host.resetLeased(lease, config.cleanup.resetOnAllocation);
       return {
         lease,
-        container: { id: container.id, name: container.name, port: container.port, url: `http://localhost:${container.port}/mcp` },
+        container,
         credential: this.deps.host.leaseCredential(lease),
         waitMs,
         attempts: attempt + 1,

@@ -2,7 +2,7 @@ import type { Clock, TimerHandle } from '../clock/clock.js';
 import { CLEANUP_STAGES } from '../cleanup/cleanup-types.js';
 import type { PoolConfig } from '../config/pool-config.js';
 import type { Grant, PoolStore } from '../store/pool-store.js';
-import type { ContainerHost } from './container-keeper.js';
+import type { PoolHost } from './pool-host.js';
 import type { EmitPoolEvent, PoolLogger, ReportError } from './pool-events.js';
 import type { DegradationChange } from './resource-manager.js';
 
@@ -10,7 +10,7 @@ export interface PoolSchedulerDeps {
   config: Pick<PoolConfig, 'lease' | 'cleanup'>;
   store: PoolStore;
   clock: Clock;
-  host: Pick<ContainerHost, 'recycle' | 'isBusy'>;
+  host: Pick<PoolHost, 'recycle' | 'isBusy' | 'reapLost'>;
   /** Hands grants to the requests waiting here. */
   deliver: (grants: readonly Grant[]) => void;
   /** True when a request is waited for by this coordinator. */
@@ -88,6 +88,10 @@ export class PoolScheduler {
         emit('leaseExpired', { lease });
         logger.warn(`Lease of ${lease.testRunId} on ${lease.containerId} expired (no heartbeat); the container is reclaimed.`);
         void host.recycle(lease.containerId).catch(() => undefined);
+      }
+      for (const { lease, reason } of (await host.reapLost?.()) ?? []) {
+        emit('leaseRevoked', { lease, reason });
+        logger.warn(`Lease of ${lease.testRunId} on ${lease.containerId} ended: ${reason}`);
       }
       await this.adoptOrphanedCleanups(now);
       const queue = await store.listQueue();
