@@ -55,6 +55,18 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        test: {
+          name: 'multihost',
+          include: ['test/multihost/**/*.test.ts'],
+          // Host agents and `playwright test` shards in network namespaces on one bridge (needs root; skipped
+          // otherwise, with the reason): a shard runs the whole example suite, minutes on a loaded machine.
+          testTimeout: 900_000,
+          hookTimeout: 180_000,
+          // Namespaces, a bridge and iptables rules per file, agents and browsers: one file at a time.
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

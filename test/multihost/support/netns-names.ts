@@ -1,0 +1,46 @@
+/**
+ * Every name a test network creates, built in one place from one prefix and a short id, so that a later run can
+ * find a crashed run's leftovers by prefix. Interface names are limited to 15 characters (IFNAMSIZ - 1).
+ */
+
+/** @defaultValue 'cq' */
+export const DEFAULT_NETNS_PREFIX = 'cq';
+const IFNAMSIZ_MAX = 15;
+
+export interface NetworkNames {
+  readonly prefix: string;
+  readonly id: string;
+  /** The bridge in the root namespace, e.g. `cqb-k3x9`. */
+  readonly bridge: string;
+  /** The comment on our iptables rule (how a sweep finds it). */
+  readonly ruleComment: string;
+  namespace(host: string): string;
+  /** Root-side end of host number `index`'s veth pair. */
+  vethRoot(index: number): string;
+  /** The other end, before it moves into the namespace and becomes `eth0`. */
+  vethPeer(index: number): string;
+}
+
+export function networkNames(prefix: string, id: string): NetworkNames {
+  if (!/^[a-z]{1,3}$/.test(prefix)) throw new Error(`netns prefix '${prefix}': use 1-3 lower-case letters (interface names are limited to 15 characters)`);
+  if (!/^[a-z0-9]{1,5}$/.test(id)) throw new Error(`netns id '${id}': use 1-5 lower-case letters or digits`);
+  const checked = (name: string): string => {
+    if (name.length > IFNAMSIZ_MAX) throw new Error(`interface name '${name}' is longer than ${IFNAMSIZ_MAX} characters`);
+    return name;
+  };
+  return {
+    prefix,
+    id,
+    bridge: checked(`${prefix}b-${id}`),
+    ruleComment: `${prefix}-${id}`,
+    namespace: (host) => `${prefix}-${id}-${host}`,
+    vethRoot: (index) => checked(`${prefix}v-${id}-${index}`),
+    vethPeer: (index) => checked(`${prefix}p-${id}-${index}`),
+  };
+}
+
+/** The network id inside a name this module built with `prefix`, or undefined for a name that is not ours. */
+export function idOfName(prefix: string, name: string): string | undefined {
+  const pattern = new RegExp(`^${prefix}(?:b|v|p)?-([a-z0-9]{1,5})(?:-|$)`);
+  return pattern.exec(name)?.[1];
+}
