@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { credentialDecision, newCredentialKeys } from './mcp-guard.js';
-import { CREDENTIAL_HEADER, credentialHeaders, MemberCredentials } from './member-credentials.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { CREDENTIAL_HEADER, credentialHeaders, credentialKeysFromStored, MemberCredentials, storedFromCredentialKeys } from './member-credentials.js';
 
 const SECRET = newCredentialKeys();
 const OTHER_SECRET = newCredentialKeys();
@@ -68,5 +69,30 @@ describe('MemberCredentials (the pool run\'s key pair and the credentials it sig
     expect(CREDENTIAL_HEADER).toBe('Authorization');
     const credential = new MemberCredentials(SECRET).forLease('container-1', 'lease-1', 3);
     expect(credentialHeaders(credential)).toEqual({ Authorization: `Bearer ${credential}` });
+  });
+
+  it('keeps its key pair as text for a shared pool\'s store and signs the same credentials from it (issue 11)', () => {
+    const stored = storedFromCredentialKeys(SECRET);
+    expect(stored.publicKey).toBe(SECRET.publicKey);
+    expect(Buffer.from(stored.privateKey, 'base64').length).toBe(48); // DER PKCS#8 of an Ed25519 key
+    const restored = credentialKeysFromStored(JSON.parse(JSON.stringify(stored)) as typeof stored);
+    expect(restored.publicKey).toBe(SECRET.publicKey);
+    // A credential signed by another participant from the stored pair is admitted by a guard holding the original public key.
+    const credential = new MemberCredentials(restored).forLease('h1-0', 'lease-1', 4);
+    expect(credentialDecision(SECRET.publicKey, 'h1-0', 4, `Bearer ${credential}`).admit).toBe(true);
+    expect(storedFromCredentialKeys(restored)).toEqual(stored);
+  });
+
+  it('refuses stored keys that are not an Ed25519 pair that belongs together', () => {
+    const other = storedFromCredentialKeys(OTHER_SECRET);
+    const mine = storedFromCredentialKeys(SECRET);
+    expect(() => credentialKeysFromStored({ publicKey: other.publicKey, privateKey: mine.privateKey })).toThrow(/does not belong/);
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const ecText = {
+      publicKey: ec.publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
+      privateKey: ec.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64'),
+    };
+    expect(() => credentialKeysFromStored(ecText)).toThrow(/not Ed25519/);
+    expect(() => credentialKeysFromStored({ publicKey: 'nonsense', privateKey: 'nonsense' })).toThrow();
   });
 });

@@ -1,4 +1,39 @@
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { newCredentialKeys, signCredential, type CredentialKeys } from './mcp-guard.js';
+
+/**
+ * A pool's key pair as text, the form a shared pool keeps in its store (the store's StoredSigningKeys has this
+ * shape; runtime may not import store, so the shape is restated here and TypeScript matches them structurally).
+ */
+export interface SigningKeysText {
+  /** base64 DER SPKI (Ed25519). */
+  publicKey: string;
+  /** base64 DER PKCS#8 (Ed25519). */
+  privateKey: string;
+}
+
+/** The key pair as text for the store (Ed25519, DER, base64). */
+export function storedFromCredentialKeys(keys: CredentialKeys): SigningKeysText {
+  return { publicKey: keys.publicKey, privateKey: keys.privateKey.export({ format: 'der', type: 'pkcs8' }).toString('base64') };
+}
+
+/**
+ * The key pair read back from the store. Throws a TypeError when either half is not an Ed25519 key or the halves
+ * do not belong together (a store written by something else): signing with a foreign key would lock every
+ * holder out of its member.
+ */
+export function credentialKeysFromStored(stored: SigningKeysText): CredentialKeys {
+  const privateKey = createPrivateKey({ key: Buffer.from(stored.privateKey, 'base64'), format: 'der', type: 'pkcs8' });
+  const publicKey = createPublicKey({ key: Buffer.from(stored.publicKey, 'base64'), format: 'der', type: 'spki' });
+  if (privateKey.asymmetricKeyType !== 'ed25519' || publicKey.asymmetricKeyType !== 'ed25519') {
+    throw new TypeError(`the stored signing keys are not Ed25519 (private ${privateKey.asymmetricKeyType}, public ${publicKey.asymmetricKeyType})`);
+  }
+  const derived = createPublicKey(privateKey).export({ format: 'der', type: 'spki' }).toString('base64');
+  if (derived !== publicKey.export({ format: 'der', type: 'spki' }).toString('base64')) {
+    throw new TypeError('the stored public key does not belong to the stored private key');
+  }
+  return { publicKey: derived, privateKey };
+}
 
 /** Header a request to a pool member carries its credential in (the guard strips it before the server). */
 export const CREDENTIAL_HEADER = 'Authorization';
