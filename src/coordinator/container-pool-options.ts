@@ -5,12 +5,37 @@ import type { PoolOptionsInput } from '../config/schemas.js';
 import { isPoolError, PoolError } from '../errors/pool-error.js';
 import { RUNTIME_CHOICES } from '../runtime/select-runtime.js';
 
+/** 'local': this run starts its own members; 'shared': host agents keep them, shards only allocate (issue 11). */
+export const POOL_MODES = ['local', 'shared'] as const;
+export type PoolMode = (typeof POOL_MODES)[number];
+/** @defaultValue 'local' */
+export const DEFAULT_POOL_MODE: PoolMode = 'local';
+
+/** Environment variable that overrides the `mode` option (a CI tier switches to a shared pool without code changes). */
+export const MODE_ENV_VAR = 'CINNAMON_POOL_MODE';
+/** Environment variable that overrides the `appHost` option. */
+export const APP_HOST_ENV_VAR = 'CINNAMON_POOL_APP_HOST';
+/** Environment variable that overrides the pool option `poolId` (shards of one CI build name the same pool). */
+export const POOL_ID_ENV_VAR = 'CINNAMON_POOL_ID';
+
 /** @defaultValue '.cinnamon-pool/history.json' (under the config's folder): adaptive-timeout history of the embedded store. */
 export const DEFAULT_HISTORY_FILE = '.cinnamon-pool/history.json';
 
 /** Options of the Playwright plugin itself, next to the pool's own. */
 export const pluginOptionsSchema = z
   .object({
+    /**
+     * 'local': this run starts its own members. 'shared': members are kept by host agents (`cinnamon-pool agent`)
+     * on a Redis every shard shares (needs redisUrl); this run starts none. Env CINNAMON_POOL_MODE overrides.
+     * @defaultValue {@link DEFAULT_POOL_MODE}
+     */
+    mode: z.enum(POOL_MODES).default(DEFAULT_POOL_MODE),
+    /**
+     * Shared mode: the address of this machine that the members' browsers (on other hosts) open the app at;
+     * `appUrl()` rewrites loopback hosts to it. Env CINNAMON_POOL_APP_HOST overrides.
+     * @defaultValue this machine's first non-internal IPv4 address (shared mode only)
+     */
+    appHost: z.string().min(1).max(253).regex(/^[^\s/:@]+$|^\[[0-9a-fA-F:.]+\]$/, 'must be a host name or address, without scheme or port').optional(),
     /** Where containers run; env CINNAMON_POOL_RUNTIME overrides. @defaultValue 'auto' */
     runtime: z.enum(RUNTIME_CHOICES).default('auto'),
     /** `redis://` URL of a shared store; absent → the embedded in-memory store. */
@@ -41,9 +66,10 @@ export interface ParsedContainerPoolOptions {
 
 /**
  * Validates the whole options object at once: one INVALID_OPTIONS error lists every bad path (pool and
- * plugin options alike), with what was given and what is allowed.
+ * plugin options alike), with what was given and what is allowed. CINNAMON_POOL_MODE, CINNAMON_POOL_APP_HOST
+ * and CINNAMON_POOL_ID in `env` override `mode`, `appHost` and `poolId` (a CI tier runs a config unchanged).
  */
-export function parseContainerPoolOptions(input: unknown): ParsedContainerPoolOptions {
+export function parseContainerPoolOptions(input: unknown, env: NodeJS.ProcessEnv = process.env): ParsedContainerPoolOptions {
   if (input !== undefined && (typeof input !== 'object' || input === null || Array.isArray(input))) {
     throw new PoolError('INVALID_OPTIONS', `Invalid withContainerPool options: expected an object, got ${JSON.stringify(input)}.`, { problems: ['(root): expected an object'] });
   }
@@ -57,6 +83,7 @@ export function parseContainerPoolOptions(input: unknown): ParsedContainerPoolOp
     else poolPart[key] = value;
   }
   const problems: string[] = [];
+  applyEnvOverrides(pluginPart, poolPart, env, problems);
   let plugin: PluginOptions | undefined;
   let pool: PoolConfig | undefined;
   try {
@@ -69,6 +96,11 @@ export function parseContainerPoolOptions(input: unknown): ParsedContainerPoolOp
   } catch (error) {
     problems.push(...problemsOf(error));
   }
+  if (plugin?.mode === 'shared' && !plugin.redisUrl) {
+    problems.push(
+      `mode: 'shared' needs redisUrl (the Redis the host agents and every shard share): set redisUrl (or REDIS_URL in the config), or use mode: 'local'${env[MODE_ENV_VAR]?.trim() ? ` (unset ${MODE_ENV_VAR})` : ''}`,
+    );
+  }
   if (problems.length || !plugin || !pool) {
     throw new PoolError(
       'INVALID_OPTIONS',
@@ -77,6 +109,18 @@ export function parseContainerPoolOptions(input: unknown): ParsedContainerPoolOp
     );
   }
   return { pool, plugin };
+}
+
+function applyEnvOverrides(pluginPart: Record<string, unknown>, poolPart: Record<string, unknown>, env: NodeJS.ProcessEnv, problems: string[]): void {
+  const mode = env[MODE_ENV_VAR]?.trim();
+  if (mode) {
+    if ((POOL_MODES as readonly string[]).includes(mode)) pluginPart.mode = mode;
+    else problems.push(`${MODE_ENV_VAR}=${JSON.stringify(mode)} is not a pool mode; use one of ${POOL_MODES.join(', ')}, or unset it`);
+  }
+  const appHost = env[APP_HOST_ENV_VAR]?.trim();
+  if (appHost) pluginPart.appHost = appHost;
+  const poolId = env[POOL_ID_ENV_VAR]?.trim();
+  if (poolId) poolPart.poolId = poolId;
 }
 
 function problemsOf(error: unknown): string[] {

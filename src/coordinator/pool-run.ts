@@ -23,9 +23,12 @@ const FROZEN_COORDINATOR_LIFETIME_MS = 60_000;
 /** @defaultValue 5000 ms: how long a configured Redis gets to answer at start before the run fails. */
 const REDIS_START_TIMEOUT_MS = 5_000;
 
+/** The plugin's options as PoolRun takes them: `mode` absent means 'local'. */
+export type PoolRunPluginOptions = Omit<PluginOptions, 'mode'> & { mode?: PluginOptions['mode'] };
+
 export interface PoolRunOptions {
   pool: PoolConfig;
-  plugin: PluginOptions;
+  plugin: PoolRunPluginOptions;
   /** Folder that relative paths (history file, coordinator file) are resolved against: the config's. */
   baseDir: string;
   /** Where the one-line start message and pool warnings go. @defaultValue stdout/stderr with a prefix */
@@ -177,7 +180,7 @@ export class PoolRun implements AsyncDisposable {
   }
 }
 
-async function openStore(pool: PoolConfig, plugin: PluginOptions, baseDir: string, clock: Clock): Promise<{ store: PoolStore; storeReason: string; history?: HistoryFile }> {
+async function openStore(pool: PoolConfig, plugin: PoolRunPluginOptions, baseDir: string, clock: Clock): Promise<{ store: PoolStore; storeReason: string; history?: HistoryFile }> {
   if (!plugin.redisUrl) {
     const store = new MemoryPoolStore();
     const path = resolve(baseDir, plugin.historyFile ?? DEFAULT_HISTORY_FILE);

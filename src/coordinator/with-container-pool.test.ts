@@ -41,7 +41,7 @@ describe('withContainerPool', () => {
 describe('parseContainerPoolOptions', () => {
   it('splits plugin and pool options and treats undefined as absent', () => {
     const { pool, plugin } = parseContainerPoolOptions({ containers: 1, basePort: 4000, runtime: 'process', redisUrl: undefined });
-    expect(plugin).toEqual({ runtime: 'process' });
+    expect(plugin).toEqual({ runtime: 'process', mode: 'local' });
     expect(pool.containerSpecs).toEqual([expect.objectContaining({ id: 'container-1', name: 'cinnamon-qa-mcp-1', port: 4000 })]);
   });
 

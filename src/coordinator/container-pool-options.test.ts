@@ -1,0 +1,81 @@
+import type { NetworkInterfaceInfo } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { optionsRefusal } from '../../test/support/options-refusal.js';
+import { resolveAppHost } from './app-host.js';
+import { parseContainerPoolOptions } from './container-pool-options.js';
+
+const REDIS = 'redis://127.0.0.1:6390';
+
+describe('parseContainerPoolOptions: mode, appHost and the environment', () => {
+  it("defaults to mode 'local' with no app host", () => {
+    const { plugin } = parseContainerPoolOptions({}, {});
+    expect(plugin.mode).toBe('local');
+    expect(plugin.appHost).toBeUndefined();
+  });
+
+  it("takes mode 'shared' with a redisUrl and an appHost", () => {
+    const { plugin } = parseContainerPoolOptions({ mode: 'shared', redisUrl: REDIS, appHost: '10.0.0.5' }, {});
+    expect(plugin).toMatchObject({ mode: 'shared', redisUrl: REDIS, appHost: '10.0.0.5' });
+  });
+
+  it('CINNAMON_POOL_MODE, CINNAMON_POOL_APP_HOST and CINNAMON_POOL_ID override the options', () => {
+    const { plugin, pool } = parseContainerPoolOptions(
+      { mode: 'local', redisUrl: REDIS, poolId: 'mine', appHost: 'a.example' },
+      { CINNAMON_POOL_MODE: 'shared', CINNAMON_POOL_APP_HOST: '10.231.0.9', CINNAMON_POOL_ID: 'ci-build-7' },
+    );
+    expect(plugin.mode).toBe('shared');
+    expect(plugin.appHost).toBe('10.231.0.9');
+    expect(pool.poolId).toBe('ci-build-7');
+  });
+
+  it('refuses a bad CINNAMON_POOL_MODE, naming the variable and the allowed values', () => {
+    const error = optionsRefusal(() => parseContainerPoolOptions({ redisUrl: REDIS }, { CINNAMON_POOL_MODE: 'cluster' }));
+    expect(error.code).toBe('INVALID_OPTIONS');
+    expect(error.data.problems).toEqual([expect.stringMatching(/^CINNAMON_POOL_MODE="cluster" is not a pool mode; use one of local, shared, or unset it$/)]);
+  });
+
+  it('refuses a bad CINNAMON_POOL_ID as the poolId option is refused', () => {
+    const error = optionsRefusal(() => parseContainerPoolOptions({}, { CINNAMON_POOL_ID: 'has spaces' }));
+    expect(error.code).toBe('INVALID_OPTIONS');
+    expect(error.data.problems).toEqual([expect.stringMatching(/^poolId: /)]);
+  });
+
+  it("refuses mode 'shared' without redisUrl, naming both fixes", () => {
+    const error = optionsRefusal(() => parseContainerPoolOptions({ mode: 'shared' }, {}));
+    expect(error.code).toBe('INVALID_OPTIONS');
+    expect(error.data.problems).toEqual([expect.stringMatching(/mode: 'shared' needs redisUrl.*set redisUrl.*or use mode: 'local'$/)]);
+    const fromEnv = optionsRefusal(() => parseContainerPoolOptions({}, { CINNAMON_POOL_MODE: 'shared' }));
+    expect(fromEnv.data.problems).toEqual([expect.stringMatching(/or use mode: 'local' \(unset CINNAMON_POOL_MODE\)$/)]);
+  });
+
+  it('refuses an appHost with a scheme or a port', () => {
+    for (const appHost of ['http://10.0.0.5', '10.0.0.5:3000']) {
+      const error = optionsRefusal(() => parseContainerPoolOptions({ mode: 'shared', redisUrl: REDIS, appHost }, {}));
+      expect(error.data.problems).toEqual([expect.stringMatching(/^appHost: must be a host name or address/)]);
+    }
+  });
+});
+
+describe('resolveAppHost', () => {
+  const iface = (address: string, internal: boolean, family: 'IPv4' | 'IPv6' = 'IPv4') =>
+    ({ address, internal, family, netmask: '', mac: '', cidr: null }) as NetworkInterfaceInfo;
+
+  it('keeps the option when given', () => {
+    expect(resolveAppHost('app.example', { eth0: [iface('10.0.0.2', false)] })).toEqual({ host: 'app.example', reason: 'appHost' });
+  });
+
+  it('defaults to the first non-internal IPv4, skipping loopback and IPv6', () => {
+    const found = resolveAppHost(undefined, {
+      lo: [iface('127.0.0.1', true)],
+      eth0: [iface('fe80::1', false, 'IPv6'), iface('10.231.0.4', false)],
+      eth1: [iface('192.168.1.9', false)],
+    });
+    expect(found).toEqual({ host: '10.231.0.4', reason: 'first non-internal IPv4, eth0' });
+  });
+
+  it('refuses when there is none, naming the option and the variable', () => {
+    const error = optionsRefusal(() => resolveAppHost(undefined, { lo: [iface('127.0.0.1', true)] }));
+    expect(error.code).toBe('INVALID_OPTIONS');
+    expect(error.message).toMatch(/Set appHost \(or CINNAMON_POOL_APP_HOST\)/);
+  });
+});
