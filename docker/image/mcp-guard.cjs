@@ -24,7 +24,8 @@
 //   - the image: start-mcp.sh runs `node /opt/mcp/mcp-guard.cjs` on 0.0.0.0:$MCP_PORT (the published port) in
 //     front of the server on 127.0.0.1:$MCP_SERVER_PORT, with MCP_GUARD_KEY / MCP_GUARD_MEMBER (main() below);
 //   - the process runtime loads this module in-process (src/runtime/mcp-guard.ts, typed there) and calls
-//     startMcpGuard() on 127.0.0.1:<member port>.
+//     startMcpGuard() on 127.0.0.1:<member port> (a host agent: its bind address, with the advertised host:port
+//     in allowedHosts).
 // Plain Node, CommonJS, no dependencies: the image has nothing but node and this file and guard-credential.cjs
 // (the credential format and the decision on one), which it re-exports. Tested by
 // src/runtime/mcp-guard.test.ts and src/runtime/guard-credential.test.ts.
@@ -36,13 +37,16 @@ const { credentialDecision, signCredential, newCredentialKeys, isGuardKey } = re
  * Why a request must be refused (403), or undefined when it may pass. `port` is the port clients connect to
  * (the published / guard port, not the server's private one).
  * - Host must be `localhost:<port>` or `127.0.0.1:<port>` (case-insensitive, as hostnames are and as
- *   @playwright/mcp's own check is): a rebound name (`attacker.example`, with or without a port) fails.
- * - Origin, when present, must be `http://localhost:<port>` or `http://127.0.0.1:<port>`. Browsers send it on
- *   every cross-origin request (and on same-origin POST/DELETE); Node clients such as the MCP SDK send none, so
- *   a missing Origin passes. `null` (sandboxed frames, file:) is a foreign origin.
+ *   @playwright/mcp's own check is), or one of `allowedHosts`: a rebound name (`attacker.example`, with or
+ *   without a port) fails.
+ * - Origin, when present, must be `http://` + one of those hosts. Browsers send it on every cross-origin request
+ *   (and on same-origin POST/DELETE); Node clients such as the MCP SDK send none, so a missing Origin passes.
+ *   `null` (sandboxed frames, file:) is a foreign origin.
+ * - `allowedHosts`: extra `host:port` values admitted as Host (a shared pool's member is reached from other
+ *   machines as `<advertised address>:<port>`, issue 11). Exact values, never a wildcard.
  */
-function mcpRequestRefusal(host, origin, port) {
-  const hosts = [`localhost:${port}`, `127.0.0.1:${port}`];
+function mcpRequestRefusal(host, origin, port, allowedHosts = []) {
+  const hosts = [`localhost:${port}`, `127.0.0.1:${port}`, ...allowedHosts.map((h) => h.toLowerCase())];
   if (host === undefined || !hosts.includes(host.toLowerCase())) {
     return `Host ${JSON.stringify(host ?? '')} refused: this MCP server only answers Host ${hosts.join(' or ')} (DNS rebinding guard)`;
   }
@@ -138,10 +142,14 @@ function readJson(req) {
  * @returns `{ port, close(), unref() }`; close() stops listening and ends every open connection (SSE streams
  *   included) and is idempotent; unref() lets the process exit while the guard still listens.
  */
-async function startMcpGuard({ port, upstreamPort, host = '127.0.0.1', key, member }) {
+async function startMcpGuard({ port, upstreamPort, host = '127.0.0.1', key, member, allowedHosts = [] }) {
   if (key !== null && (!isGuardKey(key) || typeof member !== 'string' || member.length === 0)) {
     throw new TypeError('startMcpGuard: key must be the pool\'s public key (base64 DER SPKI, Ed25519; MemberCredentials.keyOf) with member set to the member id, or null to turn the credential check off');
   }
+  if (!Array.isArray(allowedHosts) || !allowedHosts.every((h) => typeof h === 'string' && /^[^\s/*,]+:\d{1,5}$/.test(h))) {
+    throw new TypeError(`startMcpGuard: allowedHosts must be exact host:port values (no wildcard), got ${JSON.stringify(allowedHosts)}`);
+  }
+  const extraHosts = new Set(allowedHosts.map((h) => h.toLowerCase()));
   // Keep-alive to the server so a tool call costs no extra TCP handshake behind the guard.
   const agent = new http.Agent({ keepAlive: true });
   /** Lowest lease token admitted; null while closed (see credentialDecision). */
@@ -192,8 +200,12 @@ async function startMcpGuard({ port, upstreamPort, host = '127.0.0.1', key, memb
 
   function forward(req, res, token) {
     const path = req.url ?? '/';
+    // The server admits only its local Host values: one of `allowedHosts` (checked by the guard already) is
+    // forwarded as localhost:<port>, the local ones unchanged.
+    const headers = endToEnd(req.headers);
+    if (extraHosts.has(String(headers.host).toLowerCase())) headers.host = `localhost:${port}`;
     const upstream = http.request(
-      { host: '127.0.0.1', port: upstreamPort, method: req.method, path, headers: endToEnd(req.headers), agent },
+      { host: '127.0.0.1', port: upstreamPort, method: req.method, path, headers, agent },
       (upstreamRes) => {
         if (token !== undefined) {
           const sessionId = upstreamRes.headers['mcp-session-id'];
@@ -221,7 +233,7 @@ async function startMcpGuard({ port, upstreamPort, host = '127.0.0.1', key, memb
   }
 
   const server = http.createServer((req, res) => {
-    const why = mcpRequestRefusal(req.headers.host, req.headers.origin, port);
+    const why = mcpRequestRefusal(req.headers.host, req.headers.origin, port, allowedHosts);
     if (why) {
       refuse(req, res, 403, why, member);
       return;
@@ -303,7 +315,9 @@ function main() {
     console.error('mcp-guard: MCP_GUARD_KEY (the pool\'s public key, base64 DER SPKI, Ed25519) and MCP_GUARD_MEMBER (the pool member id) must be set; the pool sets them when it starts the container');
     process.exit(2);
   }
-  startMcpGuard({ port, upstreamPort, host: '0.0.0.0', key, member }).catch((error) => {
+  // MCP_GUARD_HOSTS: extra Host values (comma-separated host:port) a shared pool's member is reached as.
+  const allowedHosts = (process.env.MCP_GUARD_HOSTS ?? '').split(',').map((h) => h.trim()).filter((h) => h !== '');
+  startMcpGuard({ port, upstreamPort, host: '0.0.0.0', key, member, allowedHosts }).catch((error) => {
     console.error(`mcp-guard: cannot listen on 0.0.0.0:${port}: ${error.message}`);
     process.exit(1);
   });

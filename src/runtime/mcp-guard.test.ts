@@ -69,6 +69,19 @@ describe('mcpRequestRefusal (Host / Origin rule in front of MCP servers)', () =>
   });
 });
 
+describe('mcpRequestRefusal with allowedHosts (a shared pool\'s member reached from other machines, issue 11)', () => {
+  it('refuses the advertised host:port without the option, admits it (and its Origin) with it, and nothing more', () => {
+    expect(mcpRequestRefusal('10.231.0.2:3001', undefined, 3001)).toMatch(/^Host "10.231.0.2:3001" refused/);
+    expect(mcpRequestRefusal('10.231.0.2:3001', undefined, 3001, ['10.231.0.2:3001'])).toBeUndefined();
+    expect(mcpRequestRefusal('localhost:3001', 'http://10.231.0.2:3001', 3001, ['10.231.0.2:3001'])).toBeUndefined();
+    expect(mcpRequestRefusal('10.231.0.2:3001', 'http://10.231.0.2:3001', 3001)).toMatch(/^Host/);
+    for (const host of ['10.231.0.2:3002', '10.231.0.2', '10.231.0.3:3001', 'attacker.example:3001']) {
+      expect(mcpRequestRefusal(host, undefined, 3001, ['10.231.0.2:3001'])).toMatch(/^Host .* refused: .*10\.231\.0\.2:3001/);
+    }
+    expect(mcpRequestRefusal('10.231.0.2:3001', 'http://attacker.example', 3001, ['10.231.0.2:3001'])).toMatch(/^Origin/);
+  });
+});
+
 const MEMBER = 'container-1';
 
 describe('MCP Origin/Host guard (docker/image/mcp-guard.cjs, the proxy of both runtimes)', () => {
@@ -97,6 +110,28 @@ describe('MCP Origin/Host guard (docker/image/mcp-guard.cjs, the proxy of both r
     expect(res.status).toBe(403);
     expect(await text(res.chunks)).toMatch(/^Origin "http:\/\/attacker.example" refused/);
     expect(reached).toBe(0);
+  });
+
+  it('admits an extra Host only when started with it, forwarding it to the server as localhost:<port> (its own Host rule)', async () => {
+    const seen: string[] = [];
+    upstream = createServer((req, res) => (seen.push(String(req.headers.host)), res.end('ok')));
+    const upstreamPort = await listen(upstream);
+    const port = await guardPort();
+    const advertised = `cinnamon-host.example:${port}`;
+    guard = await startMcpGuard({ port, upstreamPort, key: null });
+    const refused = await send(port, 'POST', { host: advertised }, '{}', { agent: false });
+    expect(refused.status).toBe(403);
+    expect(await text(refused.chunks)).toMatch(/^Host "cinnamon-host.example:\d+" refused/);
+    await guard.close();
+    guard = await startMcpGuard({ port, upstreamPort, key: null, allowedHosts: [advertised] });
+    // agent: false, so no socket of the closed first guard is reused.
+    const admitted = await send(port, 'POST', { host: advertised, origin: `http://${advertised}` }, '{}', { agent: false });
+    expect(admitted.status).toBe(200);
+    expect(await text(admitted.chunks)).toBe('ok');
+    const local = await send(port, 'POST', { host: `127.0.0.1:${port}` }, '{}', { agent: false });
+    expect(await text(local.chunks)).toBe('ok');
+    expect(seen).toEqual([`localhost:${port}`, `127.0.0.1:${port}`]);
+    await expect(startMcpGuard({ port: await guardPort(), upstreamPort, key: null, allowedHosts: ['*'] })).rejects.toThrow(/allowedHosts must be exact host:port/);
   });
 
   it('forwards method, path, headers and body unchanged and streams the answer before it ends (SSE)', async () => {

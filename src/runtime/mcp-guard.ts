@@ -34,6 +34,12 @@ export interface McpGuardOptions {
   key: string | null;
   /** The pool member's id (`container-1`): credentials name the member they are for. Required with a key. */
   member?: string;
+  /**
+   * Extra Host values admitted besides `localhost:<port>` and `127.0.0.1:<port>` (and Origin `http://` + each),
+   * exact `host:port` values such as `10.231.0.2:3001`: a shared pool's member reached from other machines.
+   * @defaultValue none
+   */
+  allowedHosts?: readonly string[];
 }
 
 /** What a credential says: for the pool itself, or for one lease (its id and fencing token) on one member. */
@@ -52,7 +58,7 @@ export interface CredentialKeys {
 }
 
 interface McpGuardModule {
-  mcpRequestRefusal(host: string | undefined, origin: string | undefined, port: number): string | undefined;
+  mcpRequestRefusal(host: string | undefined, origin: string | undefined, port: number, allowedHosts?: readonly string[]): string | undefined;
   startMcpGuard(options: McpGuardOptions): Promise<McpGuard>;
   credentialDecision(key: string, member: string, floor: number | null, authorization: string | undefined): CredentialDecision;
   signCredential(privateKey: KeyObject, claims: CredentialClaims): string;
@@ -89,11 +95,12 @@ export function startMcpGuard(options: McpGuardOptions): Promise<McpGuard> {
 }
 
 /**
- * Why a request must be refused, or undefined when it may pass: Host must be `localhost:<port>` or
- * `127.0.0.1:<port>`; Origin, when present, the same with `http://`. The rules are documented in the guard.
+ * Why a request must be refused, or undefined when it may pass: Host must be `localhost:<port>`,
+ * `127.0.0.1:<port>` or one of `allowedHosts`; Origin, when present, the same with `http://`. The rules are
+ * documented in the guard.
  */
-export function mcpRequestRefusal(host: string | undefined, origin: string | undefined, port: number): string | undefined {
-  return guardModule().mcpRequestRefusal(host, origin, port);
+export function mcpRequestRefusal(host: string | undefined, origin: string | undefined, port: number, allowedHosts: readonly string[] = []): string | undefined {
+  return guardModule().mcpRequestRefusal(host, origin, port, allowedHosts);
 }
 
 /** The guard's liveness path (no credential; 200 when the server behind it answers HTTP). */

@@ -10,6 +10,9 @@ import { DEFAULT_SANDBOX_ROOT } from './sandbox-layout.js';
 
 const switches = z.array(z.string()).readonly();
 
+/** Members listen on loopback only unless a host agent says otherwise. */
+export const DEFAULT_BIND_ADDRESS = '127.0.0.1';
+
 /** The process runtime's plain options; what it is handed (clock, environment, Chromium search) stays outside. */
 export const processRuntimeOptionsSchema = z
   .object({
@@ -29,6 +32,18 @@ export const processRuntimeOptionsSchema = z
     killGraceMs: z.number().int().nonnegative().default(DEFAULT_KILL_GRACE_MS),
     /** exec() budget when the call gives none, ms. @defaultValue {@link DEFAULT_EXEC_TIMEOUT_MS} */
     execTimeoutMs: z.number().int().positive().default(DEFAULT_EXEC_TIMEOUT_MS),
+    /**
+     * Interface the members' guards listen on. A host agent of a shared pool (issue 11) serves other machines:
+     * '0.0.0.0' or its advertised address (the pool's own health checks connect to localhost, so an address
+     * other than 0.0.0.0 or 127.0.0.1 needs them pointed there too). The servers behind stay on 127.0.0.1.
+     * @defaultValue {@link DEFAULT_BIND_ADDRESS}
+     */
+    bindAddress: z.string().min(1).default(DEFAULT_BIND_ADDRESS),
+    /**
+     * The address other machines reach the members at (an IP or DNS name, no port): each guard also admits Host
+     * `<advertisedHost>:<port>`. @defaultValue none (only localhost:<port> and 127.0.0.1:<port>)
+     */
+    advertisedHost: z.string().regex(/^[^\s/:*,]+$/, 'an IP address or DNS name without a port').optional(),
   })
   .strict();
 

@@ -107,7 +107,7 @@ export class ProcessRuntime implements ContainerRuntime, AsyncDisposable {
     this.limitations = [
       'no memory limit: memoryMB is only observed through stats(), not enforced',
       'no CPU limit: cpuPercent is not enforced',
-      'no network isolation: servers bind 127.0.0.1 and their browsers reach whatever this host reaches',
+      `no network isolation: servers bind 127.0.0.1 (their guards ${options.bindAddress}) and their browsers reach whatever this host reaches`,
       'no read-only root: servers and exec() commands can write wherever this user can; only HOME, TMPDIR and the working folder are per member',
       'no Docker health check: inspect() reports health "none"',
       ...(options.chromiumSandbox ? [] : ['Chromium runs without its own sandbox (--no-sandbox)']),
@@ -301,7 +301,9 @@ export class ProcessRuntime implements ContainerRuntime, AsyncDisposable {
       throw fail(spec.id, 'start', `could not record the server in ${stateFilePath(member.run.dir)}: ${String(error)}`, 'Check the sandbox root is writable.', error);
     }
     try {
-      const guard = await startMcpGuard({ port: spec.port, upstreamPort: serverPort, key: member.guardKey, member: spec.id });
+      const { bindAddress, advertisedHost } = this.options;
+      const allowedHosts = advertisedHost ? [`${advertisedHost}:${spec.port}`] : [];
+      const guard = await startMcpGuard({ port: spec.port, upstreamPort: serverPort, host: bindAddress, key: member.guardKey, member: spec.id, allowedHosts });
       // Like the server child (unref'd), an idle guard must not keep a pool left running by mistake alive.
       guard.unref();
       server.guard = guard;
@@ -309,7 +311,7 @@ export class ProcessRuntime implements ContainerRuntime, AsyncDisposable {
       if (server.exit && !server.expectedExit) await guard.close();
     } catch (error) {
       await this.halt(member).catch(() => undefined);
-      throw fail(spec.id, 'start', `could not listen on 127.0.0.1:${spec.port} for the MCP server: ${String(error)}`, 'Free the port or choose another basePort / containerSpecs port.', error);
+      throw fail(spec.id, 'start', `could not listen on ${this.options.bindAddress}:${spec.port} for the MCP server: ${String(error)}`, 'Free the port or choose another basePort / containerSpecs port.', error);
     }
     this.hub.emit({ type: 'started', containerId: spec.id, at: this.clock.now() });
   }
