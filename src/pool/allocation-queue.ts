@@ -32,8 +32,19 @@ export class AllocationQueue {
   private readonly waiters = new Map<string, Waiter>();
   /** Requests given up here whose store entry may still turn into a grant that must be handed back. */
   private readonly abandoned = new Set<string>();
+  private waitListener: (() => void) | undefined;
 
   constructor(private readonly options: AllocationQueueOptions) {}
+
+  /** Called each time a request starts waiting here (the GrantWatch polls only while requests wait). */
+  onWait(listener: () => void): void {
+    this.waitListener = listener;
+  }
+
+  /** The request ids (one try each) waiting in this process now. */
+  waitingIds(): string[] {
+    return [...this.waiters.keys()];
+  }
 
   /** Whether a request id (one try of a request) is waiting in this process. */
   has(requestId: string): boolean {
@@ -57,6 +68,7 @@ export class AllocationQueue {
         timer: clock.setTimeout(() => void this.onDeadline(request, requestId), request.timeoutMs),
       };
       this.waiters.set(requestId, waiter);
+      this.waitListener?.();
       if (request.signal) {
         const onAbort = () =>
           void this.abandon(requestId, new PoolError('ALLOCATION_CANCELLED', `Allocation for ${request.testRunId} was cancelled while waiting.`, { requestId }));

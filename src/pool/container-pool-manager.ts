@@ -21,6 +21,7 @@ import type { HandBackAdvice } from './hand-back-policy.js';
 import { LeaseAllocator, type Allocation, type ExtensionOptions, type LeaseRef, type ReleaseResult } from './lease-allocator.js';
 import { errorMessage, SILENT_LOGGER, type PoolEventMap, type PoolEventName, type PoolLogger } from './pool-events.js';
 import { PoolScheduler } from './pool-scheduler.js';
+import { GrantWatch, grantNoticesOf } from './grant-watch.js';
 import type { ExtensionDecision, TimeoutRecommendation } from './timeout-manager.js';
 
 export type { Allocation, ExtensionOptions, LeaseRef, ReleaseResult } from './lease-allocator.js';
@@ -55,6 +56,11 @@ export type ContainerPoolManagerDeps = {
   clock?: Clock;
   /** Identifies this run in container labels and audit events. @defaultValue a random id */
   runId?: string;
+  /**
+   * How often, while requests wait here, the store is asked for grants another participant made for them (the
+   * fallback of the store's grant notices, which are at-most-once). ms. @defaultValue DEFAULT_GRANT_POLL_MS (250)
+   */
+  grantPollMs?: number;
   logger?: PoolLogger;
 } & (LocalMembers | HostedMembers);
 
@@ -78,6 +84,7 @@ export class ContainerPoolManager extends EventEmitter {
   private readonly allocator: LeaseAllocator;
   private readonly keeper: PoolHost;
   private readonly scheduler: PoolScheduler;
+  private readonly grants: GrantWatch;
   private phase: Phase = 'new';
   private closing: Promise<void> | undefined;
   private startedAt = 0;
@@ -121,6 +128,18 @@ export class ContainerPoolManager extends EventEmitter {
       isWaitedFor: (requestId) => this.allocator.queue.has(requestId),
       evaluateLoad: (size) => this.allocator.resources.evaluate(size),
     });
+    // Grants made by other participants' dispatch passes (an agent's cleanup, another shard's release).
+    const notices = grantNoticesOf(this.store);
+    this.grants = new GrantWatch({
+      store: this.store,
+      clock: this.clock,
+      waitingIds: () => this.allocator.queue.waitingIds(),
+      deliver: (grants) => this.allocator.queue.deliver(grants),
+      report,
+      ...(notices ? { notices } : {}),
+      ...(deps.grantPollMs !== undefined ? { pollMs: deps.grantPollMs } : {}),
+    });
+    this.allocator.queue.onWait(() => this.grants.wake());
   }
 
   override emit<K extends PoolEventName>(event: K, payload: PoolEventMap[K]): boolean {
@@ -168,6 +187,7 @@ export class ContainerPoolManager extends EventEmitter {
     this.phase = 'running';
     this.startedAt = this.clock.now();
     this.scheduler.start();
+    this.grants.start();
   }
 
   /** Stops everything: waiting requests fail with POOL_SHUT_DOWN, containers stop. Safe to call twice. */
@@ -184,6 +204,7 @@ export class ContainerPoolManager extends EventEmitter {
     const wasRunning = this.phase === 'running';
     this.phase = 'closing';
     this.scheduler.stop();
+    await this.grants.stop();
     await this.keeper.stopMonitor();
     const errors: unknown[] = [];
     await this.allocator.queue.rejectAll(new PoolError('POOL_SHUT_DOWN', 'The pool shut down while this request was waiting.'));
