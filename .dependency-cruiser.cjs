@@ -1,6 +1,7 @@
 /**
  * Layers: imports point down only.
  *   fixtures/, src/cli/         (what users run: Playwright fixtures, the cinnamon-pool command)
+ *   src/agent/                  (`cinnamon-pool agent`: a machine's members in a shared pool, issue 11)
  *   src/coordinator/            (globalSetup, the HTTP coordinator and its routes, withContainerPool)
  *   src/reporter/               (analytics reporter and its HTML-report entry)
  *   src/pool/
@@ -53,7 +54,9 @@ module.exports = {
     layer('pool', [...leaves, 'store', 'runtime', 'health', 'cleanup']),
     layer('reporter', [...leaves, 'protocol', 'store', 'pool']),
     layer('coordinator', [...leaves, 'protocol', 'store', 'runtime', 'health', 'cleanup', 'pool', 'reporter']),
-    layer('cli', [...leaves, 'protocol', 'store', 'runtime', 'health', 'cleanup', 'pool', 'reporter', 'coordinator']),
+    // The host agent of a shared pool (issue 11): runs members on its machine for the pool in Redis.
+    layer('agent', [...leaves, 'protocol', 'store', 'runtime', 'health', 'cleanup', 'pool', 'coordinator']),
+    layer('cli', [...leaves, 'protocol', 'store', 'runtime', 'health', 'cleanup', 'pool', 'reporter', 'coordinator', 'agent']),
     {
       name: 'src-never-imports-fixtures',
       severity: 'error',
