@@ -1,0 +1,57 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { NetnsChild, TestNetwork } from './netns.js';
+
+export const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../../..');
+
+export interface AgentOptions {
+  readonly redisUrl: string;
+  readonly poolId: string;
+  /** @defaultValue 2 */
+  readonly containers?: number;
+  /** @defaultValue 3001 */
+  readonly basePort?: number;
+}
+
+/** Starting members on a loaded 2-core machine: Chromium-capable MCP servers through a three-stage gate each. */
+export const AGENT_READY_BUDGET_MS = 180_000;
+
+/**
+ * `cinnamon-pool agent` from source in `host`'s namespace (process runtime), advertising the host's bridge
+ * address. Run as `node --import tsx src/cli/main.ts` rather than `npx tsx ...`: one process, so SIGTERM reaches
+ * the agent itself (and its drain), not a wrapper that may or may not forward it.
+ * Resolves once the agent printed its one ready line (it says "healthy"). The caller removes `tmpDir`.
+ */
+export async function startAgent(network: TestNetwork, host: string, options: AgentOptions): Promise<{ agent: NetnsChild; readyLine: string; tmpDir: string }> {
+  // The process runtime puts unix sockets under TMPDIR: a short path per host keeps them under the 108-byte limit.
+  const tmp = `/tmp/${network.names.ruleComment}${host}`;
+  mkdirSync(tmp, { recursive: true });
+  const agent = network.exec(
+    host,
+    [
+      process.execPath,
+      '--import',
+      'tsx',
+      'src/cli/main.ts',
+      'agent',
+      '--redis-url',
+      options.redisUrl,
+      '--host-id',
+      host,
+      '--containers',
+      String(options.containers ?? 2),
+      '--base-port',
+      String(options.basePort ?? 3001),
+      '--runtime',
+      'process',
+      '--advertise',
+      network.addressOf(host),
+      '--pool-id',
+      options.poolId,
+    ],
+    { cwd: REPO_ROOT, env: { TMPDIR: tmp, CINNAMON_POOL_RUNTIME: 'process' } },
+  );
+  const readyLine = await agent.waitForLine(/healthy/i, AGENT_READY_BUDGET_MS);
+  return { agent, readyLine, tmpDir: tmp };
+}
