@@ -11,6 +11,8 @@ export class MemoryLeaseBook {
   private readonly active = new Map<string, Lease>();
   private readonly ended = new Map<string, EndedLease>();
   private readonly grantedRequests = new Map<string, string>();
+  /** The request of each active lease as it was granted (grantsFor). */
+  private readonly grantedRecords = new Map<string, QueuedRequest>();
   private token = 0;
 
   constructor(private readonly endedLeaseLimit: number) {}
@@ -40,6 +42,7 @@ export class MemoryLeaseBook {
     };
     this.active.set(lease.leaseId, lease);
     this.grantedRequests.set(request.requestId, lease.leaseId);
+    this.grantedRecords.set(request.requestId, { ...request, requirements: { ...request.requirements } });
     return lease;
   }
 
@@ -51,6 +54,11 @@ export class MemoryLeaseBook {
   grantedLease(requestId: string): Lease | undefined {
     const leaseId = this.grantedRequests.get(requestId);
     return leaseId ? this.active.get(leaseId) : undefined;
+  }
+
+  /** The request an active lease was granted for, as it was then. */
+  grantedRequest(requestId: string): QueuedRequest | undefined {
+    return this.grantedRequests.has(requestId) ? this.grantedRecords.get(requestId) : undefined;
   }
 
   get(leaseId: string): Lease | undefined {
@@ -79,12 +87,13 @@ export class MemoryLeaseBook {
   }
 
   /** Ends an active lease and remembers how; returns it, or undefined when it was not active. */
-  end(leaseId: string, reason: LeaseEndReason, now: number): Lease | undefined {
+  end(leaseId: string, reason: LeaseEndReason, now: number, error?: string): Lease | undefined {
     const lease = this.active.get(leaseId);
     if (!lease) return undefined;
     this.active.delete(leaseId);
     this.grantedRequests.delete(lease.requestId);
-    this.ended.set(leaseId, { lease: { ...lease }, reason, endedAt: now });
+    this.grantedRecords.delete(lease.requestId);
+    this.ended.set(leaseId, { lease: { ...lease }, reason, endedAt: now, ...(error !== undefined && error !== '' ? { error } : {}) });
     if (this.ended.size > this.endedLeaseLimit) {
       const oldest = this.ended.keys().next().value;
       if (oldest !== undefined) this.ended.delete(oldest);

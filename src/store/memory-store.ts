@@ -115,6 +115,18 @@ export class MemoryPoolStore implements PoolStore {
     return this.exclusive(() => this.dispatchNow(now, ttlMs));
   }
 
+  grantsFor(requestIds: readonly string[]): Promise<Grant[]> {
+    return this.read(() => {
+      const grants: Grant[] = [];
+      for (const requestId of new Set(requestIds)) {
+        const lease = this.leases.grantedLease(requestId);
+        const request = this.leases.grantedRequest(requestId);
+        if (lease && request) grants.push({ request: copyRequest(request), lease: { ...lease } });
+      }
+      return grants;
+    });
+  }
+
   cancel(requestId: string): Promise<CancelResult> {
     return this.exclusive((): CancelResult => {
       const request = this.queue.remove(requestId);
@@ -251,8 +263,8 @@ export class MemoryPoolStore implements PoolStore {
   }
 
   /** Ends the lease and frees the container it names (if that container still holds it). */
-  private endLease(leaseId: string, reason: LeaseEndReason, now: number): Lease | undefined {
-    const lease = this.leases.end(leaseId, reason, now);
+  private endLease(leaseId: string, reason: LeaseEndReason, now: number, error?: string): Lease | undefined {
+    const lease = this.leases.end(leaseId, reason, now, error);
     const container = lease ? this.containers.get(lease.containerId) : undefined;
     if (container?.leaseId === leaseId) delete container.leaseId;
     return lease;

@@ -90,6 +90,8 @@ export interface EndedLease {
   lease: Lease;
   reason: LeaseEndReason;
   endedAt: number;
+  /** Why a revoked lease ended, when the store knows more than "its container failed": 'host-lost: ...' (shared pool). */
+  error?: string;
 }
 
 export interface StoreCounters {
@@ -152,6 +154,15 @@ export interface PoolStore {
    * deadline is <= now are not served (they stay until cancelled). Returns the grants made, in order.
    */
   dispatch(now: number, ttlMs: number): Promise<Grant[]>;
+  /**
+   * The grants of those requests that hold an active lease now, in the order asked (unknown, still waiting,
+   * cancelled or ended ones are left out; an id asked twice is answered once). For a coordinator that learns
+   * of a grant made by another participant (a pub/sub notice, or a poll): `grant.request` is the request as
+   * it was when granted. Should that record be gone (the Redis store keeps it as long as the lease key's
+   * first safety-net TTL, ttl + leaseKeyGraceMs), it is rebuilt from the lease: requestId, testRunId,
+   * priority and requestedAt exact, deadline = the lease's grantedAt, requirements {}, attempt 0, seq 0.
+   */
+  grantsFor(requestIds: readonly string[]): Promise<Grant[]>;
   /** Removes a queued request. If it was granted meanwhile, says so and returns the lease. */
   cancel(requestId: string): Promise<CancelResult>;
   /** Extends an active lease to now + ttlMs. Token-checked. */

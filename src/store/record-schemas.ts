@@ -26,6 +26,8 @@ export const containerRecordSchema = z.object({
   leaseId: z.string().optional(),
   consecutiveFailures: count,
   lastError: z.string().optional(),
+  hostId: z.string().optional(),
+  address: z.string().optional(),
 }) satisfies z.ZodType<ContainerRecord>;
 
 export const queuedRequestSchema = z.object({
@@ -56,6 +58,7 @@ export const endedLeaseSchema = z.object({
   lease: leaseSchema,
   reason: z.enum(['released', 'expired', 'revoked']),
   endedAt: finite,
+  error: z.string().optional(),
 }) satisfies z.ZodType<EndedLease>;
 
 export const auditEventSchema = z.object({

@@ -21,6 +21,9 @@ export const SCRIPT_ERRORS = {
   LEASE_EXPIRED: -10,
   REVOKE_INVALID_STATE: -11,
   CORRUPT_STATE: -12,
+  HOST_TAKEN: -13,
+  STALE_EPOCH: -14,
+  MEMBER_TAKEN: -15,
 } as const;
 
 /** `local ERR = { NAME = -1, ... }`, prepended to every script. */
@@ -41,6 +44,8 @@ export interface ScriptCallContext {
   maxConcurrent?: number;
   leaseId?: string;
   token?: number;
+  hostId?: string;
+  epoch?: number;
 }
 
 /** Turns a script's negative code and its two detail strings into the PoolError the caller sees. */
@@ -101,6 +106,12 @@ function scriptRefusal(keys: RedisKeys, code: number, detail1: string, detail2: 
       const lease = parseStoredJson(leaseSchema, detail1, 'lease', { prefix: keys.prefix, key: keys.lease(leaseId) });
       return { kind: 'LEASE_ENDED', ended: { lease, reason: 'expired', endedAt: lease.expiresAt }, operation };
     }
+    case SCRIPT_ERRORS.HOST_TAKEN:
+      return { kind: 'HOST_TAKEN', hostId: ctx.hostId ?? '', heldEpoch: Number(detail1), remainingMs: Number(detail2) };
+    case SCRIPT_ERRORS.STALE_EPOCH:
+      return { kind: 'STALE_EPOCH', hostId: ctx.hostId ?? '', epoch: ctx.epoch ?? Number.NaN, heldEpoch: detail1 === '' ? undefined : Number(detail1), operation };
+    case SCRIPT_ERRORS.MEMBER_TAKEN:
+      return { kind: 'MEMBER_TAKEN', hostId: ctx.hostId ?? '', containerId: detail1, ownerHostId: detail2 === '' ? undefined : detail2 };
     default:
       return undefined;
   }

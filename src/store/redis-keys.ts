@@ -38,6 +38,20 @@ export class RedisKeys {
   readonly extensionPrefix: string;
   /** `+ testId` → LIST of that test's durations, capped. */
   readonly historyTestPrefix: string;
+  /** `+ requestId` → STRING the QueuedRequest JSON as it was granted (expires with the lease key's safety net). */
+  readonly grantedRequestPrefix: string;
+  /** HASH hostId → HostRecord JSON: the machines contributing members (shared pool, issue 11). */
+  readonly hosts: string;
+  /** `+ hostId` → STRING the holding epoch, with the host lease TTL (PX): present while the agent is alive. */
+  readonly hostLeasePrefix: string;
+  /** `+ hostId` → STRING counter: the host's epoch; only ever incremented. */
+  readonly hostEpochPrefix: string;
+  /** STRING StoredSigningKeys JSON, written once (SET NX) by the first participant. */
+  readonly signingKeys: string;
+  /** Pub/sub channel (not a key): the request ids a dispatch pass granted, space-separated. */
+  readonly grantsChannel: string;
+  /** Pub/sub channel (not a key): the container ids that went to Cleaning or Unhealthy, space-separated. */
+  readonly recycleChannel: string;
 
   constructor(readonly prefix: string) {
     if (!/^[^\s]{1,200}$/.test(prefix)) {
@@ -62,6 +76,13 @@ export class RedisKeys {
     this.grantPrefix = `${prefix}:grant:`;
     this.extensionPrefix = `${prefix}:extensions:`;
     this.historyTestPrefix = `${prefix}:history:test:`;
+    this.grantedRequestPrefix = `${prefix}:granted-request:`;
+    this.hosts = `${prefix}:hosts`;
+    this.hostLeasePrefix = `${prefix}:host-lease:`;
+    this.hostEpochPrefix = `${prefix}:seq:host-epoch:`;
+    this.signingKeys = `${prefix}:signing-keys`;
+    this.grantsChannel = `${prefix}:grants`;
+    this.recycleChannel = `${prefix}:recycle`;
   }
 
   lease(leaseId: string): string {
@@ -74,6 +95,18 @@ export class RedisKeys {
 
   grant(requestId: string): string {
     return this.grantPrefix + requestId;
+  }
+
+  grantedRequest(requestId: string): string {
+    return this.grantedRequestPrefix + requestId;
+  }
+
+  hostLease(hostId: string): string {
+    return this.hostLeasePrefix + hostId;
+  }
+
+  hostEpoch(hostId: string): string {
+    return this.hostEpochPrefix + hostId;
   }
 
   extensions(testRunId: string): string {

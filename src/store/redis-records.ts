@@ -46,6 +46,12 @@ export class RedisRecordReader {
   }
 }
 
+/** grantsFor when the granted request's record has expired: what the lease still says (see PoolStore.grantsFor). */
+export function requestFromLease(lease: Lease): QueuedRequest {
+  const { requestId, testRunId, priority, requestedAt, grantedAt } = lease;
+  return { requestId, testRunId, priority, requestedAt, deadline: grantedAt, requirements: {}, attempt: 0, seq: 0 };
+}
+
 /** Active leases in grant order (token order), as the memory store lists them. */
 export function byGrantOrder(leases: Lease[]): Lease[] {
   return leases.sort((a, b) => a.token - b.token);

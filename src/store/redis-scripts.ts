@@ -21,6 +21,13 @@ export const SCRIPT_NAMES = [
   'append-execution',
   'claim-extension',
   'append-audit',
+  'grants-for',
+  'host-claim',
+  'host-renew',
+  'host-register-members',
+  'host-drain',
+  'host-leave',
+  'host-reap',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -20,8 +20,10 @@ import type {
 import { corruptStateError } from './record-schemas.js';
 import { finite, invalidArgument, nonEmpty, positiveFinite } from './redis-arguments.js';
 import { RedisScriptClient } from './redis-connection.js';
+import { fenceArgs, fenceContext, type HostFence } from './redis-host-fence.js';
 import { RedisKeys } from './redis-keys.js';
-import { byGrantOrder, RedisRecordReader } from './redis-records.js';
+import { RedisNotifications } from './redis-notifications.js';
+import { byGrantOrder, RedisRecordReader, requestFromLease } from './redis-records.js';
 import { RedisRunRecords } from './redis-run-records.js';
 import { parseRedisStoreOptions, type RedisPoolStoreOptions } from './store-options.js';
 import { refusalError } from './store-refusals.js';
@@ -37,8 +39,9 @@ export {
 /**
  * Pool state in Redis, shared by every coordinator that uses the same prefix. Each change that touches more
  * than one key is one Lua script (src/store/lua), so every method is atomic and — enqueue, dispatch, renew,
- * release, revoke, reclaim included — one round trip. Time always comes from the caller's `now`. Containers,
- * queue and leases are here; the connection, record parsing and the run's records are its collaborators.
+ * release, revoke, reclaim included — one round trip. Time comes from the caller's `now`, or with
+ * `serverTime: true` from Redis' own clock. Containers, queue and leases are here; the connection, record
+ * parsing, notifications and the run's records are its collaborators.
  */
 export class RedisPoolStore implements PoolStore {
   readonly kind = 'redis' as const;
@@ -47,7 +50,10 @@ export class RedisPoolStore implements PoolStore {
   private readonly read: RedisRecordReader;
   private readonly records: RedisRunRecords;
   private readonly leaseKeyGraceMs: number;
-  private readonly endedLeaseTtlMs: number;
+  /** @internal Life of an ended-lease record, ms (the host registry's default). */
+  readonly endedLeaseTtlMs: number;
+  private readonly serverTime: boolean;
+  private readonly notifications: RedisNotifications;
   /** Part of every lease id: keeps ids unique even if the prefix is flushed and the token counter restarts. */
   private readonly leaseNonce = randomBytes(4).toString('hex');
 
@@ -56,7 +62,9 @@ export class RedisPoolStore implements PoolStore {
     this.keys = new RedisKeys(config.keyPrefix);
     this.leaseKeyGraceMs = config.leaseKeyGraceMs;
     this.endedLeaseTtlMs = config.endedLeaseTtlMs;
+    this.serverTime = config.serverTime;
     this.client = new RedisScriptClient(config.redis, this.keys, config.luaDir);
+    this.notifications = new RedisNotifications(this.client);
     this.read = new RedisRecordReader(this.keys);
     this.records = new RedisRunRecords(this.client, this.keys, config);
   }
@@ -77,14 +85,17 @@ export class RedisPoolStore implements PoolStore {
         consecutiveFailures: 0,
       });
     }
+    const ids = [...records.keys()];
     const pairs = [...records.values()].flatMap((r) => [r.id, JSON.stringify(r)]);
     const k = this.keys;
-    await this.client.run(
+    const reply = await this.client.run(
       'register-containers',
       [k.containers, k.containerOrder, k.leaseExpiry, k.leasePrefix, k.endedPrefix, k.grantPrefix],
-      [String(now), this.endedLeaseTtlMs, ...pairs],
+      [this.nowArg(now), this.endedLeaseTtlMs, ...pairs],
       { operation: 'registerContainers' },
     );
+    // As written by the script (with serverTime, stateChangedAt is Redis' time).
+    ids.forEach((id, i) => records.set(id, this.read.container(String(reply[i]), id)));
     return specs.map((s) => copyContainer(records.get(s.id)!));
   }
 
@@ -108,7 +119,8 @@ export class RedisPoolStore implements PoolStore {
     return this.read.container(raw, id);
   }
 
-  async transition(id: string, from: ContainerState, to: ContainerState, now: number, error?: string): Promise<ContainerRecord> {
+  /** `fence` is package-internal: the scoped store of a host agent passes its epoch (STALE_EPOCH otherwise). */
+  async transition(id: string, from: ContainerState, to: ContainerState, now: number, error?: string, fence?: HostFence): Promise<ContainerRecord> {
     finite('now', now);
     for (const state of [from, to]) {
       if (!isContainerState(state)) throw invalidArgument('state', state, 'a ContainerState');
@@ -116,19 +128,23 @@ export class RedisPoolStore implements PoolStore {
     const [raw] = await this.client.run(
       'transition',
       [this.keys.containers],
-      [id, from, to, String(now), error === undefined ? '0' : '1', error ?? ''],
-      { operation: 'transition', containerId: id, from, to },
+      [id, from, to, this.nowArg(now), error === undefined ? '0' : '1', error ?? '', ...fenceArgs(fence)],
+      { operation: 'transition', containerId: id, from, to, ...fenceContext(fence) },
     );
     return this.read.container(String(raw), id);
   }
 
-  async recordUsage(id: string, usage: ResourceUsage): Promise<void> {
+  async recordUsage(id: string, usage: ResourceUsage, fence?: HostFence): Promise<void> {
     const clean: ResourceUsage = {
       memoryMB: finite('usage.memoryMB', usage.memoryMB),
       cpuPercent: finite('usage.cpuPercent', usage.cpuPercent),
       at: finite('usage.at', usage.at),
     };
-    await this.client.run('record-usage', [this.keys.containers], [id, JSON.stringify(clean)], { operation: 'recordUsage', containerId: id });
+    await this.client.run('record-usage', [this.keys.containers], [id, JSON.stringify(clean), ...fenceArgs(fence)], {
+      operation: 'recordUsage',
+      containerId: id,
+      ...fenceContext(fence),
+    });
   }
 
   // ---- queue and leases ----
@@ -154,8 +170,14 @@ export class RedisPoolStore implements PoolStore {
     const k = this.keys;
     const reply = await this.client.run(
       'enqueue',
-      [k.queue, k.requests, k.containers, k.containerOrder, k.leaseExpiry, k.requestSeq, k.tokenSeq, k.counters, k.leasePrefix, k.grantPrefix],
-      [body.requestId, JSON.stringify(body), PRIORITY_RANK[priority], String(now), String(ttlMs), maxConcurrent, this.leaseKeyTtl(ttlMs), this.leaseNonce],
+      [
+        ...[k.queue, k.requests, k.containers, k.containerOrder, k.leaseExpiry, k.requestSeq, k.tokenSeq, k.counters, k.leasePrefix],
+        ...[k.grantPrefix, k.grantedRequestPrefix, k.hosts, k.hostLeasePrefix],
+      ],
+      [
+        ...[body.requestId, JSON.stringify(body), PRIORITY_RANK[priority], this.nowArg(now), String(ttlMs), maxConcurrent],
+        ...[this.leaseKeyTtl(ttlMs), this.leaseNonce, k.grantsChannel, String(now)],
+      ],
       {
         operation: 'enqueue',
         requestId: body.requestId,
@@ -174,11 +196,31 @@ export class RedisPoolStore implements PoolStore {
     const k = this.keys;
     const reply = await this.client.run(
       'dispatch',
-      [k.queue, k.requests, k.containers, k.containerOrder, k.leaseExpiry, k.tokenSeq, k.counters, k.leasePrefix, k.grantPrefix],
-      [String(now), String(ttlMs), this.leaseKeyTtl(ttlMs), this.leaseNonce],
+      [
+        ...[k.queue, k.requests, k.containers, k.containerOrder, k.leaseExpiry, k.tokenSeq, k.counters, k.leasePrefix],
+        ...[k.grantPrefix, k.grantedRequestPrefix, k.hosts, k.hostLeasePrefix],
+      ],
+      [this.nowArg(now), String(ttlMs), this.leaseKeyTtl(ttlMs), this.leaseNonce, k.grantsChannel],
       { operation: 'dispatch' },
     );
     return this.read.grants(reply);
+  }
+
+  async grantsFor(requestIds: readonly string[]): Promise<Grant[]> {
+    const ids = [...new Set(requestIds.map((id) => nonEmpty('requestId', id)))];
+    if (ids.length === 0) return [];
+    const k = this.keys;
+    const reply = await this.client.run('grants-for', [k.leaseExpiry, k.leasePrefix, k.grantPrefix, k.grantedRequestPrefix], ids, {
+      operation: 'grantsFor',
+    });
+    const grants: Grant[] = [];
+    for (let i = 0; i + 2 < reply.length; i += 3) {
+      const requestId = String(reply[i]);
+      const lease = this.read.lease(String(reply[i + 1]));
+      const raw = String(reply[i + 2] ?? '');
+      grants.push({ request: raw === '' ? requestFromLease(lease) : this.read.request(raw, requestId), lease });
+    }
+    return grants;
   }
 
   async cancel(requestId: string): Promise<CancelResult> {
@@ -199,7 +241,7 @@ export class RedisPoolStore implements PoolStore {
     const [raw] = await this.client.run(
       'renew',
       [k.leaseExpiry, k.leasePrefix, k.endedPrefix, k.grantPrefix],
-      [leaseId, String(token), String(now), String(ttlMs), this.leaseKeyTtl(ttlMs)],
+      [leaseId, String(token), this.nowArg(now), String(ttlMs), this.leaseKeyTtl(ttlMs)],
       { operation: 'renew', leaseId, token },
     );
     return this.read.lease(String(raw));
@@ -211,20 +253,21 @@ export class RedisPoolStore implements PoolStore {
     const [raw] = await this.client.run(
       'release',
       [k.leaseExpiry, k.containers, k.counters, k.leasePrefix, k.endedPrefix, k.grantPrefix],
-      [leaseId, String(token), String(now), this.endedLeaseTtlMs],
+      [leaseId, String(token), this.nowArg(now), this.endedLeaseTtlMs, k.recycleChannel],
       { operation: 'release', leaseId, token },
     );
     return this.read.lease(String(raw));
   }
 
-  async revoke(containerId: string, now: number, error: string): Promise<Lease | undefined> {
+  /** `fence` is package-internal: the scoped store of a host agent passes its epoch (STALE_EPOCH otherwise). */
+  async revoke(containerId: string, now: number, error: string, fence?: HostFence): Promise<Lease | undefined> {
     finite('now', now);
     const k = this.keys;
     const [raw] = await this.client.run(
       'revoke',
       [k.containers, k.leaseExpiry, k.counters, k.leasePrefix, k.endedPrefix, k.grantPrefix],
-      [containerId, String(now), String(error), this.endedLeaseTtlMs],
-      { operation: 'revoke', containerId },
+      [containerId, this.nowArg(now), String(error), this.endedLeaseTtlMs, k.recycleChannel, ...fenceArgs(fence)],
+      { operation: 'revoke', containerId, ...fenceContext(fence) },
     );
     return raw ? this.read.lease(String(raw)) : undefined;
   }
@@ -235,7 +278,7 @@ export class RedisPoolStore implements PoolStore {
     const reply = await this.client.run(
       'reclaim-expired',
       [k.leaseExpiry, k.containers, k.counters, k.leasePrefix, k.endedPrefix, k.grantPrefix],
-      [String(now), this.endedLeaseTtlMs],
+      [this.nowArg(now), this.endedLeaseTtlMs, k.recycleChannel],
       { operation: 'reclaimExpired' },
     );
     return byGrantOrder(reply.map((raw) => this.read.lease(String(raw))));
@@ -312,13 +355,43 @@ export class RedisPoolStore implements PoolStore {
     return this.records.listAudit();
   }
 
-  /** Safe to call twice. Closes the connection only if the store opened it (from a URL). */
-  close(): Promise<void> {
-    return this.client.close();
+  // ---- notifications (shared pool) ----
+
+  /**
+   * Hears the request ids each dispatch pass of any participant on this prefix grants (a grant another shard's
+   * release made, at once). Resolves once subscribed, to the unsubscribe function. At-most-once (a message sent
+   * while the connection is down is lost): poll grantsFor as well. One duplicated connection serves all.
+   */
+  subscribeGrants(listener: (requestIds: string[]) => void): Promise<() => Promise<void>> {
+    return this.notifications.subscribe(this.keys.grantsChannel, listener);
+  }
+
+  /**
+   * Hears the container ids that went to Cleaning (release, reclaimExpired) or Unhealthy (revoke), for the
+   * agent that recycles them. At-most-once like subscribeGrants: poll listContainers as well.
+   */
+  subscribeRecycle(listener: (containerIds: string[]) => void): Promise<() => Promise<void>> {
+    return this.notifications.subscribe(this.keys.recycleChannel, listener);
+  }
+
+  /** @internal The connection and scripts, for the host registry on the same store. */
+  get scriptClient(): RedisScriptClient {
+    return this.client;
+  }
+
+  /** Safe to call twice. Ends subscriptions; closes the connection only if the store opened it (from a URL). */
+  async close(): Promise<void> {
+    await this.notifications.close();
+    await this.client.close();
   }
 
   private leaseKeyTtl(ttlMs: number): number {
     return Math.ceil(ttlMs) + this.leaseKeyGraceMs;
+  }
+
+  /** The scripts' `now` argument: 'redis' makes them read Redis' clock (common.lua resolveNow). */
+  private nowArg(now: number): string {
+    return this.serverTime ? 'redis' : String(now);
   }
 }
 

@@ -9,6 +9,7 @@ import {
   DEFAULT_MEMORY_AUDIT_LIMIT,
   DEFAULT_MEMORY_ENDED_LEASE_LIMIT,
   DEFAULT_REDIS_AUDIT_LIMIT,
+  DEFAULT_SERVER_TIME,
   parseMemoryStoreOptions,
   parseRedisStoreOptions,
 } from './store-options.js';
@@ -32,6 +33,7 @@ describe('store options', () => {
       leaseKeyGraceMs: DEFAULT_LEASE_KEY_GRACE_MS,
       endedLeaseTtlMs: DEFAULT_ENDED_LEASE_TTL_MS,
       extensionTtlMs: DEFAULT_EXTENSION_TTL_MS,
+      serverTime: DEFAULT_SERVER_TIME,
     });
   });
 

@@ -15,6 +15,8 @@ export const DEFAULT_REDIS_AUDIT_LIMIT = 10_000;
 export const DEFAULT_LEASE_KEY_GRACE_MS = 3_600_000;
 /** @defaultValue 3600000 ms: how long an ended lease is remembered so late callers get a precise error. */
 export const DEFAULT_ENDED_LEASE_TTL_MS = 3_600_000;
+/** @defaultValue false: scripts use the caller's `now`, not Redis' clock (see `serverTime`). */
+export const DEFAULT_SERVER_TIME = false;
 /** @defaultValue 86400000 ms: how long a test run's extension count is kept. */
 export const DEFAULT_EXTENSION_TTL_MS = 86_400_000;
 
@@ -60,6 +62,15 @@ export const redisStoreOptionsSchema = z
     endedLeaseTtlMs: positiveInteger.default(DEFAULT_ENDED_LEASE_TTL_MS),
     /** Life of a test run's extension counter, ms. @defaultValue {@link DEFAULT_EXTENSION_TTL_MS} */
     extensionTtlMs: positiveInteger.default(DEFAULT_EXTENSION_TTL_MS),
+    /**
+     * Take `now` from Redis' own clock (TIME inside every script) instead of the caller's: lease grants,
+     * expiries, reclaim, deadlines and state times all use Redis' time, so participants on machines whose clocks
+     * differ (shards of a shared pool) cannot expire each other's leases early. The caller's `now` is then used
+     * only to move an enqueued request's requestedAt and deadline onto Redis' clock (the request keeps its full
+     * wait). Lease times returned are Redis' times: compare them with Redis' clock, not the local one.
+     * @defaultValue {@link DEFAULT_SERVER_TIME} (the memory store always uses its injected clock)
+     */
+    serverTime: z.boolean().default(DEFAULT_SERVER_TIME),
     /** Directory of the .lua scripts; defaults to `lua/` next to the store (tests and unusual layouts only). */
     luaDir: z.string().optional(),
   })

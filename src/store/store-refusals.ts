@@ -20,7 +20,13 @@ export type StoreRefusal =
   | { kind: 'UNKNOWN_LEASE'; leaseId: string; operation: string }
   | { kind: 'STALE_TOKEN'; leaseId: string; containerId: string; token: number; operation: string }
   /** The lease is no longer active (released, expired — reclaimed or not yet — or revoked). */
-  | { kind: 'LEASE_ENDED'; ended: EndedLease; operation: string };
+  | { kind: 'LEASE_ENDED'; ended: EndedLease; operation: string }
+  /** HostRegistry.claim while another agent's host lease is live. */
+  | { kind: 'HOST_TAKEN'; hostId: string; heldEpoch: number; remainingMs: number }
+  /** A host agent's write whose epoch no longer holds the host lease (undefined heldEpoch: nobody holds it). */
+  | { kind: 'STALE_EPOCH'; hostId: string; epoch: number; heldEpoch: number | undefined; operation: string }
+  /** registerMembers of an id another host (or a pool without hosts: ownerHostId undefined) registered. */
+  | { kind: 'MEMBER_TAKEN'; hostId: string; containerId: string; ownerHostId: string | undefined };
 
 /** The PoolError a store throws for a refusal: one wording for every store. */
 export function refusalError(refusal: StoreRefusal): PoolError {
@@ -91,6 +97,35 @@ export function refusalError(refusal: StoreRefusal): PoolError {
     }
     case 'LEASE_ENDED':
       return endedLeaseError(refusal.ended, refusal.operation);
+    case 'HOST_TAKEN': {
+      const { hostId, heldEpoch, remainingMs } = refusal;
+      return new PoolError(
+        'HOST_TAKEN',
+        `Host id ${hostId} is held by a live agent (epoch ${heldEpoch}, host lease ${remainingMs} ms left). Stop that agent, ` +
+          `wait for its host lease to run out, or start this one with another --host-id.`,
+        { hostId, heldEpoch, remainingMs },
+      );
+    }
+    case 'STALE_EPOCH': {
+      const { hostId, epoch, heldEpoch, operation } = refusal;
+      const now = heldEpoch === undefined ? 'its host lease has expired' : `epoch ${heldEpoch} holds it now`;
+      return new PoolError(
+        'STALE_EPOCH',
+        `Host ${hostId}: epoch ${epoch} no longer holds the host lease (${now}); ${operation} refused and nothing changed. ` +
+          `The agent must stop serving and claim the host again.`,
+        { hostId, epoch, heldEpoch: heldEpoch ?? null, operation },
+      );
+    }
+    case 'MEMBER_TAKEN': {
+      const { hostId, containerId, ownerHostId } = refusal;
+      const owner = ownerHostId === undefined ? 'a pool member without a host' : `a member of host ${ownerHostId}`;
+      return new PoolError(
+        'INVALID_ARGUMENT',
+        `Host ${hostId} cannot register member ${containerId}: that id is ${owner}. Give each host's members ids of their ` +
+          `own (for example prefixed with the host id).`,
+        { hostId, containerId, ownerHostId: ownerHostId ?? null },
+      );
+    }
   }
 }
 
@@ -110,8 +145,10 @@ function endedLeaseError(ended: EndedLease, operation: string): PoolError {
     case 'revoked':
       return new PoolError(
         'LEASE_REVOKED',
-        `Lease ${lease.leaseId} was revoked because container ${lease.containerId} failed; ${operation} refused. Allocate again.`,
-        data,
+        ended.error
+          ? `Lease ${lease.leaseId} on ${lease.containerId} was revoked (${ended.error}); ${operation} refused. Allocate again.`
+          : `Lease ${lease.leaseId} was revoked because container ${lease.containerId} failed; ${operation} refused. Allocate again.`,
+        ended.error ? { ...data, error: ended.error } : data,
       );
   }
 }

@@ -296,6 +296,28 @@ export function describePoolStoreContract(name: string, makeStore: () => Promise
         expect(await store.cancel('nope')).toEqual({ status: 'unknown' });
         expect(await store.listQueue()).toEqual([]);
       });
+
+      it('grantsFor: the request as granted and its active lease, in the order asked, nothing for others', async () => {
+        await pool(1, 0);
+        const a = (await store.enqueue(request('a', 'high', { requirements: { minMemoryMB: 100 }, attempt: 1 }), T0, TTL, 10)).queued;
+        await store.enqueue(request('b'), T0, TTL, 10);
+        expect(await store.grantsFor(['a', 'b', 'unknown'])).toEqual([]);
+        await store.transition('container-1', 'Starting', 'Available', T0);
+        const [grant] = await store.dispatch(T0, TTL);
+        expect(grant!.request.requestId).toBe('a');
+        expect(await store.grantsFor(['unknown', 'b', 'a', 'a'])).toEqual([{ request: a, lease: grant!.lease }]);
+        const renewed = await store.renew(grant!.lease.leaseId, grant!.lease.token, T0 + 1_000, TTL);
+        expect(await store.grantsFor(['a'])).toEqual([{ request: a, lease: renewed }]);
+        await store.release(grant!.lease.leaseId, grant!.lease.token, T0 + 2_000);
+        expect(await store.grantsFor(['a', 'b'])).toEqual([]);
+        expect(await store.grantsFor([])).toEqual([]);
+      });
+
+      it('grantsFor: a request granted by its own enqueue', async () => {
+        await pool(1);
+        const { queued, grants } = await store.enqueue(request('now'), T0, TTL, 10);
+        expect(await store.grantsFor(['now'])).toEqual([{ request: queued, lease: grants[0]!.lease }]);
+      });
     });
 
     describe('leases', () => {

@@ -12,15 +12,21 @@
   KEYS[8] counters       HASH
   KEYS[9] leasePrefix    (+ leaseId)
   KEYS[10] grantPrefix   (+ requestId)
+  KEYS[11] grantedRequestPrefix (+ requestId)
+  KEYS[12] hosts         HASH hostId -> HostRecord JSON (members of a draining or lost host get no grant)
+  KEYS[13] hostLeasePrefix (+ hostId)
 
   ARGV[1] requestId
   ARGV[2] the request as JSON, without seq (written by TypeScript, stored as is plus seq)
   ARGV[3] priority rank (0 = critical)
-  ARGV[4] now (epoch ms)
+  ARGV[4] now (epoch ms), or 'redis' for Redis' clock: then requestedAt and deadline are moved by
+          (Redis now - ARGV[10]) so a caller whose clock is off still gets its full wait
   ARGV[5] lease ttlMs
   ARGV[6] maxConcurrent
   ARGV[7] lease key TTL in ms (ttl + grace: a safety net, the expiry index decides)
   ARGV[8] lease id nonce
+  ARGV[9] grants pub/sub channel
+  ARGV[10] the caller's now (epoch ms)
 
   Returns { 0, queuedJson, requestJson1, leaseJson1, ... }
        or { ERR.DUPLICATE_REQUEST } | { ERR.CONCURRENCY_LIMIT, active } |
@@ -32,9 +38,12 @@
 local k = {
   queue = KEYS[1], requests = KEYS[2], containers = KEYS[3], containerOrder = KEYS[4], leaseExpiry = KEYS[5],
   requestSeq = KEYS[6], tokenSeq = KEYS[7], counters = KEYS[8], leasePrefix = KEYS[9], grantPrefix = KEYS[10],
+  grantedRequestPrefix = KEYS[11], hosts = KEYS[12], hostLeasePrefix = KEYS[13], grantsChannel = ARGV[9],
 }
-local requestId, requestJson, rank, now, ttlMs = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local requestId, requestJson, rank, now, ttlMs = ARGV[1], ARGV[2], tonumber(ARGV[3]), resolveNow(ARGV[4]), ARGV[5]
 local maxConcurrent, leaseKeyTtlMs, nonce = tonumber(ARGV[6]), ARGV[7], ARGV[8]
+local rebaseMs = 0
+if ARGV[4] == 'redis' then rebaseMs = tonumber(now) - tonumber(ARGV[10]) end
 
 return run(function()
   if redis.call('HEXISTS', k.requests, requestId) == 1 then fail(ERR.DUPLICATE_REQUEST) end
@@ -46,6 +55,12 @@ return run(function()
 
   local containers = loadContainers(k)
   local request = decode(requestJson, validRequest, 'enqueue argument', requestId)
+  if rebaseMs ~= 0 then
+    -- The caller's times on Redis' clock: the request keeps its full wait whatever the caller's clock says.
+    request.requestedAt = request.requestedAt + rebaseMs
+    request.deadline = request.deadline + rebaseMs
+    requestJson = cjson.encode(request)
+  end
   local satisfiable = false
   local largestMemory, largestCpu = 0, 0
   for _, c in ipairs(containers) do

@@ -10,8 +10,9 @@
   KEYS[5] endedPrefix  (+ leaseId)
   KEYS[6] grantPrefix  (+ requestId)
 
-  ARGV[1] now (epoch ms)
+  ARGV[1] now (epoch ms), or 'redis' for Redis' clock
   ARGV[2] ended-lease record TTL in ms
+  ARGV[3] recycle pub/sub channel (the containers that went to Cleaning are published)
 
   Returns { 0, leaseJson1, ... } or { ERR.CORRUPT_STATE, key, field }
 ]]
@@ -21,7 +22,7 @@ local k = {
   leaseExpiry = KEYS[1], containers = KEYS[2], counters = KEYS[3],
   leasePrefix = KEYS[4], endedPrefix = KEYS[5], grantPrefix = KEYS[6],
 }
-local now, endedTtlMs = ARGV[1], ARGV[2]
+local now, endedTtlMs = resolveNow(ARGV[1]), ARGV[2]
 
 return run(function()
   local ids = redis.call('ZRANGEBYSCORE', k.leaseExpiry, '-inf', now)
@@ -58,15 +59,18 @@ return run(function()
 
   -- apply
   local out = { 0 }
+  local cleaning = {}
   for _, p in ipairs(plan) do
     endLease(k, p.id, p.raw, p.lease, 'expired', now, endedTtlMs)
     if p.container and p.container.leaseId == p.id then
       p.container.leaseId = nil
       setState(p.container, 'Cleaning', now, nil)
       redis.call('HSET', k.containers, p.containerId, cjson.encode(p.container))
+      cleaning[#cleaning + 1] = p.containerId
     end
     if p.raw then out[#out + 1] = p.raw end
   end
   redis.call('HINCRBY', k.counters, 'expirations', #plan)
+  publishIds(ARGV[3], cleaning)
   return out
 end)

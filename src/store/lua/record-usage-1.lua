@@ -5,8 +5,10 @@
 
   ARGV[1] containerId
   ARGV[2] ResourceUsage JSON
+  ARGV[3] host lease key of the writing agent, or '' (no epoch check)
+  ARGV[4] the agent's epoch
 
-  Returns { 0 } or { ERR.UNKNOWN_CONTAINER } | { ERR.CORRUPT_STATE, key, field }
+  Returns { 0 } or { ERR.UNKNOWN_CONTAINER } | { ERR.STALE_EPOCH, heldEpoch } | { ERR.CORRUPT_STATE, key, field }
 ]]
 --- @include "common"
 
@@ -14,6 +16,7 @@ local containersKey = KEYS[1]
 local id, usageJson = ARGV[1], ARGV[2]
 
 return run(function()
+  checkEpoch(ARGV[3], ARGV[4])
   local raw = redis.call('HGET', containersKey, id)
   if not raw then fail(ERR.UNKNOWN_CONTAINER) end
   local container = decode(raw, validContainer, containersKey, id)

@@ -10,11 +10,11 @@
   KEYS[5] endedPrefix    (+ leaseId)
   KEYS[6] grantPrefix    (+ requestId)
 
-  ARGV[1] now (epoch ms)
+  ARGV[1] now (epoch ms), or 'redis' for Redis' clock (then the records' stateChangedAt)
   ARGV[2] ended-lease record TTL in ms
   ARGV[3..] pairs: containerId, ContainerRecord JSON (built by TypeScript)
 
-  Returns { 0 } or { ERR.CORRUPT_STATE, key, field }
+  Returns { 0, recordJson1, ... } (as written, in ARGV order) or { ERR.CORRUPT_STATE, key, field }
 ]]
 --- @include "common"
 
@@ -22,7 +22,7 @@ local k = {
   containers = KEYS[1], containerOrder = KEYS[2], leaseExpiry = KEYS[3],
   leasePrefix = KEYS[4], endedPrefix = KEYS[5], grantPrefix = KEYS[6],
 }
-local now, endedTtlMs = ARGV[1], ARGV[2]
+local now, endedTtlMs = resolveNow(ARGV[1]), ARGV[2]
 
 return run(function()
   -- plan: find leases held by containers about to be replaced. A corrupt old record is simply replaced
@@ -46,9 +46,18 @@ return run(function()
   -- apply
   for _, e in ipairs(ending) do endLease(k, e.id, e.raw, e.lease, 'revoked', now, endedTtlMs) end
   local position = redis.call('ZCARD', k.containerOrder)
+  local out = { 0 }
   for i = 3, #ARGV, 2 do
-    redis.call('HSET', k.containers, ARGV[i], ARGV[i + 1])
+    local recordJson = ARGV[i + 1]
+    if ARGV[1] == 'redis' then
+      -- Redis' clock: the state time is Redis' too (TypeScript wrote the caller's).
+      local record = cjson.decode(recordJson)
+      record.stateChangedAt = tonumber(now)
+      recordJson = cjson.encode(record)
+    end
+    redis.call('HSET', k.containers, ARGV[i], recordJson)
     if redis.call('ZADD', k.containerOrder, 'NX', position, ARGV[i]) == 1 then position = position + 1 end
+    out[#out + 1] = recordJson
   end
-  return { 0 }
+  return out
 end)

@@ -11,8 +11,9 @@
 
   ARGV[1] leaseId
   ARGV[2] token
-  ARGV[3] now (epoch ms)
+  ARGV[3] now (epoch ms), or 'redis' for Redis' clock
   ARGV[4] ended-lease record TTL in ms
+  ARGV[5] recycle pub/sub channel (the container id is published once it is Cleaning)
 
   Returns { 0, leaseJson }
        or { ERR.UNKNOWN_LEASE } | { ERR.LEASE_ENDED, endedJson } | { ERR.STALE_TOKEN, containerId } |
@@ -25,7 +26,7 @@ local k = {
   leaseExpiry = KEYS[1], containers = KEYS[2], counters = KEYS[3],
   leasePrefix = KEYS[4], endedPrefix = KEYS[5], grantPrefix = KEYS[6],
 }
-local leaseId, token, now, endedTtlMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local leaseId, token, now, endedTtlMs = ARGV[1], ARGV[2], resolveNow(ARGV[3]), ARGV[4]
 
 return run(function()
   local raw, lease = activeLease(k, leaseId, token, now)
@@ -40,6 +41,7 @@ return run(function()
     container.leaseId = nil
     setState(container, 'Cleaning', now, nil)
     redis.call('HSET', k.containers, lease.containerId, cjson.encode(container))
+    publishIds(ARGV[5], { lease.containerId })
   end
   redis.call('HINCRBY', k.counters, 'releases', 1)
   return { 0, raw }

@@ -9,7 +9,7 @@
 
   ARGV[1] leaseId
   ARGV[2] token
-  ARGV[3] now (epoch ms)
+  ARGV[3] now (epoch ms), or 'redis' for Redis' clock
   ARGV[4] ttlMs
   ARGV[5] lease key TTL in ms (ttl + grace)
 
@@ -21,7 +21,7 @@
 --- @include "lease"
 
 local k = { leaseExpiry = KEYS[1], leasePrefix = KEYS[2], endedPrefix = KEYS[3], grantPrefix = KEYS[4] }
-local leaseId, token, now, ttlMs, leaseKeyTtlMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local leaseId, token, now, ttlMs, leaseKeyTtlMs = ARGV[1], ARGV[2], resolveNow(ARGV[3]), ARGV[4], ARGV[5]
 
 return run(function()
   local _, lease = activeLease(k, leaseId, token, now)

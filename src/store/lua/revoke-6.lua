@@ -10,12 +10,16 @@
   KEYS[6] grantPrefix  (+ requestId)
 
   ARGV[1] containerId
-  ARGV[2] now (epoch ms)
-  ARGV[3] error message
+  ARGV[2] now (epoch ms), or 'redis' for Redis' clock
+  ARGV[3] error message (the container's lastError)
   ARGV[4] ended-lease record TTL in ms
+  ARGV[5] recycle pub/sub channel (the container id is published once it is Unhealthy)
+  ARGV[6] host lease key of the writing agent, or '' (no epoch check)
+  ARGV[7] the agent's epoch
 
   Returns { 0, leaseJson | '' }
-       or { ERR.UNKNOWN_CONTAINER } | { ERR.REVOKE_INVALID_STATE, actualState } | { ERR.CORRUPT_STATE, key, field }
+       or { ERR.UNKNOWN_CONTAINER } | { ERR.REVOKE_INVALID_STATE, actualState } | { ERR.STALE_EPOCH, heldEpoch } |
+          { ERR.CORRUPT_STATE, key, field }
 ]]
 --- @include "common"
 
@@ -23,9 +27,10 @@ local k = {
   containers = KEYS[1], leaseExpiry = KEYS[2], counters = KEYS[3],
   leasePrefix = KEYS[4], endedPrefix = KEYS[5], grantPrefix = KEYS[6],
 }
-local id, now, message, endedTtlMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local id, now, message, endedTtlMs = ARGV[1], resolveNow(ARGV[2]), ARGV[3], ARGV[4]
 
 return run(function()
+  checkEpoch(ARGV[6], ARGV[7])
   local raw = redis.call('HGET', k.containers, id)
   if not raw then fail(ERR.UNKNOWN_CONTAINER) end
   local container = decode(raw, validContainer, k.containers, id)
@@ -49,5 +54,6 @@ return run(function()
   container.leaseId = nil
   setState(container, 'Unhealthy', now, message)
   redis.call('HSET', k.containers, id, cjson.encode(container))
+  publishIds(ARGV[5], { id })
   return { 0, leaseRaw or '' }
 end)

@@ -65,8 +65,45 @@ local function decode(raw, valid, key, field)
 end
 
 -- The record of an ended lease, spliced around the stored lease JSON so that the lease is kept byte for byte.
-local function endedJson(leaseRaw, reason, now)
-  return '{"lease":' .. leaseRaw .. ',"reason":"' .. reason .. '","endedAt":' .. now .. '}'
+-- `err` (optional) says why a revoked lease ended (the container's error, 'host-lost: ...').
+local function endedJson(leaseRaw, reason, now, err)
+  local tail = ''
+  if err ~= nil and err ~= '' then tail = ',"error":' .. cjson.encode(err) end
+  return '{"lease":' .. leaseRaw .. ',"reason":"' .. reason .. '","endedAt":' .. now .. tail .. '}'
+end
+
+-- Redis' own clock in epoch ms. Redis 7 replicates a script's effects, not the script, so TIME may come
+-- before writes and replicas see the same values.
+local function redisNowMs()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- A script's `now` argument: the caller's epoch ms, or 'redis' (store option serverTime) for Redis' clock.
+-- Returned as an integer string, the form the scripts splice into JSON and pass to ZRANGEBYSCORE.
+local function resolveNow(raw)
+  if raw == 'redis' then return string.format('%d', redisNowMs()) end
+  return raw
+end
+
+-- A host agent's write (scoped store) carries its host lease key and epoch; '' means no check. Refuses
+-- STALE_EPOCH unless the lease is still held by that epoch (not expired, not taken over).
+local function checkEpoch(hostLeaseKey, epoch)
+  if hostLeaseKey == nil or hostLeaseKey == '' then return end
+  local held = redis.call('GET', hostLeaseKey)
+  if held ~= epoch then fail(ERR.STALE_EPOCH, held or '') end
+end
+
+-- Space-separated ids on a pub/sub channel (at-most-once: listeners poll too). Nothing when empty.
+local function publishIds(channel, ids)
+  if channel and channel ~= '' and #ids > 0 then redis.call('PUBLISH', channel, table.concat(ids, ' ')) end
+end
+
+-- A JSON array of strings (cjson writes an empty Lua table as an object).
+local function stringArrayJson(list)
+  local parts = {}
+  for i, v in ipairs(list) do parts[i] = cjson.encode(v) end
+  return '[' .. table.concat(parts, ',') .. ']'
 end
 
 -- Container state change with the store's bookkeeping (same rules as the memory store's setState).
@@ -82,9 +119,10 @@ end
 
 -- Ends an active lease: ended record (with a TTL), lease key, expiry entry and grant pickup go.
 -- `leaseRaw` may be false when the lease key's safety-net TTL already fired; then only the index entry goes.
-local function endLease(k, leaseId, leaseRaw, lease, reason, now, endedTtlMs)
+-- `err` (optional) is kept in the ended record: why a revoked lease ended.
+local function endLease(k, leaseId, leaseRaw, lease, reason, now, endedTtlMs, err)
   if leaseRaw then
-    redis.call('SET', k.endedPrefix .. leaseId, endedJson(leaseRaw, reason, now), 'PX', endedTtlMs)
+    redis.call('SET', k.endedPrefix .. leaseId, endedJson(leaseRaw, reason, now, err), 'PX', endedTtlMs)
     redis.call('DEL', k.leasePrefix .. leaseId)
     local grantKey = k.grantPrefix .. lease.requestId
     if redis.call('GET', grantKey) == leaseId then redis.call('DEL', grantKey) end

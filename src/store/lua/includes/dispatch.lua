@@ -1,8 +1,26 @@
 --[[
   The dispatch pass shared by enqueue and dispatch. Needs `common` included first.
   `k` is the script's key table: containers, containerOrder, queue, requests, leaseExpiry, tokenSeq, counters,
-  leasePrefix, grantPrefix.
+  leasePrefix, grantPrefix, grantedRequestPrefix, hosts, hostLeasePrefix, and grantsChannel (a channel name).
 ]]
+
+-- Whether a shared pool's host still serves grants: its host lease is held and it is not draining. Members
+-- without a hostId (one machine) are not asked. Cached per pass: one EXISTS + HGET per host, not per member.
+local function hostServes(k, hostId, cache)
+  local serves = cache[hostId]
+  if serves == nil then
+    serves = false
+    if redis.call('EXISTS', k.hostLeasePrefix .. hostId) == 1 then
+      local raw = redis.call('HGET', k.hosts, hostId)
+      if raw then
+        local ok, host = pcall(cjson.decode, raw)
+        serves = ok and type(host) == 'table' and host.draining ~= true
+      end
+    end
+    cache[hostId] = serves
+  end
+  return serves
+end
 
 -- Every registered container in registration order, decoded and checked (CORRUPT_STATE before any write).
 local function loadContainers(k)
@@ -55,8 +73,11 @@ end
 -- Reads only: returns the planned { container, entry } pairs.
 local function planDispatch(k, containers, now, extra)
   local free = {}
+  local hostCache = {}
   for _, c in ipairs(containers) do
-    if c.rec.state == 'Available' then free[#free + 1] = c end
+    if c.rec.state == 'Available' and (type(c.rec.hostId) ~= 'string' or hostServes(k, c.rec.hostId, hostCache)) then
+      free[#free + 1] = c
+    end
   end
   local grants = {}
   if #free == 0 then return grants end
@@ -78,13 +99,15 @@ local function planDispatch(k, containers, now, extra)
 end
 
 -- Writes the planned grants: fencing token, lease (+ safety-net TTL), expiry index, grant pickup, container
--- Allocated, request out of the queue, allocations counter. Returns { requestJson, leaseJson, ... }.
+-- Allocated, request out of the queue (kept as granted for grantsFor), allocations counter; the granted
+-- request ids are published on the grants channel. Returns { requestJson, leaseJson, ... }.
 local function applyGrants(k, grants, now, ttlMs, leaseKeyTtlMs, nonce)
   local out = {}
   if #grants == 0 then return out end
   local token = tonumber(redis.call('GET', k.tokenSeq) or '0')
   local nowNumber = tonumber(now)
   local ttlNumber = tonumber(ttlMs)
+  local granted = {}
   for _, g in ipairs(grants) do
     token = token + 1
     local req = g.entry.req
@@ -104,6 +127,8 @@ local function applyGrants(k, grants, now, ttlMs, leaseKeyTtlMs, nonce)
     redis.call('SET', k.leasePrefix .. leaseId, leaseRaw, 'PX', leaseKeyTtlMs)
     redis.call('ZADD', k.leaseExpiry, nowNumber + ttlNumber, leaseId)
     redis.call('SET', k.grantPrefix .. req.requestId, leaseId, 'PX', leaseKeyTtlMs)
+    redis.call('SET', k.grantedRequestPrefix .. req.requestId, g.entry.raw, 'PX', leaseKeyTtlMs)
+    granted[#granted + 1] = req.requestId
     local c = g.container.rec
     c.leaseId = leaseId
     setState(c, 'Allocated', now, nil)
@@ -117,5 +142,6 @@ local function applyGrants(k, grants, now, ttlMs, leaseKeyTtlMs, nonce)
   end
   redis.call('SET', k.tokenSeq, string.format('%d', token))
   redis.call('HINCRBY', k.counters, 'allocations', #grants)
+  publishIds(k.grantsChannel, granted)
   return out
 end
