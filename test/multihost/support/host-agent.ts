@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NetnsChild, TestNetwork } from './netns.js';
@@ -21,12 +20,11 @@ export const AGENT_READY_BUDGET_MS = 180_000;
  * `cinnamon-pool agent` from source in `host`'s namespace (process runtime), advertising the host's bridge
  * address. Run as `node --import tsx src/cli/main.ts` rather than `npx tsx ...`: one process, so SIGTERM reaches
  * the agent itself (and its drain), not a wrapper that may or may not forward it.
- * Resolves once the agent printed its one ready line (it says "healthy"). The caller removes `tmpDir`.
+ * Resolves once the agent printed its one ready line (it says "healthy").
  */
-export async function startAgent(network: TestNetwork, host: string, options: AgentOptions): Promise<{ agent: NetnsChild; readyLine: string; tmpDir: string }> {
+export async function startAgent(network: TestNetwork, host: string, options: AgentOptions): Promise<{ agent: NetnsChild; readyLine: string }> {
   // The process runtime puts unix sockets under TMPDIR: a short path per host keeps them under the 108-byte limit.
-  const tmp = `/tmp/${network.names.ruleComment}${host}`;
-  mkdirSync(tmp, { recursive: true });
+  const tmp = network.tmpDirFor(host);
   const agent = network.exec(
     host,
     [
@@ -53,5 +51,5 @@ export async function startAgent(network: TestNetwork, host: string, options: Ag
     { cwd: REPO_ROOT, env: { TMPDIR: tmp, CINNAMON_POOL_RUNTIME: 'process' } },
   );
   const readyLine = await agent.waitForLine(/healthy/i, AGENT_READY_BUDGET_MS);
-  return { agent, readyLine, tmpDir: tmp };
+  return { agent, readyLine };
 }

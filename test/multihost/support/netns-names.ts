@@ -6,6 +6,8 @@
 /** @defaultValue 'cq' */
 export const DEFAULT_NETNS_PREFIX = 'cq';
 const IFNAMSIZ_MAX = 15;
+/** Where per-host TMPDIRs go: /tmp, not os.tmpdir() (a long TMPDIR would push unix socket paths past 107 bytes). */
+export const SHORT_TMP_ROOT = '/tmp';
 
 export interface NetworkNames {
   readonly prefix: string;

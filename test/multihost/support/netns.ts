@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { allowBridgeTraffic } from './bridge-firewall.js';
 import { spawnInNamespace, type ChildExit, type NetnsChild } from './netns-child.js';
-import { DEFAULT_NETNS_PREFIX, networkNames, type NetworkNames } from './netns-names.js';
+import { DEFAULT_NETNS_PREFIX, SHORT_TMP_ROOT, networkNames, type NetworkNames } from './netns-names.js';
 import { forgetOwner, recordOwner } from './netns-owner.js';
 import { mustRun, runCommand } from './run-command.js';
 import { killNamespaceProcesses, namespacePids } from './stale-cleanup.js';
@@ -47,6 +49,9 @@ export interface TestNetwork extends AsyncDisposable {
   exec(host: string, argv: readonly string[], options?: ExecOptions): NetnsChild;
   /** exec() to the end: what it printed and how it exited. */
   run(host: string, argv: readonly string[], options?: ExecOptions): Promise<RunResult>;
+  /** A short folder for `host`'s TMPDIR (`/tmp/<namespace>`: unix socket paths are limited to 107 bytes),
+   * created now, removed at dispose and by cleanupStale after a crash. */
+  tmpDirFor(host: string): string;
   /** Pids of every process (ours or not) running in `host`'s namespace. */
   pidsIn(host: string): Promise<number[]>;
   /** Ends every process it spawned and every process left in its namespaces, then deletes namespaces, veths,
@@ -89,6 +94,7 @@ export async function createTestNetwork(options: TestNetworkOptions): Promise<Te
         failures.push(String(error));
       }
     }
+    for (const host of hosts) rmSync(join(SHORT_TMP_ROOT, names.namespace(host)), { recursive: true, force: true });
     forgetOwner(names.ruleComment);
     if (failures.length > 0) throw new Error(`test network ${options.name} (${names.bridge}): teardown left work undone:\n${failures.join('\n')}`);
   };
@@ -151,6 +157,11 @@ export async function createTestNetwork(options: TestNetworkOptions): Promise<Te
       const exit = await child.exited;
       children.delete(child);
       return { ...exit, stdout: child.stdout(), stderr: child.stderr() };
+    },
+    tmpDirFor(host) {
+      const dir = join(SHORT_TMP_ROOT, names.namespace(known(host)));
+      mkdirSync(dir, { recursive: true });
+      return dir;
     },
     pidsIn: (host) => namespacePids(names.namespace(known(host))),
     dispose,

@@ -1,5 +1,7 @@
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { removeRules } from './bridge-firewall.js';
-import { DEFAULT_NETNS_PREFIX, idOfName } from './netns-names.js';
+import { DEFAULT_NETNS_PREFIX, SHORT_TMP_ROOT, idOfName } from './netns-names.js';
 import { forgetOwner, ownerAlive, recordedNetworks } from './netns-owner.js';
 import { runCommand } from './run-command.js';
 
@@ -39,11 +41,12 @@ export interface StaleSweep {
   readonly namespaces: string[];
   readonly links: string[];
   readonly rules: string[];
+  readonly tmpDirs: string[];
 }
 
 /**
- * Removes what an earlier crashed run left behind: namespaces (and their processes), bridges and veths, and
- * iptables rules whose names carry `prefix`, when the process that created them is no longer running. A network
+ * Removes what an earlier crashed run left behind: namespaces (and their processes), bridges and veths, TMPDIR
+ * folders and iptables rules whose names carry `prefix`, when the process that created them is no longer running. A network
  * whose owner still runs (another run on this machine) is left alone. Call it at the start of every run.
  */
 export async function cleanupStale(prefix: string = DEFAULT_NETNS_PREFIX): Promise<StaleSweep> {
@@ -51,7 +54,7 @@ export async function cleanupStale(prefix: string = DEFAULT_NETNS_PREFIX): Promi
     const id = idOfName(prefix, name);
     return id !== undefined && !ownerAlive(`${prefix}-${id}`);
   };
-  const sweep: StaleSweep = { namespaces: [], links: [], rules: [] };
+  const sweep: StaleSweep = { namespaces: [], links: [], rules: [], tmpDirs: [] };
 
   const nsList = await runCommand('ip', ['netns', 'list']);
   for (const line of nsList.stdout.split('\n')) {
@@ -71,6 +74,12 @@ export async function cleanupStale(prefix: string = DEFAULT_NETNS_PREFIX): Promi
   }
 
   sweep.rules.push(...(await removeRules((comment) => stale(comment))));
+
+  for (const entry of readdirSync(SHORT_TMP_ROOT)) {
+    if (!stale(entry)) continue;
+    rmSync(join(SHORT_TMP_ROOT, entry), { recursive: true, force: true });
+    sweep.tmpDirs.push(entry);
+  }
 
   for (const key of recordedNetworks()) {
     if (key.startsWith(`${prefix}-`) && !ownerAlive(key)) forgetOwner(key);
