@@ -4,6 +4,7 @@ import { POOL_TOKEN_ENV, POOL_URL_ENV } from '../protocol/env-names.js';
 import { RUNTIME_CHOICES, RUNTIME_ENV_VAR, type RuntimeChoice } from '../runtime/select-runtime.js';
 import type { CoordinatorLookup } from './coordinator-file.js';
 import type { DoctorOptions } from './doctor-checks.js';
+import { MERGE_REPORTS_USAGE, type MergeReportsCommand, parseMergeReports } from './merge-reports-args.js';
 
 export const USAGE = `Usage: cinnamon-pool <command> [options]
 
@@ -25,7 +26,7 @@ Commands:
     --force                         rebuild even when it exists
   image tag     print the tag of the MCP server image a run would use
                (both read BASE_IMAGE: auto | playwright | offline | an image; see docker/README.md)
-  help     this text
+${MERGE_REPORTS_USAGE}  help     this text
 `;
 
 export class UsageError extends Error {
@@ -37,7 +38,8 @@ export type Command =
   | { kind: 'doctor'; options: DoctorOptions; json: boolean }
   | { kind: 'status'; lookup: CoordinatorLookup; json: boolean }
   | { kind: 'image-build'; force: boolean }
-  | { kind: 'image-tag' };
+  | { kind: 'image-tag' }
+  | MergeReportsCommand;
 
 export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
   const [name, ...rest] = argv;
@@ -51,6 +53,10 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
       return parseDoctor(rest, env);
     case 'status':
       return parseStatus(rest, env);
+    case 'merge-reports':
+      return parseMergeReports(rest, (message) => {
+        throw new UsageError(message);
+      });
     case 'image':
       return parseImage(rest);
     default:

@@ -4,6 +4,7 @@
  *   cinnamon-pool doctor   what a run needs, checked before it starts
  *   cinnamon-pool status   a running pool, from its coordinator
  *   cinnamon-pool image    build the MCP server image (or print its tag)
+ *   cinnamon-pool merge-reports   the shards' pool reports merged into one
  * From a checkout, without building: npx tsx src/cli/main.ts doctor
  */
 import { PoolClient } from '../protocol/pool-client.js';
@@ -11,6 +12,7 @@ import { isPoolError } from '../errors/pool-error.js';
 import { formatChecks, hasFailures } from './check-result.js';
 import { USAGE, UsageError, parseCommand } from './cli-args.js';
 import { findCoordinator } from './coordinator-file.js';
+import { runMergeReports } from './merge-reports-command.js';
 import { runDoctor } from './doctor-checks.js';
 import { packageRoot } from '../runtime/package-root.js';
 import { renderStatus } from './status-command.js';
@@ -49,6 +51,8 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
       process.stdout.write(`${tag}\n`);
       return 0;
     }
+    case 'merge-reports':
+      return runMergeReports(command, { stdout: process.stdout, env });
   }
 }
 
