@@ -48,7 +48,7 @@ describe('cinnamon-pool merge-reports (through npx tsx src/cli/main.ts)', { time
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('Merged 2 shard reports (shard-1, shard-2)');
-    expect(run.stdout).toContain("one pool store (their audit trails share leases): its counters and containers are the newest report's (shard-2)");
+    expect(run.stdout).toContain("one pool store (their audit trails share lease or run events): its counters and containers are the newest report's (shard-2)");
     expect(run.stdout).toContain('Recommendations (');
     expect((await mergedJson()).poolMetrics.totalAllocations).toBe(fixtureAnalytics().poolMetrics.totalAllocations);
     expect(await mergedLines()).toHaveLength(fixtureAudit().length);
@@ -60,7 +60,7 @@ describe('cinnamon-pool merge-reports (through npx tsx src/cli/main.ts)', { time
     await shard('shard-2', anotherPoolsAudit());
     const run = await cli([join(dir, 'shard-1'), join(dir, 'shard-2'), '-o', join(dir, 'merged')]);
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain('2 separate pool stores (no lease in common): their counters and containers are added');
+    expect(run.stdout).toContain('2 separate pool stores (no lease or run event in common): their counters and containers are added');
     const merged = await mergedJson();
     expect(merged.poolMetrics.totalAllocations).toBe(2 * fixtureAnalytics().poolMetrics.totalAllocations);
     expect(merged.poolMetrics.totalContainers).toBe(2 * fixtureAnalytics().poolMetrics.totalContainers);

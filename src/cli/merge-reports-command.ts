@@ -47,12 +47,12 @@ export function mergeHeading(merged: MergedReport, outputDir: string): string {
   const lines = [`Merged ${shards.length} shard report${shards.length === 1 ? '' : 's'} (${shards.join(', ')}) into ${display(outputDir)}`];
   for (const store of merged.stores) {
     if (store.labels.length > 1) {
-      lines.push(`  ${store.labels.join(', ')}: one pool store (their audit trails share leases): its counters and containers are the newest report's (${store.latest}), not their sum`);
+      lines.push(`  ${store.labels.join(', ')}: one pool store (their audit trails share lease or run events): its counters and containers are the newest report's (${store.latest}), not their sum`);
     }
   }
   if (merged.stores.length > 1) {
     lines.push(
-      `  ${merged.stores.length} separate pool stores (no lease in common): their counters and containers are added` +
+      `  ${merged.stores.length} separate pool stores (no lease or run event in common): their counters and containers are added` +
         (merged.qualifiedIds ? '; container ids used by more than one are prefixed with the shard name' : ''),
     );
   }
