@@ -158,9 +158,9 @@ export interface PoolStore {
    * The grants of those requests that hold an active lease now, in the order asked (unknown, still waiting,
    * cancelled or ended ones are left out; an id asked twice is answered once). For a coordinator that learns
    * of a grant made by another participant (a pub/sub notice, or a poll): `grant.request` is the request as
-   * it was when granted. Should that record be gone (the Redis store keeps it as long as the lease key's
-   * first safety-net TTL, ttl + leaseKeyGraceMs), it is rebuilt from the lease: requestId, testRunId,
-   * priority and requestedAt exact, deadline = the lease's grantedAt, requirements {}, attempt 0, seq 0.
+   * it was when granted. Should that record be gone (the Redis store keeps it with the lease key's safety-net
+   * TTL; a lease granted by a version before grantsFor has none), it is rebuilt from the lease: requestId,
+   * testRunId, priority and requestedAt exact, deadline = the lease's grantedAt, requirements {}, attempt 0, seq 0.
    */
   grantsFor(requestIds: readonly string[]): Promise<Grant[]>;
   /** Removes a queued request. If it was granted meanwhile, says so and returns the lease. */

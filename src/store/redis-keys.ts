@@ -38,7 +38,7 @@ export class RedisKeys {
   readonly extensionPrefix: string;
   /** `+ testId` → LIST of that test's durations, capped. */
   readonly historyTestPrefix: string;
-  /** `+ requestId` → STRING the QueuedRequest JSON as it was granted (expires with the lease key's safety net). */
+  /** `+ requestId` → STRING the QueuedRequest JSON as it was granted (grantsFor; expires with the lease key's safety net). */
   readonly grantedRequestPrefix: string;
   /** HASH hostId → HostRecord JSON: the machines contributing members (shared pool, issue 11). */
   readonly hosts: string;

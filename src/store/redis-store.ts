@@ -240,7 +240,7 @@ export class RedisPoolStore implements PoolStore {
     const k = this.keys;
     const [raw] = await this.client.run(
       'renew',
-      [k.leaseExpiry, k.leasePrefix, k.endedPrefix, k.grantPrefix],
+      [k.leaseExpiry, k.leasePrefix, k.endedPrefix, k.grantPrefix, k.grantedRequestPrefix],
       [leaseId, String(token), this.nowArg(now), String(ttlMs), this.leaseKeyTtl(ttlMs)],
       { operation: 'renew', leaseId, token },
     );

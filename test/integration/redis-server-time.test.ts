@@ -130,6 +130,21 @@ describe('Redis store on Redis time, with grant and recycle notices', () => {
     await unsubscribe();
   });
 
+  it('grantsFor rebuilds the request from its lease when the granted record is gone (see PoolStore.grantsFor)', async () => {
+    const store = participant();
+    await store.registerContainers([spec(1)], Date.now());
+    await store.transition('container-1', 'Starting', 'Available', Date.now());
+    const { grants } = await store.enqueue(request('old', 'high', { requirements: { minMemoryMB: 10 }, attempt: 2 }), Date.now(), LEASE_TTL, 10);
+    const lease = grants[0]!.lease;
+    await admin.del(store.keys.grantedRequest('old'));
+    expect(await store.grantsFor(['old'])).toEqual([
+      {
+        request: { requestId: 'old', testRunId: 'run-old', priority: 'high', requestedAt: lease.requestedAt, deadline: lease.grantedAt, requirements: {}, attempt: 0, seq: 0 },
+        lease,
+      },
+    ]);
+  });
+
   it('subscribeRecycle hears the container a release sent to Cleaning, and one a revoke made Unhealthy', async () => {
     const agent = participant();
     const shard = participant();

@@ -1,11 +1,12 @@
 --[[
   PoolStore.renew: extends an active lease to now + ttlMs (token-checked), with its key's safety-net TTL
-  and the grant pickup's TTL.
+  and the TTLs of the grant pickup and the granted request's record.
 
   KEYS[1] leaseExpiry  ZSET leaseId -> expiresAt
   KEYS[2] leasePrefix  (+ leaseId)
   KEYS[3] endedPrefix  (+ leaseId)
   KEYS[4] grantPrefix  (+ requestId)
+  KEYS[5] grantedRequestPrefix (+ requestId)
 
   ARGV[1] leaseId
   ARGV[2] token
@@ -20,7 +21,7 @@
 --- @include "common"
 --- @include "lease"
 
-local k = { leaseExpiry = KEYS[1], leasePrefix = KEYS[2], endedPrefix = KEYS[3], grantPrefix = KEYS[4] }
+local k = { leaseExpiry = KEYS[1], leasePrefix = KEYS[2], endedPrefix = KEYS[3], grantPrefix = KEYS[4], grantedRequestPrefix = KEYS[5] }
 local leaseId, token, now, ttlMs, leaseKeyTtlMs = ARGV[1], ARGV[2], resolveNow(ARGV[3]), ARGV[4], ARGV[5]
 
 return run(function()
@@ -31,5 +32,6 @@ return run(function()
   redis.call('SET', k.leasePrefix .. leaseId, updated, 'PX', leaseKeyTtlMs)
   redis.call('ZADD', k.leaseExpiry, 'XX', lease.expiresAt, leaseId)
   redis.call('PEXPIRE', k.grantPrefix .. lease.requestId, leaseKeyTtlMs)
+  redis.call('PEXPIRE', k.grantedRequestPrefix .. lease.requestId, leaseKeyTtlMs)
   return { 0, updated }
 end)
