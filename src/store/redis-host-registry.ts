@@ -47,6 +47,7 @@ export class RedisHostRegistry implements HostRegistry {
 
   async claim(input: HostClaimInput): Promise<HostClaim> {
     const hostId = nonEmpty('hostId', input.hostId);
+    if (input.runtime !== 'docker' && input.runtime !== 'process') throw invalidArgument('runtime', input.runtime, "'docker' or 'process'");
     const k = this.store.keys;
     const reply = await this.store.scriptClient.run(
       'host-claim',
