@@ -11,7 +11,10 @@ const T0 = 1_800_000_000_000;
 const LEASE_TTL = 60_000;
 /** Long enough that a live agent's lease never runs out during a test, even with both cores busy. */
 const LIVE_HOST_TTL = 60_000;
-/** Short: the tests that need a host to die wait (for real) until Redis expired its lease key. */
+/**
+ * Short: a host that must die is set up under LIVE_HOST_TTL, then renewed to this and waited for (for real)
+ * until Redis expired its lease key, so a slow machine never loses a host before the test is ready.
+ */
 const DYING_HOST_TTL = 150;
 /** Budget for Redis to expire a 150 ms key: generous so it holds at load 12; the test only waits this long if broken. */
 const EXPIRY_BUDGET_MS = 15_000;
@@ -65,9 +68,15 @@ describe('RedisHostRegistry on real Redis', () => {
     }
   }
 
-  /** A host with `n` members, all Available (through its scoped store). */
-  async function hostWithMembers(registry: RedisHostRegistry, hostId: string, n: number, ttlMs = LIVE_HOST_TTL) {
-    const { epoch } = await registry.claim(claimInput(hostId, ttlMs));
+  /** Shortens the host lease to DYING_HOST_TTL and waits until Redis expired it. */
+  async function letDie(registry: RedisHostRegistry, store: RedisPoolStore, hostId: string, epoch: number): Promise<void> {
+    await registry.renew(hostId, epoch, DYING_HOST_TTL);
+    await hostLeaseGone(store, hostId);
+  }
+
+  /** A live host with `n` members, all Available (through its scoped store). */
+  async function hostWithMembers(registry: RedisHostRegistry, hostId: string, n: number) {
+    const { epoch } = await registry.claim(claimInput(hostId));
     const scoped = registry.scopedStore(hostId, epoch);
     const specs = Array.from({ length: n }, (_, i) => member(hostId, i + 1));
     await scoped.registerContainers(specs, T0);
@@ -88,7 +97,7 @@ describe('RedisHostRegistry on real Redis', () => {
   it('claims a host with epoch 1; a second claim while live is HOST_TAKEN; renew extends; after expiry renew is STALE_EPOCH', async () => {
     const { registry } = participant();
     const other = participant().registry;
-    const claim = await registry.claim(claimInput('alpha', DYING_HOST_TTL * 20));
+    const claim = await registry.claim(claimInput('alpha'));
     expect(claim).toEqual({ epoch: 1, reaped: { hosts: [], revoked: [], removedMembers: [] } });
     const taken = await refusal(other.claim(claimInput('alpha')));
     expect(taken.code).toBe('HOST_TAKEN');
@@ -96,11 +105,11 @@ describe('RedisHostRegistry on real Redis', () => {
 
     const [listed] = await registry.listHosts();
     expect(listed).toMatchObject({ hostId: 'alpha', epoch: 1, live: true, draining: false, members: [], runtime: 'process' });
-    const expiresAt = await registry.renew('alpha', 1, DYING_HOST_TTL);
-    expect(expiresAt).toBeGreaterThanOrEqual(listed!.claimedAt);
+    const expiresAt = await registry.renew('alpha', 1, LIVE_HOST_TTL);
+    expect(expiresAt).toBeGreaterThanOrEqual(listed!.claimedAt + LIVE_HOST_TTL);
     expect((await registry.listHosts())[0]!.expiresAt).toBe(expiresAt);
 
-    await hostLeaseGone(participant().store, 'alpha');
+    await letDie(registry, participant().store, 'alpha', 1);
     const stale = await refusal(registry.renew('alpha', 1, LIVE_HOST_TTL));
     expect(stale.code).toBe('STALE_EPOCH');
     expect(stale.data).toMatchObject({ hostId: 'alpha', epoch: 1, heldEpoch: null });
@@ -110,12 +119,12 @@ describe('RedisHostRegistry on real Redis', () => {
   it('a takeover with epoch + 1 reaps the old members and revokes their leases with the host-lost reason', async () => {
     const shard = participant().store;
     const { registry } = participant();
-    const { specs } = await hostWithMembers(registry, 'alpha', 2, DYING_HOST_TTL);
+    const { epoch, specs } = await hostWithMembers(registry, 'alpha', 2);
     const { grants } = await shard.enqueue(request('holder'), T0, LEASE_TTL, 10);
     const lease = grants[0]!.lease;
     expect(lease.containerId).toBe(specs[0]!.id);
 
-    await hostLeaseGone(shard, 'alpha');
+    await letDie(registry, shard, 'alpha', epoch);
     const claim = await participant().registry.claim(claimInput('alpha'));
     expect(claim.epoch).toBe(2);
     expect(claim.reaped.hosts).toEqual(['alpha']);
@@ -134,8 +143,8 @@ describe('RedisHostRegistry on real Redis', () => {
 
   it('the scoped store of a replaced epoch is refused STALE_EPOCH and changes nothing', async () => {
     const { registry, store } = participant();
-    const old = await hostWithMembers(registry, 'alpha', 1, DYING_HOST_TTL);
-    await hostLeaseGone(store, 'alpha');
+    const old = await hostWithMembers(registry, 'alpha', 1);
+    await letDie(registry, store, 'alpha', old.epoch);
     const current = await hostWithMembers(participant().registry, 'alpha', 1);
     expect(current.epoch).toBe(old.epoch + 1);
     const id = current.specs[0]!.id;
@@ -164,12 +173,12 @@ describe('RedisHostRegistry on real Redis', () => {
   it('reapExpired by any participant removes a dead host once: two racing reapers, then a third call, find it once', async () => {
     const shard = participant().store;
     const { registry } = participant();
-    const { specs } = await hostWithMembers(registry, 'dead', 2, DYING_HOST_TTL);
+    const { epoch, specs } = await hostWithMembers(registry, 'dead', 2);
     await hostWithMembers(registry, 'alive', 1);
     const { grants } = await shard.enqueue(request('holder'), T0, LEASE_TTL, 10);
     const lease = grants[0]!.lease;
     expect(lease.containerId).toBe(specs[0]!.id);
-    await hostLeaseGone(shard, 'dead');
+    await letDie(registry, shard, 'dead', epoch);
 
     const results = await Promise.all([participant().registry.reapExpired(), participant().registry.reapExpired()]);
     const found = results.filter((r) => r.hosts.length > 0);
@@ -191,10 +200,10 @@ describe('RedisHostRegistry on real Redis', () => {
     const shard = participant().store;
     const { registry } = participant();
     const draining = await hostWithMembers(registry, 'draining', 1);
-    const dying = await hostWithMembers(registry, 'dying', 1, DYING_HOST_TTL);
+    const dying = await hostWithMembers(registry, 'dying', 1);
     const serving = await hostWithMembers(registry, 'serving', 1);
     await registry.setDraining('draining', draining.epoch);
-    await hostLeaseGone(shard, 'dying');
+    await letDie(registry, shard, 'dying', dying.epoch);
     expect((await registry.listHosts()).map((h) => [h.hostId, h.live, h.draining])).toEqual([
       ['draining', true, true],
       ['dying', false, false],
