@@ -63,3 +63,43 @@ describe('parseCommand', () => {
     expect(() => parseCommand(['stats'], {})).toThrow(/unknown command 'stats'/);
   });
 });
+
+describe('parseCommand agent (issue 11)', () => {
+  const flags = ['--redis-url', 'redis://127.0.0.1:6379', '--host-id', 'h1', '--containers', '2', '--base-port', '3001', '--runtime', 'process', '--advertise', '10.231.0.2'];
+
+  it('takes the flags exactly as named, with the defaults and env fallbacks of the agent options', () => {
+    expect(parseCommand(['agent', ...flags], {})).toEqual({
+      kind: 'agent',
+      options: {
+        redisUrl: 'redis://127.0.0.1:6379',
+        hostId: 'h1',
+        containers: 2,
+        basePort: 3001,
+        runtime: 'process',
+        advertise: '10.231.0.2',
+        prefix: 'cinnamon-qa-mcp',
+        poolId: 'cinnamon-qa',
+        hostLeaseMs: 10_000,
+        drainGraceMs: 30_000,
+        controlPort: 0,
+      },
+    });
+    const more = ['--prefix', 'mcp', '--pool-id', 'p1', '--host-lease-ms', '3000', '--drain-grace-ms', '0', '--control-port', '4000'];
+    expect(parseCommand(['agent', ...flags, ...more], {})).toMatchObject({ options: { prefix: 'mcp', poolId: 'p1', hostLeaseMs: 3000, drainGraceMs: 0, controlPort: 4000 } });
+    expect(parseCommand(['agent', ...flags.slice(2)], { REDIS_URL: 'redis://env:6379', CINNAMON_POOL_ID: 'env-pool' })).toMatchObject({ options: { redisUrl: 'redis://env:6379', poolId: 'env-pool' } });
+  });
+
+  it('refuses unknown flags as usage, and bad values as INVALID_OPTIONS naming each (exit code 2 either way)', () => {
+    expect(() => parseCommand(['agent', ...flags, '--verbose'], {})).toThrow(UsageError);
+    expect(() => parseCommand(['agent', ...flags, 'extra'], {})).toThrow(UsageError);
+    try {
+      parseCommand(['agent', ...flags.slice(0, 4), '--containers', 'two', '--runtime', 'kube'], {});
+      expect.unreachable();
+    } catch (error) {
+      expect(isPoolError(error, 'INVALID_OPTIONS')).toBe(true);
+      expect((error as Error).message).toMatch(/containers: .*"two"/);
+      expect((error as Error).message).toMatch(/runtime: /);
+      expect((error as Error).message).toMatch(/basePort: /);
+    }
+  });
+});

@@ -5,6 +5,7 @@ import { RUNTIME_CHOICES, RUNTIME_ENV_VAR, type RuntimeChoice } from '../runtime
 import type { CoordinatorLookup } from './coordinator-file.js';
 import type { DoctorOptions } from './doctor-checks.js';
 import { MERGE_REPORTS_USAGE, type MergeReportsCommand, parseMergeReports } from './merge-reports-args.js';
+import { AGENT_USAGE, type AgentCommand, parseAgent } from './agent-args.js';
 
 export const USAGE = `Usage: cinnamon-pool <command> [options]
 
@@ -26,7 +27,7 @@ Commands:
     --force                         rebuild even when it exists
   image tag     print the tag of the MCP server image a run would use
                (both read BASE_IMAGE: auto | playwright | offline | an image; see docker/README.md)
-${MERGE_REPORTS_USAGE}  help     this text
+${MERGE_REPORTS_USAGE}${AGENT_USAGE}  help     this text
 `;
 
 export class UsageError extends Error {
@@ -39,7 +40,8 @@ export type Command =
   | { kind: 'status'; lookup: CoordinatorLookup; json: boolean }
   | { kind: 'image-build'; force: boolean }
   | { kind: 'image-tag' }
-  | MergeReportsCommand;
+  | MergeReportsCommand
+  | AgentCommand;
 
 export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
   const [name, ...rest] = argv;
@@ -55,6 +57,10 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
       return parseStatus(rest, env);
     case 'merge-reports':
       return parseMergeReports(rest, (message) => {
+        throw new UsageError(message);
+      });
+    case 'agent':
+      return parseAgent(rest, env, (message) => {
         throw new UsageError(message);
       });
     case 'image':

@@ -5,6 +5,7 @@
  *   cinnamon-pool status   a running pool, from its coordinator
  *   cinnamon-pool image    build the MCP server image (or print its tag)
  *   cinnamon-pool merge-reports   the shards' pool reports merged into one
+ *   cinnamon-pool agent    serve this machine's members to a shared pool (foreground, until SIGTERM/SIGINT)
  * From a checkout, without building: npx tsx src/cli/main.ts doctor
  */
 import { PoolClient } from '../protocol/pool-client.js';
@@ -13,6 +14,7 @@ import { formatChecks, hasFailures } from './check-result.js';
 import { USAGE, UsageError, parseCommand } from './cli-args.js';
 import { findCoordinator } from './coordinator-file.js';
 import { runMergeReports } from './merge-reports-command.js';
+import { runAgent } from './agent-command.js';
 import { runDoctor } from './doctor-checks.js';
 import { packageRoot } from '../runtime/package-root.js';
 import { renderStatus } from './status-command.js';
@@ -53,6 +55,8 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     }
     case 'merge-reports':
       return runMergeReports(command, { stdout: process.stdout, env });
+    case 'agent':
+      return runAgent(command, { stdout: process.stdout, stderr: process.stderr, env, signals: process });
   }
 }
 
