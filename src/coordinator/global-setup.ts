@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
 import type { FullConfig } from '@playwright/test';
 import { ANALYTICS_SNAPSHOT_ENV, writeAnalyticsSnapshot } from '../reporter/analytics-snapshot.js';
 import { parseContainerPoolOptions } from './container-pool-options.js';
-import { POOL_MAX_WAIT_ENV, POOL_TOKEN_ENV, POOL_URL_ENV } from '../protocol/env-names.js';
+import { POOL_APP_HOST_ENV, POOL_MAX_WAIT_ENV, POOL_RUN_MODE_ENV, POOL_TOKEN_ENV, POOL_URL_ENV } from '../protocol/env-names.js';
 import { PoolRun } from './pool-run.js';
 import { SignalGuard, signalExitCode, type StopSignal } from './signal-guard.js';
 import { poolOptionsFromMetadata } from './with-container-pool.js';
@@ -51,6 +51,14 @@ export default async function globalSetup(config: FullConfig): Promise<() => Pro
   process.env[POOL_URL_ENV] = run.coordinator.url;
   process.env[POOL_TOKEN_ENV] = run.coordinator.token;
   process.env[POOL_MAX_WAIT_ENV] = String(pool.resources.maxWaitTimeMs);
+  // Set or cleared each time: UI and watch mode run globalSetup again in the same process.
+  if (run.appHost) {
+    process.env[POOL_RUN_MODE_ENV] = 'shared';
+    process.env[POOL_APP_HOST_ENV] = run.appHost;
+  } else {
+    delete process.env[POOL_RUN_MODE_ENV];
+    delete process.env[POOL_APP_HOST_ENV];
+  }
 
   const started = run;
   return async () => {

@@ -1,13 +1,12 @@
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { SystemClock, type Clock } from '../clock/clock.js';
-import { withinBudget } from '../clock/clock-wait.js';
 import type { PoolConfig } from '../config/pool-config.js';
 import { isPoolError, PoolError } from '../errors/pool-error.js';
 import { COORDINATOR_FILE, type CoordinatorFileBody } from '../protocol/coordinator-file.js';
 import { ContainerPoolManager } from '../pool/container-pool-manager.js';
 import type { PoolLogger } from '../pool/pool-events.js';
-import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import type { ContainerRuntime, RuntimeKind } from '../runtime/container-runtime.js';
 import { MemoryPoolStore } from '../store/memory-store.js';
 import type { PoolStore } from '../store/pool-store.js';
 import { RedisPoolStore } from '../store/redis-store.js';
@@ -17,11 +16,11 @@ import { HistoryFile } from './history-file.js';
 import { createRuntime, planRuntime } from './pool-runtime-factory.js';
 import { redactUrl } from '../store/redact-url.js';
 import { createPoolManager } from '../pool/create-pool-manager.js';
+import { assertRedisAnswers } from './redis-start-check.js';
+import { openSharedPool, type SharedPoolParts } from './shared-pool-run.js';
 
 /** @defaultValue 60000 ms: how long the coordinator keeps serving the final figures after the teardown. */
 const FROZEN_COORDINATOR_LIFETIME_MS = 60_000;
-/** @defaultValue 5000 ms: how long a configured Redis gets to answer at start before the run fails. */
-const REDIS_START_TIMEOUT_MS = 5_000;
 
 /** The plugin's options as PoolRun takes them: `mode` absent means 'local'. */
 export type PoolRunPluginOptions = Omit<PluginOptions, 'mode'> & { mode?: PluginOptions['mode'] };
@@ -58,10 +57,13 @@ export class PoolRun implements AsyncDisposable {
   private constructor(
     readonly manager: ContainerPoolManager,
     readonly coordinator: RunningCoordinator,
-    readonly runtime: ContainerRuntime,
+    /** This run's container runtime; absent in shared mode (the host agents have theirs). */
+    readonly runtime: ContainerRuntime | undefined,
     readonly store: PoolStore,
     private readonly history: HistoryFile | undefined,
     baseDir: string,
+    /** Shared mode: the address the members' browsers open this machine's app at (appUrl). */
+    readonly appHost: string | undefined,
   ) {
     this.coordinatorFile = resolve(baseDir, COORDINATOR_FILE);
   }
@@ -71,49 +73,31 @@ export class PoolRun implements AsyncDisposable {
     const clock = options.clock ?? new SystemClock();
     const log = options.log ?? ((line: string) => process.stdout.write(`${PREFIX} ${line}\n`));
     const logger = options.logger ?? stderrLogger();
-    const { pool, plugin } = options;
-
-    const plan = await planRuntime(plugin.runtime, { env, ...(plugin.dockerImage ? { dockerImage: plugin.dockerImage } : {}) });
-    const { store, storeReason, history } = await openStore(pool, plugin, options.baseDir, clock);
-    const cleanups: Array<() => Promise<unknown>> = [() => store.close()];
+    const { plugin } = options;
+    const cleanups: Array<() => Promise<unknown>> = [];
     const undo = async () => {
       for (const c of cleanups.reverse()) await c().catch(() => undefined);
     };
     try {
-      const historyNote = history ? await loadHistory(history, logger) : '';
-      log(`runtime: ${plan.decision.kind} (${plan.decision.reason.replace(/^\w+: /, '')}); store: ${store.kind} (${storeReason}${historyNote})`);
-      abortIfAsked(signal);
-
-      const runtime = createRuntime(plan, clock, pool.mcpServer);
-      cleanups.push(() => runtime.close());
-      if (runtime.limitations.length) logger.info(`${runtime.kind} runtime limits not enforced: ${runtime.limitations.join('; ')}`);
-      const manager = createPoolManager({ config: pool, runtime, store, clock, logger });
-      cleanups.push(() => manager.shutdown());
-      // Ctrl-C during start: stop the runtime at once, so initialize() fails fast instead of finishing.
-      const onAbort = () => void runtime.close().catch(() => undefined);
-      signal?.addEventListener('abort', onAbort, { once: true });
       const t0 = clock.monotonic();
-      try {
-        await manager.initialize();
-      } catch (error) {
-        throw startFailure(error, signal);
-      } finally {
-        signal?.removeEventListener('abort', onAbort);
-      }
+      const members =
+        plugin.mode === 'shared'
+          ? await startShared(options, clock, logger, log, cleanups, signal)
+          : await startLocal(options, env, clock, logger, log, cleanups, signal);
       abortIfAsked(signal);
 
       const coordinator = await startCoordinator({
-        manager,
-        runtime: runtime.kind,
-        clock,
+        manager: members.manager,
+        runtime: members.runtimeKind,
+        clock: members.clock,
         logger,
-        ...(history ? { onExecutionRecorded: (testId: string) => history.noteRecorded(testId) } : {}),
+        ...(members.history ? { onExecutionRecorded: (testId: string) => members.history!.noteRecorded(testId) } : {}),
       });
       cleanups.push(() => coordinator.close());
-      const run = new PoolRun(manager, coordinator, runtime, store, history, options.baseDir);
+      const run = new PoolRun(members.manager, coordinator, members.runtime, members.store, members.history, options.baseDir, members.appHost);
       await run.writeCoordinatorFile().catch((e: unknown) => logger.warn(`cannot write ${run.coordinatorFile}: ${String(e)}`));
       log(
-        `${pool.containers} container(s) ready in ${((clock.monotonic() - t0) / 1000).toFixed(1)} s; coordinator ${coordinator.url} ` +
+        `${members.containers} container(s) ${plugin.mode === 'shared' ? 'served by host agents' : 'ready'} in ${((clock.monotonic() - t0) / 1000).toFixed(1)} s; coordinator ${coordinator.url} ` +
           `(URL and token for \`cinnamon-pool status\`: ${run.coordinatorFile})`,
       );
       return run;
@@ -180,6 +164,73 @@ export class PoolRun implements AsyncDisposable {
   }
 }
 
+/** What either start hands the coordinator. */
+interface StartedMembers {
+  manager: ContainerPoolManager;
+  store: PoolStore;
+  clock: Clock;
+  runtime: ContainerRuntime | undefined;
+  runtimeKind: RuntimeKind;
+  history?: HistoryFile;
+  containers: number;
+  appHost?: string;
+}
+
+/** One machine: pick the runtime and store, start and gate this run's own containers. */
+async function startLocal(
+  options: PoolRunOptions,
+  env: NodeJS.ProcessEnv,
+  clock: Clock,
+  logger: PoolLogger,
+  log: (line: string) => void,
+  cleanups: Array<() => Promise<unknown>>,
+  signal: AbortSignal | undefined,
+): Promise<StartedMembers> {
+  const { pool, plugin } = options;
+  const plan = await planRuntime(plugin.runtime, { env, ...(plugin.dockerImage ? { dockerImage: plugin.dockerImage } : {}) });
+  const { store, storeReason, history } = await openStore(pool, plugin, options.baseDir, clock);
+  cleanups.push(() => store.close());
+  const historyNote = history ? await loadHistory(history, logger) : '';
+  log(`runtime: ${plan.decision.kind} (${plan.decision.reason.replace(/^\w+: /, '')}); store: ${store.kind} (${storeReason}${historyNote})`);
+  abortIfAsked(signal);
+
+  const runtime = createRuntime(plan, clock, pool.mcpServer);
+  cleanups.push(() => runtime.close());
+  if (runtime.limitations.length) logger.info(`${runtime.kind} runtime limits not enforced: ${runtime.limitations.join('; ')}`);
+  const manager = createPoolManager({ config: pool, runtime, store, clock, logger });
+  cleanups.push(() => manager.shutdown());
+  // Ctrl-C during start: stop the runtime at once, so initialize() fails fast instead of finishing.
+  const onAbort = () => void runtime.close().catch(() => undefined);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    await manager.initialize();
+  } catch (error) {
+    throw startFailure(error, signal);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+  return { manager, store, clock, runtime, runtimeKind: runtime.kind, ...(history ? { history } : {}), containers: pool.containers };
+}
+
+/** A shard of a shared pool: no runtime, no containers; the host agents' members through RemoteHosts. */
+async function startShared(
+  options: PoolRunOptions,
+  clock: Clock,
+  logger: PoolLogger,
+  log: (line: string) => void,
+  cleanups: Array<() => Promise<unknown>>,
+  signal: AbortSignal | undefined,
+): Promise<StartedMembers> {
+  let parts: SharedPoolParts;
+  try {
+    parts = await openSharedPool({ pool: options.pool, plugin: options.plugin, clock, logger, onCleanup: (c) => cleanups.push(c) });
+  } catch (error) {
+    throw startFailure(error, signal);
+  }
+  log(parts.line);
+  return { manager: parts.manager, store: parts.store, clock: parts.clock, runtime: undefined, runtimeKind: parts.runtime, containers: parts.members, appHost: parts.appHost };
+}
+
 async function openStore(pool: PoolConfig, plugin: PoolRunPluginOptions, baseDir: string, clock: Clock): Promise<{ store: PoolStore; storeReason: string; history?: HistoryFile }> {
   if (!plugin.redisUrl) {
     const store = new MemoryPoolStore();
@@ -190,16 +241,10 @@ async function openStore(pool: PoolConfig, plugin: PoolRunPluginOptions, baseDir
   const where = redactUrl(plugin.redisUrl);
   const store = new RedisPoolStore({ redis: plugin.redisUrl, keyPrefix });
   try {
-    await withinBudget(clock, store.getCounters(), REDIS_START_TIMEOUT_MS, () => new Error(`no answer within ${REDIS_START_TIMEOUT_MS} ms`));
+    await assertRedisAnswers(store, where, clock, false);
   } catch (error) {
     await store.close().catch(() => undefined);
-    throw new PoolError(
-      'STORE_UNAVAILABLE',
-      `Redis at ${where} (option redisUrl) is unreachable: ${error instanceof Error ? error.message : String(error)}. ` +
-        `Start it (e.g. \`redis-server --port <port>\`), fix redisUrl, or remove redisUrl to use the embedded in-memory store.`,
-      { url: where },
-      { cause: error },
-    );
+    throw error;
   }
   return { store, storeReason: `redisUrl ${where}, key prefix '${keyPrefix}'` };
 }

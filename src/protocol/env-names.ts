@@ -9,3 +9,11 @@ export const POOL_URL_ENV = 'CINNAMON_POOL_URL';
 export const POOL_TOKEN_ENV = 'CINNAMON_POOL_TOKEN';
 /** The pool's queue limit (ms), so the fixtures' allocation fixture can wait a little longer than the pool. */
 export const POOL_MAX_WAIT_ENV = 'CINNAMON_POOL_MAX_WAIT_MS';
+/**
+ * 'shared' when the run's members are a shared pool's (issue 11): the fixtures' appUrl then sends the members'
+ * browsers, on other machines, to {@link POOL_APP_HOST_ENV}. Absent: the run keeps its own members.
+ * (Not CINNAMON_POOL_MODE, the option's override: a runner that runs globalSetup again must not read it back.)
+ */
+export const POOL_RUN_MODE_ENV = 'CINNAMON_POOL_RUN_MODE';
+/** Shared mode: the address of the shard's machine that loopback hosts in appUrl() become. */
+export const POOL_APP_HOST_ENV = 'CINNAMON_POOL_RUN_APP_HOST';
