@@ -151,7 +151,9 @@ export interface PoolStore {
    * Hands Available containers to queued requests in service order (priority rank, then seq): each queued
    * request in turn takes the first Available container (registration order) that satisfies its requirements;
    * a request no Available container satisfies is passed over, not blocking those behind it. Requests whose
-   * deadline is <= now are not served (they stay until cancelled). Returns the grants made, in order.
+   * deadline is <= now are not served (they stay until cancelled). A shared pool's member (one with a hostId) is
+   * offered only while its host's lease is held and the host is not draining (src/store/host-registry.ts).
+   * Returns the grants made, in order.
    */
   dispatch(now: number, ttlMs: number): Promise<Grant[]>;
   /**
