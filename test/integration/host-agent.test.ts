@@ -1,0 +1,174 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+import { createInterface } from 'node:readline';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultAdvertise } from '../../src/agent/agent-options.js';
+import { AGENT_API_PATHS, agentErrorBodySchema } from '../../src/protocol/agent-api.js';
+import { SANDBOX_MARKER_ENV } from '../../src/runtime/container-runtime.js';
+import { credentialHeaders, credentialKeysFromStored, MemberCredentials } from '../../src/runtime/member-credentials.js';
+import { listProcesses, readEnvironVariable } from '../../src/runtime/proc-table.js';
+import type { NewRequest } from '../../src/store/pool-store.js';
+import { RedisHostRegistry } from '../../src/store/redis-host-registry.js';
+import { RedisPoolStore } from '../../src/store/redis-store.js';
+import { freePorts } from '../support/ports.js';
+import { startTestRedis, type TestRedis } from '../support/redis-server.js';
+
+/** Starting two Chromium-capable MCP servers through the three-stage gate on a loaded 2-core machine. */
+const READY_BUDGET_MS = 180_000;
+/** A drain with no holders, a cleanup, a failed start: each well under this even at load 12. */
+const STEP_BUDGET_MS = 90_000;
+const LEASE_TTL_MS = 60_000;
+
+const poolId = `agent-it-${process.pid}-${Date.now().toString(36)}`;
+const hostId = 'h1';
+// The process runtime puts unix sockets under TMPDIR: keep it short.
+const tmp = `/tmp/hag${process.pid % 10_000}`;
+let redis: TestRedis;
+let store: RedisPoolStore;
+let registry: RedisHostRegistry;
+let agent: ChildProcess | undefined;
+let basePort: number;
+let advertise: string;
+
+interface Agent {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  stderr: () => string;
+  /** Resolves with the first stdout line. */
+  firstLine: Promise<string>;
+}
+
+function startAgent(host: string, ports: number): Agent {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'agent', '--redis-url', redis.url, '--host-id', host, '--containers', '2', '--base-port', String(ports), '--runtime', 'process', '--advertise', advertise, '--pool-id', poolId, '--host-lease-ms', '10000', '--drain-grace-ms', '20000'],
+    { cwd: process.cwd(), env: { ...process.env, TMPDIR: tmp, REDIS_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let err = '';
+  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const lines = createInterface({ input: child.stdout! });
+  const firstLine = new Promise<string>((resolve, reject) => {
+    lines.once('line', resolve);
+    void exited.then((code) => reject(new Error(`agent exited (${code}) before its ready line:\n${err}`)));
+  });
+  firstLine.catch(() => undefined);
+  return { child, exited, stderr: () => err, firstLine };
+}
+
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Polls `probe` until it returns a value (no fixed sleeps: each round waits for Redis' answer, then yields). */
+async function until<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {
+  const deadline = performance.now() + STEP_BUDGET_MS;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (performance.now() > deadline) throw new Error(`${what}: not within ${STEP_BUDGET_MS} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function request(id: string): NewRequest {
+  const now = Date.now();
+  return { requestId: id, testRunId: `run-${id}`, priority: 'normal', requestedAt: now, deadline: now + 60_000, requirements: {}, attempt: 0 };
+}
+
+function sandboxProcesses(): number[] {
+  return listProcesses()
+    .filter((e) => e.state !== 'Z' && readEnvironVariable(e.pid, SANDBOX_MARKER_ENV)?.startsWith(tmp))
+    .map((e) => e.pid);
+}
+
+beforeAll(async () => {
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  redis = await startTestRedis();
+  store = new RedisPoolStore({ redis: redis.url, keyPrefix: `cinnamon-pool:${poolId}`, serverTime: true });
+  registry = new RedisHostRegistry(store);
+  basePort = (await freePorts(1))[0]!;
+  try {
+    advertise = defaultAdvertise(networkInterfaces());
+  } catch {
+    advertise = '127.0.0.1';
+  }
+});
+
+afterAll(async () => {
+  if (agent && agent.exitCode === null) agent.kill('SIGKILL');
+  await store?.close();
+  await redis?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('cinnamon-pool agent (a host of a shared pool, real Redis, process runtime)', () => {
+  it('registers healthy members, refuses a second agent for its host id, cleans released members, answers only holders, and drains on SIGTERM', async () => {
+    const first = startAgent(hostId, basePort);
+    agent = first.child;
+    const ready = await within(first.firstLine, READY_BUDGET_MS, 'ready line');
+    expect(ready).toMatch(new RegExp(`^cinnamon-pool agent: host h1 \\(epoch \\d+\\) serves 2 healthy members at ${advertise.replace(/\./g, '\\.')}:${basePort}-${basePort + 1} for pool '${poolId}' \\(redis://127\\.0\\.0\\.1:\\d+\\); control http://\\S+$`));
+
+    const [host] = await registry.listHosts();
+    expect(host).toMatchObject({ hostId, live: true, draining: false, address: advertise, runtime: 'process', members: ['h1-1', 'h1-2'] });
+    expect(ready).toContain(`control ${host!.controlUrl}`);
+    const members = await store.listContainers();
+    expect(members.map((m) => [m.id, m.state, m.hostId, m.address, m.port])).toEqual([
+      ['h1-1', 'Available', hostId, advertise, basePort],
+      ['h1-2', 'Available', hostId, advertise, basePort + 1],
+    ]);
+
+    // One live agent per host id: a second one fails, naming the host, and starts nothing.
+    const [otherPort] = await freePorts(1);
+    const second = startAgent(hostId, otherPort!);
+    expect(await within(second.exited, STEP_BUDGET_MS, 'second agent')).toBe(1);
+    expect(second.stderr()).toMatch(/HOST_TAKEN|Host id h1 is held by a live agent/);
+    expect(second.stderr()).toMatch(/another --host-id/);
+    expect((await registry.listHosts()).map((h) => h.epoch)).toEqual([host!.epoch]);
+
+    // A lease granted and released through the shared store (as a shard's would be): the agent cleans the member
+    // (nothing else here runs cleanup, so Cleaning -> Available is the agent's doing).
+    const { grants } = await store.enqueue(request('r1'), Date.now(), LEASE_TTL_MS, 10);
+    expect(grants).toHaveLength(1);
+    const lease = grants[0]!.lease;
+    const released = await store.release(lease.leaseId, lease.token, Date.now());
+    expect(released.containerId).toBe(lease.containerId);
+    expect((await store.getContainer(lease.containerId)).state).toBe('Cleaning');
+    await until(async () => ((await store.getContainer(lease.containerId)).state === 'Available' ? true : undefined), 'member cleaned by the agent');
+
+    // The control endpoint: only the holder of the lease, with its credential.
+    const held = (await store.enqueue(request('r2'), Date.now(), LEASE_TTL_MS, 10)).grants[0]!.lease;
+    const keys = credentialKeysFromStored(await registry.signingKeys(() => {
+      throw new Error('the agent stored the pool keys already');
+    }));
+    const body = JSON.stringify({ containerId: held.containerId, leaseId: held.leaseId, token: held.token, strategy: 'soft' });
+    const post = (headers: Record<string, string>) =>
+      fetch(`${host!.controlUrl}${AGENT_API_PATHS.reset}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    const none = await post({});
+    expect(none.status).toBe(401);
+    expect(agentErrorBodySchema.parse(await none.json()).error.code).toBe('UNAUTHORIZED');
+    const forged = await post(credentialHeaders(new MemberCredentials().forLease(held.containerId, held.leaseId, held.token)));
+    expect(forged.status).toBe(401);
+    const holder = await post(credentialHeaders(new MemberCredentials(keys).forLease(held.containerId, held.leaseId, held.token)));
+    expect(holder.status).toBe(200);
+    expect(await holder.json()).toMatchObject({ containerId: held.containerId, requested: 'soft', success: true });
+    await store.release(held.leaseId, held.token, Date.now());
+    await until(async () => ((await store.getContainer(held.containerId)).state === 'Available' ? true : undefined), 'member cleaned after the reset');
+
+    // SIGTERM: drains (nothing is leased), leaves the registry, stops its members, exits 0.
+    expect(sandboxProcesses().length).toBeGreaterThan(0);
+    first.child.kill('SIGTERM');
+    expect(await within(first.exited, STEP_BUDGET_MS, 'drain')).toBe(0);
+    expect(first.stderr()).toMatch(/draining/);
+    expect(await registry.listHosts()).toEqual([]);
+    expect(await store.listContainers()).toEqual([]);
+    expect(sandboxProcesses()).toEqual([]);
+  });
+});
