@@ -171,4 +171,48 @@ describe('cinnamon-pool agent (a host of a shared pool, real Redis, process runt
     expect(await store.listContainers()).toEqual([]);
     expect(sandboxProcesses()).toEqual([]);
   });
+
+  it('fences itself when its epoch loses the host lease (STALE_EPOCH), cutting the holder, then claims the host again on a new epoch', async () => {
+    const ports = (await freePorts(1))[0]!;
+    const run = startAgent('h2', ports);
+    agent = run.child;
+    await within(run.firstLine, READY_BUDGET_MS, 'ready line');
+    const before = (await registry.listHosts()).find((h) => h.hostId === 'h2')!;
+    const held = (await store.enqueue(request('h2-holder'), Date.now(), LEASE_TTL_MS, 10)).grants.find((g) => g.lease.containerId.startsWith('h2-'))!.lease;
+    const keys = credentialKeysFromStored(await registry.signingKeys(() => {
+      throw new Error('the agent stored the pool keys already');
+    }));
+    const member = (await store.getContainer(held.containerId)).port;
+    const holderGet = () =>
+      fetch(`http://127.0.0.1:${member}/mcp`, { headers: credentialHeaders(new MemberCredentials(keys).forLease(held.containerId, held.leaseId, held.token)) }).then(
+        (r) => r.status,
+        () => 'refused-connection',
+      );
+    // Admitted by the guard (the server behind answers a GET without a session with a 4xx of its own, not 401).
+    expect(await holderGet()).not.toBe(401);
+
+    // The host lease disappears (as when Redis expired it): the agent's next renewal is refused STALE_EPOCH.
+    const admin = redis.connect();
+    try {
+      await admin.del(`cinnamon-pool:${poolId}:host-lease:h2`);
+    } finally {
+      admin.disconnect();
+    }
+    const after = await until(async () => {
+      const host = (await registry.listHosts()).find((h) => h.hostId === 'h2');
+      const members = (await store.listContainers()).filter((c) => c.hostId === 'h2');
+      const serving = /serving again: host h2 epoch/.test(run.stderr());
+      return serving && host && host.epoch > before.epoch && host.live && members.length === 2 && members.every((c) => c.state === 'Available') ? host : undefined;
+    }, 'serving again on a new epoch');
+    expect(after.epoch).toBe(before.epoch + 1);
+    expect(run.stderr()).toMatch(/stops serving \(self-fence\)/);
+    // The old holder is out: its lease ended when the new epoch reaped the old one, and the guard refuses it.
+    expect(await store.getEndedLease(held.leaseId)).toMatchObject({ reason: 'revoked' });
+    expect(await holderGet()).toBe(401);
+
+    run.child.kill('SIGTERM');
+    expect(await within(run.exited, STEP_BUDGET_MS, 'drain')).toBe(0);
+    expect((await registry.listHosts()).find((h) => h.hostId === 'h2')).toBeUndefined();
+    expect(sandboxProcesses()).toEqual([]);
+  });
 });
