@@ -36,6 +36,8 @@ export interface Route {
 export interface RouteDeps {
   manager: ContainerPoolManager;
   runtime: RuntimeKind;
+  /** Members the pool hands out (told to workers in the info). */
+  containers: number;
   clock: Clock;
   logger: PoolLogger;
   metrics: PoolMetrics;

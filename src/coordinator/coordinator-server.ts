@@ -35,6 +35,8 @@ export const coordinatorOptionsSchema = z
     manager: injected<ContainerPoolManager>('ContainerPoolManager'),
     /** Where the containers run; told to workers with each allocation (appUrl needs it). */
     runtime: z.enum(RUNTIME_KINDS),
+    /** Members the pool hands out, told to workers in the info. @defaultValue the manager's config.containers (shared mode: the hosts' count) */
+    containers: z.number().int().positive().optional(),
     /** The bearer token every call must carry. @defaultValue a fresh random token */
     token: z.string().min(1).default(() => newRunToken()),
     /** Address to listen on. @defaultValue {@link DEFAULT_COORDINATOR_HOST} */
@@ -89,6 +91,7 @@ export class RunningCoordinator implements AsyncDisposable {
     const deps: RouteDeps = {
       manager: options.manager,
       runtime: options.runtime,
+      containers: options.containers ?? options.manager.config.containers,
       clock: options.clock,
       logger: this.logger,
       metrics: this.metrics,

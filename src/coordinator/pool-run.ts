@@ -89,6 +89,7 @@ export class PoolRun implements AsyncDisposable {
       const coordinator = await startCoordinator({
         manager: members.manager,
         runtime: members.runtimeKind,
+        containers: members.containers,
         clock: members.clock,
         logger,
         ...(members.history ? { onExecutionRecorded: (testId: string) => members.history!.noteRecorded(testId) } : {}),

@@ -36,7 +36,7 @@ export class StatusRoutes extends RouteGroup {
       poolId: config.poolId,
       runId: this.manager.runId,
       runtime: this.runtime,
-      containers: config.containers,
+      containers: this.deps.containers,
       leaseTtlMs: config.lease.ttlMs,
       leaseDebugTtlMs: maxRenewalTtlMs(config.lease),
       maxWaitTimeMs: this.manager.resourceSettings().maxWaitTimeMs,

@@ -9,6 +9,8 @@ import { parseAgentOptions } from '../../src/agent/agent-options.js';
 import { SystemClock, type TimerHandle, type TimerOptions } from '../../src/clock/clock.js';
 import { parsePoolOptions } from '../../src/config/pool-config.js';
 import { PoolRun } from '../../src/coordinator/pool-run.js';
+import { API_PATHS } from '../../src/protocol/api-paths.js';
+import type { CoordinatorInfo } from '../../src/protocol/coordinator-api.js';
 import { isPoolError } from '../../src/errors/pool-error.js';
 import type { Allocation } from '../../src/pool/container-pool-manager.js';
 import { SILENT_LOGGER } from '../../src/pool/pool-events.js';
@@ -119,6 +121,9 @@ describe("mode 'shared': a shard with no containers of its own", () => {
     expect(lines[0]).toMatch(/app host 10\.99\.0\.7 \(appHost\)$/);
     expect(shardA.runtime).toBeUndefined();
     expect(shardA.appHost).toBe('10.99.0.7');
+    // Workers are told the members the hosts serve, not the shard's own (unused) container count.
+    const info = (await (await fetch(`${shardA.coordinator.url}${API_PATHS.info}`, { headers: { authorization: `Bearer ${shardA.coordinator.token}` } })).json()) as CoordinatorInfo;
+    expect(info).toMatchObject({ poolId, containers: 1, runtime: 'process' });
 
     const held = await shardA.manager.allocateContainerAdvanced({ testRunId: 'a-1' });
     expect(held.container).toMatchObject({ id: 'h1-1', port, url: `http://127.0.0.1:${port}/mcp` });
