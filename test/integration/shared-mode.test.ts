@@ -152,6 +152,12 @@ describe("mode 'shared': a shard with no containers of its own", () => {
     expect(await mcpInitialize(next, true)).toMatch(/playwright/i);
     // The earlier holder's credential no longer opens the member.
     await expect(mcpInitialize(held, true)).rejects.toThrow();
+    // A holder's reset in place goes to the member's agent (its control API, with the lease credential).
+    const reset = await shardB.manager.resetLeased({ leaseId: next.lease.leaseId, token: next.lease.token }, 'soft');
+    expect(reset).toMatchObject({ containerId: 'h1-1', requested: 'soft', success: true });
+    expect(await mcpInitialize(next, true)).toMatch(/playwright/i);
+    // An idle member's reset is its agent's business.
     await shardB.manager.releaseContainer({ leaseId: next.lease.leaseId, token: next.lease.token });
+    await expect(shardB.manager.resetContainer('h1-1', 'soft')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 });
