@@ -25,7 +25,7 @@ export interface NetworkNames {
 
 export function networkNames(prefix: string, id: string): NetworkNames {
   if (!/^[a-z]{1,3}$/.test(prefix)) throw new Error(`netns prefix '${prefix}': use 1-3 lower-case letters (interface names are limited to 15 characters)`);
-  if (!/^[a-z0-9]{1,5}$/.test(id)) throw new Error(`netns id '${id}': use 1-5 lower-case letters or digits`);
+  if (!/^[a-z0-9]{4}$/.test(id)) throw new Error(`netns id '${id}': use 4 lower-case letters or digits`);
   const checked = (name: string): string => {
     if (name.length > IFNAMSIZ_MAX) throw new Error(`interface name '${name}' is longer than ${IFNAMSIZ_MAX} characters`);
     return name;
@@ -41,8 +41,20 @@ export function networkNames(prefix: string, id: string): NetworkNames {
   };
 }
 
-/** The network id inside a name this module built with `prefix`, or undefined for a name that is not ours. */
+/**
+ * The network id inside a name this module built with `prefix` (a bridge, veth, namespace, TMPDIR folder or rule
+ * comment), or undefined for any other name. Whole-name patterns: a sweep must never take someone else's file.
+ */
 export function idOfName(prefix: string, name: string): string | undefined {
-  const pattern = new RegExp(`^${prefix}(?:b|v|p)?-([a-z0-9]{1,5})(?:-|$)`);
-  return pattern.exec(name)?.[1];
+  const id = '([a-z0-9]{4})';
+  const patterns = [
+    new RegExp(`^${prefix}b-${id}$`), // bridge
+    new RegExp(`^${prefix}[vp]-${id}-\\d{1,3}$`), // veth ends
+    new RegExp(`^${prefix}-${id}(?:-[a-z0-9]{1,8})?$`), // rule comment; namespace and TMPDIR folder
+  ];
+  for (const pattern of patterns) {
+    const match = pattern.exec(name);
+    if (match) return match[1];
+  }
+  return undefined;
 }

@@ -75,10 +75,10 @@ export async function cleanupStale(prefix: string = DEFAULT_NETNS_PREFIX): Promi
 
   sweep.rules.push(...(await removeRules((comment) => stale(comment))));
 
-  for (const entry of readdirSync(SHORT_TMP_ROOT)) {
-    if (!stale(entry)) continue;
-    rmSync(join(SHORT_TMP_ROOT, entry), { recursive: true, force: true });
-    sweep.tmpDirs.push(entry);
+  for (const entry of readdirSync(SHORT_TMP_ROOT, { withFileTypes: true })) {
+    if (!entry.isDirectory() || !stale(entry.name)) continue;
+    rmSync(join(SHORT_TMP_ROOT, entry.name), { recursive: true, force: true });
+    sweep.tmpDirs.push(entry.name);
   }
 
   for (const key of recordedNetworks()) {
