@@ -144,7 +144,9 @@ export class HostAgent {
       // Guards on every interface (the pool's own health checks and fences use 127.0.0.1), admitting the advertised Host.
       return new ProcessRuntime({ clock: this.clock, webmcp: this.config.mcpServer.webmcp, bindAddress: '0.0.0.0', advertisedHost: this.options.advertise });
     }
-    // TODO(issue 11): Docker members are published as today; their guards need MCP_GUARD_HOSTS=<advertise>:<port>.
+    // TODO(issue 11): DockerRuntime publishes member ports on 127.0.0.1 and its guards admit only local Host values:
+    // it needs a HostIp option and MCP_GUARD_HOSTS=<advertise>:<port> (docker/image/mcp-guard.cjs reads it).
+    this.logger.warn(`the docker runtime publishes members on 127.0.0.1 only: other machines cannot reach them at ${this.options.advertise} yet (use --runtime process for a shared pool)`);
     return createRuntime(plan, this.clock, this.config.mcpServer);
   }
 

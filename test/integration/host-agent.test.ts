@@ -19,6 +19,8 @@ const READY_BUDGET_MS = 180_000;
 /** A drain with no holders, a cleanup, a failed start: each well under this even at load 12. */
 const STEP_BUDGET_MS = 90_000;
 const LEASE_TTL_MS = 60_000;
+/** Long, so a drain that waits for a holder is still waiting when the test looks, however loaded the machine. */
+const DRAIN_GRACE_MS = 120_000;
 
 const poolId = `agent-it-${process.pid}-${Date.now().toString(36)}`;
 const hostId = 'h1';
@@ -42,7 +44,7 @@ interface Agent {
 function startAgent(host: string, ports: number): Agent {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'agent', '--redis-url', redis.url, '--host-id', host, '--containers', '2', '--base-port', String(ports), '--runtime', 'process', '--advertise', advertise, '--pool-id', poolId, '--host-lease-ms', '10000', '--drain-grace-ms', '20000'],
+    ['--import', 'tsx', 'src/cli/main.ts', 'agent', '--redis-url', redis.url, '--host-id', host, '--containers', '2', '--base-port', String(ports), '--runtime', 'process', '--advertise', advertise, '--pool-id', poolId, '--host-lease-ms', '10000', '--drain-grace-ms', String(DRAIN_GRACE_MS)],
     { cwd: process.cwd(), env: { ...process.env, TMPDIR: tmp, REDIS_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let err = '';
@@ -172,7 +174,7 @@ describe('cinnamon-pool agent (a host of a shared pool, real Redis, process runt
     expect(sandboxProcesses()).toEqual([]);
   });
 
-  it('fences itself when its epoch loses the host lease (STALE_EPOCH), cutting the holder, then claims the host again on a new epoch', async () => {
+  it('fences itself when its epoch loses the host lease (STALE_EPOCH), cutting the holder, then claims the host again on a new epoch; a drain waits for its holder and grants nothing new', async () => {
     const ports = (await freePorts(1))[0]!;
     const run = startAgent('h2', ports);
     agent = run.child;
@@ -210,8 +212,16 @@ describe('cinnamon-pool agent (a host of a shared pool, real Redis, process runt
     expect(await store.getEndedLease(held.leaseId)).toMatchObject({ reason: 'revoked' });
     expect(await holderGet()).toBe(401);
 
+    // Drain with a holder: no new grants on this host, the holder finishes, then the agent leaves.
+    const last = (await store.enqueue(request('h2-last'), Date.now(), LEASE_TTL_MS, 10)).grants.find((g) => g.lease.containerId.startsWith('h2-'))!.lease;
     run.child.kill('SIGTERM');
+    await until(async () => ((await registry.listHosts()).find((h) => h.hostId === 'h2')?.draining ? true : undefined), 'host marked draining');
+    const queued = await store.enqueue(request('h2-after-drain'), Date.now(), LEASE_TTL_MS, 10);
+    expect(queued.grants.filter((g) => g.lease.containerId.startsWith('h2-'))).toEqual([]);
+    expect(run.child.exitCode).toBeNull(); // still waiting for its holder
+    await store.release(last.leaseId, last.token, Date.now());
     expect(await within(run.exited, STEP_BUDGET_MS, 'drain')).toBe(0);
+    expect(run.stderr()).not.toMatch(/revoking/);
     expect((await registry.listHosts()).find((h) => h.hostId === 'h2')).toBeUndefined();
     expect(sandboxProcesses()).toEqual([]);
   });
