@@ -6,6 +6,7 @@ import type { SystemAnalytics } from '../../src/pool/analytics-types.js';
 import { containerRecordSchema } from '../../src/store/record-schemas.js';
 import { REPO_ROOT, startAgent } from './support/host-agent.js';
 import { overlappingLeases, readLeaseHistory } from './support/lease-history.js';
+import { runCommand } from './support/run-command.js';
 import { cleanupStale, createTestNetwork, type NetnsChild, type TestNetwork } from './support/netns.js';
 import { multihostUnavailable } from './support/preconditions.js';
 import { startRedisOnBridge, type BridgeRedis } from './support/redis-on-bridge.js';
@@ -14,8 +15,8 @@ import { SHARD_OUTPUT_DIR_ENV } from './support/shard-env.js';
 /**
  * The multi-host tier (issue 11): two host agents (h1, h2; 2 process-runtime members each) and two
  * `playwright test --shard=i/2` runs of the example suite (s1, s2) in four network namespaces, all on one Redis in
- * the root namespace. Both shards pass on members of both hosts, no member is ever leased twice at once, and the
- * agents drain on SIGTERM, leave the pool empty and leave no process behind.
+ * the root namespace. Both shards pass on members of both hosts, no member is ever leased twice at once, the
+ * merged report counts each lease once, and the agents drain on SIGTERM, leave the pool empty and leave no process behind.
  */
 const unavailable = multihostUnavailable();
 if (unavailable) console.warn(`multihost tier skipped: ${unavailable}`);
@@ -111,6 +112,13 @@ describe.skipIf(!!unavailable)(unavailable ? `shared pool across hosts (skipped:
       console.log(`shared pool ${poolId}: ${spans.length} leases ${JSON.stringify(perMember)}, ended ${JSON.stringify(reasons)}; ${allocated.length} allocated events; shard reports name ${reported.size} leases`);
       const hostsServed = new Set(spans.map((s) => members.find((m) => m.id === s.containerId)?.hostId));
       expect([...hostsServed].sort(), 'both hosts served leases').toEqual(['h1', 'h2']);
+
+      // ---- the merged report (cinnamon-pool merge-reports) counts each of the pool's leases once ----
+      const mergedDir = join(outputs, 'merged');
+      const merge = await runCommand(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'merge-reports', ...shards.map((s) => join(s.out, 'pool-report')), '--output', mergedDir]);
+      expect(merge.code, `merge-reports:\n${merge.stdout}\n${merge.stderr}`).toBe(0);
+      const merged = JSON.parse(readFileSync(join(mergedDir, 'pool-analytics.json'), 'utf8')) as SystemAnalytics;
+      expect(merged.allocations.map((a) => a.leaseId).sort()).toEqual(spans.map((s) => s.leaseId).sort());
 
       // ---- SIGTERM: agents drain, exit 0, leave the pool and their namespaces empty ----
       for (const agent of agents.values()) agent.child.kill('SIGTERM');
