@@ -23,6 +23,9 @@ Commands:
     --file PATH                     coordinator file of a run (default: .cinnamon-pool/coordinator.json
                                     in this folder or above, written by the run while it runs)
     --json                          print the info and status JSON
+    --redis-url URL                 a shared pool instead, read from its Redis: hosts (live, lost, draining,
+                                    epoch), members by host, holders, the queue by priority and tenant
+    --pool-id ID | --prefix P       which pool (default: $CINNAMON_POOL_ID, else cinnamon-qa)
   image build   build the MCP server image now (skipped when it exists; a run builds a missing one itself)
     --force                         rebuild even when it exists
   image tag     print the tag of the MCP server image a run would use
@@ -38,6 +41,7 @@ export type Command =
   | { kind: 'help' }
   | { kind: 'doctor'; options: DoctorOptions; json: boolean }
   | { kind: 'status'; lookup: CoordinatorLookup; json: boolean }
+  | { kind: 'shared-status'; redisUrl: string; keyPrefix: string; json: boolean }
   | { kind: 'image-build'; force: boolean }
   | { kind: 'image-tag' }
   | MergeReportsCommand
@@ -111,8 +115,15 @@ function parseStatus(args: string[], env: NodeJS.ProcessEnv): Command {
     url: { type: 'string' },
     token: { type: 'string' },
     file: { type: 'string' },
+    'redis-url': { type: 'string' },
+    'pool-id': { type: 'string' },
+    prefix: { type: 'string' },
     json: { type: 'boolean', default: false },
   });
+  if (values['redis-url'] !== undefined) {
+    const poolId = values['pool-id'] ?? env['CINNAMON_POOL_ID'] ?? 'cinnamon-qa';
+    return { kind: 'shared-status', redisUrl: values['redis-url'], keyPrefix: values.prefix ?? `cinnamon-pool:${poolId}`, json: values.json === true };
+  }
   // Flags first, then the variables a run's workers see; the coordinator file is looked for later, on disk.
   return {
     kind: 'status',

@@ -18,6 +18,7 @@ import { runAgent } from './agent-command.js';
 import { runDoctor } from './doctor-checks.js';
 import { packageRoot } from '../runtime/package-root.js';
 import { renderStatus } from './status-command.js';
+import { renderSharedStatus } from './shared-status-command.js';
 import { buildPoolImage, poolImageTag } from '../runtime/docker/pool-image.js';
 import { systemProbes } from './system-probes.js';
 
@@ -43,6 +44,9 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
         client.close();
       }
     }
+    case 'shared-status':
+      process.stdout.write(await renderSharedStatus(command.redisUrl, command.keyPrefix, command.json));
+      return 0;
     case 'image-tag':
       process.stdout.write(`${await poolImageTag(packageRoot(), env)}\n`);
       return 0;
