@@ -1,11 +1,12 @@
 import { isIP } from 'node:net';
 import { SystemClock, type Clock, type TimerHandle } from '../clock/clock.js';
 import { parsePoolOptions, type PoolConfig } from '../config/pool-config.js';
-import { isPoolError } from '../errors/pool-error.js';
-import { createRuntime, planRuntime, type RuntimePlan } from '../coordinator/pool-runtime-factory.js';
+import { isPoolError, PoolError } from '../errors/pool-error.js';
+import { planRuntime, type RuntimePlan } from '../coordinator/pool-runtime-factory.js';
 import type { PoolLogger } from '../pool/pool-events.js';
 import { newCredentialKeys } from '../runtime/mcp-guard.js';
 import { credentialKeysFromStored, MemberCredentials, storedFromCredentialKeys } from '../runtime/member-credentials.js';
+import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
 import { ProcessRuntime } from '../runtime/process/process-runtime.js';
 import { redactUrl } from '../store/redact-url.js';
 import { RedisHostRegistry } from '../store/redis-host-registry.js';
@@ -144,10 +145,9 @@ export class HostAgent {
       // Guards on every interface (the pool's own health checks and fences use 127.0.0.1), admitting the advertised Host.
       return new ProcessRuntime({ clock: this.clock, webmcp: this.config.mcpServer.webmcp, bindAddress: '0.0.0.0', advertisedHost: this.options.advertise });
     }
-    // TODO(issue 11): DockerRuntime publishes member ports on 127.0.0.1 and its guards admit only local Host values:
-    // it needs a HostIp option and MCP_GUARD_HOSTS=<advertise>:<port> (docker/image/mcp-guard.cjs reads it).
-    this.logger.warn(`the docker runtime publishes members on 127.0.0.1 only: other machines cannot reach them at ${this.options.advertise} yet (use --runtime process for a shared pool)`);
-    return createRuntime(plan, this.clock, this.config.mcpServer);
+    if (!plan.image) throw new PoolError('RUNTIME_ERROR', 'Internal: docker runtime chosen without an image.', { operation: 'create-runtime' });
+    // Published on every interface (health checks and fences use 127.0.0.1), each guard admitting the advertised Host.
+    return new DockerRuntime({ image: plan.image, clock: this.clock, webmcp: this.config.mcpServer.webmcp, bindAddress: '0.0.0.0', advertisedHost: this.options.advertise });
   }
 
   /** After a self-fence: claim the host again until it is ours (the old lease must run out first), then serve anew. */

@@ -29,13 +29,16 @@ describe('DockerRuntime options', () => {
       workdirSizeMB: DEFAULT_WORKDIR_SIZE_MB,
       stopTimeoutSeconds: DEFAULT_STOP_TIMEOUT_SECONDS,
       defaultExecTimeoutMs: DEFAULT_EXEC_TIMEOUT_MS,
+      bindAddress: '127.0.0.1',
       clock,
       docker: undefined,
     });
+    expect(parseDockerRuntimeOptions({ image: 'i', clock, bindAddress: '0.0.0.0', advertisedHost: '10.231.0.2' })).toMatchObject({ bindAddress: '0.0.0.0', advertisedHost: '10.231.0.2' });
   });
 
   it.each([
     ['image', { image: '' }],
+    ['advertisedHost', { image: 'i', advertisedHost: '10.231.0.2:3001' }],
     ['image', { image: undefined as never }],
     ['shmSizeMB', { image: 'i', shmSizeMB: 64 }],
     ['stopTimeoutSeconds', { image: 'i', stopTimeoutSeconds: -1 }],

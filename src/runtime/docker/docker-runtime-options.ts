@@ -45,6 +45,10 @@ export const dockerRuntimeOptionsSchema = z
     stopTimeoutSeconds: z.number().int().min(0).max(300).default(DEFAULT_STOP_TIMEOUT_SECONDS),
     /** exec() budget when the call gives none, ms. @defaultValue {@link DEFAULT_EXEC_TIMEOUT_MS} */
     defaultExecTimeoutMs: z.number().int().positive().default(DEFAULT_EXEC_TIMEOUT_MS),
+    /** Host interface member ports are published on; a shared pool's host agent uses '0.0.0.0'. @defaultValue '127.0.0.1' */
+    bindAddress: z.string().min(1).default('127.0.0.1'),
+    /** Address other machines reach the members at (no port): their guards admit Host `<it>:<port>`. @defaultValue none */
+    advertisedHost: z.string().regex(/^[^\s/:*,]+$/, 'an IP address or DNS name without a port').optional(),
   })
   .strict();
 

@@ -58,6 +58,8 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
   /** Stamped on every container and network, so another run's reaping spares them while this process lives. */
   private readonly owner = currentRunOwner();
 
+  private readonly bindAddress: string;
+  private readonly advertisedHost: string | undefined;
   private readonly containers = new Map<string, ManagedContainer>();
   private readonly stopping = new Map<string, Promise<void>>();
   private readonly networks: RunNetworks;
@@ -81,6 +83,8 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
     };
     this.stopTimeoutSeconds = options.stopTimeoutSeconds;
     this.defaultExecTimeoutMs = options.defaultExecTimeoutMs;
+    this.bindAddress = options.bindAddress;
+    this.advertisedHost = options.advertisedHost;
     this.serverArgs = [...mcpServerLifecycleArgs({ webmcp }), ...(serverArgs ?? [])];
     this.networks = new RunNetworks(this.docker, this.owner);
     this.events = new DockerLifecycleEvents({
@@ -247,6 +251,8 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
       serverArgs: this.serverArgs,
       serverEnv: MCP_SERVER_LIFECYCLE_ENV,
       owner: this.owner,
+      bindAddress: this.bindAddress,
+      ...(this.advertisedHost ? { advertisedHost: this.advertisedHost } : {}),
     });
 
     let container: Docker.Container;

@@ -39,4 +39,13 @@ describe('hardenedContainerOptions', () => {
       'MCP_GUARD_MEMBER=container-1',
     ]);
   });
+
+  it('publishes on 127.0.0.1 unless given a bind address, and names the advertised host:port for the guard only when given one (issue 11)', () => {
+    const local = hardenedContainerOptions(input);
+    expect(local.HostConfig?.PortBindings).toEqual({ '40001/tcp': [{ HostIp: '127.0.0.1', HostPort: '40001' }] });
+    expect(local.Env?.some((e) => e.startsWith('MCP_GUARD_HOSTS='))).toBe(false);
+    const shared = hardenedContainerOptions({ ...input, bindAddress: '0.0.0.0', advertisedHost: '10.231.0.2' });
+    expect(shared.HostConfig?.PortBindings).toEqual({ '40001/tcp': [{ HostIp: '0.0.0.0', HostPort: '40001' }] });
+    expect(shared.Env).toContain('MCP_GUARD_HOSTS=10.231.0.2:40001');
+  });
 });

@@ -29,6 +29,13 @@ export interface ContainerOptionsInput {
   serverEnv?: Readonly<Record<string, string>>;
   /** The process running the pool, stamped as labels so reaping spares a live run's containers. */
   owner?: RunOwner;
+  /** Host interface the member port is published on. @defaultValue '127.0.0.1' */
+  bindAddress?: string;
+  /**
+   * The address other machines reach the member at (a shared pool's host agent, issue 11): its guard also admits
+   * Host `<advertisedHost>:<port>` (MCP_GUARD_HOSTS). @defaultValue none
+   */
+  advertisedHost?: string;
 }
 
 const MB = 1024 * 1024;
@@ -37,12 +44,13 @@ const MB = 1024 * 1024;
  * The create request for one pool container. Everything that makes the container safe to hand to an untrusted
  * page lives here, in one place the integration test checks against `docker inspect`:
  * no capabilities, no privilege gain, read-only root with size-capped tmpfs for the paths the image declares,
- * non-root user, memory (and no extra swap), CPU and pids limits, port published on 127.0.0.1 only, an init
+ * non-root user, memory (and no extra swap), CPU and pids limits, port published on 127.0.0.1 only (a host agent
+ * of a shared pool: its bind address, the guard admitting its advertised host), an init
  * process that reaps Chromium's orphans, a network where pool containers cannot reach each other, and no mounts
  * at all (in particular never the Docker socket).
  */
 export function hardenedContainerOptions(input: ContainerOptionsInput): Docker.ContainerCreateOptions {
-  const { spec, ctx, image, networkName, layout, limits, serverArgs = [], serverEnv = {}, owner: runOwner } = input;
+  const { spec, ctx, image, networkName, layout, limits, serverArgs = [], serverEnv = {}, owner: runOwner, bindAddress = '127.0.0.1', advertisedHost } = input;
   const portKey = `${spec.port}/tcp`;
   const owner = `uid=${layout.uid},gid=${layout.gid}`;
   // noexec everywhere: Chromium and node run from the read-only image, nothing needs to execute from a tmpfs.
@@ -66,13 +74,14 @@ export function hardenedContainerOptions(input: ContainerOptionsInput): Docker.C
       `${SANDBOX_MARKER_ENV}=${spec.name}`,
       `MCP_GUARD_KEY=${ctx.guardKey(spec.id)}`,
       `MCP_GUARD_MEMBER=${spec.id}`,
+      ...(advertisedHost ? [`MCP_GUARD_HOSTS=${advertisedHost}:${spec.port}`] : []),
     ],
     // Passed at creation rather than baked into the image, so a change here needs no image rebuild.
     Cmd: [...serverArgs],
     Labels: runLabels(ctx, spec.id, runOwner),
     ExposedPorts: { [portKey]: {} },
     HostConfig: {
-      PortBindings: { [portKey]: [{ HostIp: '127.0.0.1', HostPort: String(spec.port) }] },
+      PortBindings: { [portKey]: [{ HostIp: bindAddress, HostPort: String(spec.port) }] },
       NetworkMode: networkName,
       ExtraHosts: ['host.docker.internal:host-gateway'],
       Init: true,
