@@ -33,7 +33,7 @@ describe.skipIf(!!unavailable)(unavailable ? `network namespaces (skipped: ${una
   beforeAll(async () => {
     await cleanupStale();
     network = await createTestNetwork({ name: 'smoke', hosts: ['a', 'b'] });
-    redis = await startRedisOnBridge(network.bridgeAddress);
+    redis = await startRedisOnBridge(network);
     rootLoopback = createServer((socket) => socket.end('root-loopback\r\n'));
     await new Promise<void>((resolve) => rootLoopback.listen(0, '127.0.0.1', resolve));
     rootLoopbackPort = (rootLoopback.address() as { port: number }).port;

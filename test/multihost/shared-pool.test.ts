@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,18 +32,16 @@ const NAMESPACE_EMPTY_BUDGET_MS = 20_000;
 describe.skipIf(!!unavailable)(unavailable ? `shared pool across hosts (skipped: ${unavailable})` : 'one pool shared by two shards across two hosts', () => {
   let network: TestNetwork;
   let redis: BridgeRedis;
-  const outputs = mkdtempSync('/tmp/cqshards-');
 
   beforeAll(async () => {
     await cleanupStale();
     network = await createTestNetwork({ name: 'shared-pool', hosts: [...HOSTS, ...SHARDS] });
-    redis = await startRedisOnBridge(network.bridgeAddress);
+    redis = await startRedisOnBridge(network);
   });
 
   afterAll(async () => {
     await network?.dispose();
     await redis?.dispose();
-    rmSync(outputs, { recursive: true, force: true });
   });
 
   it('runs both shards of the example suite on both hosts with no container leased twice, then drains the agents', async () => {
@@ -64,7 +62,8 @@ describe.skipIf(!!unavailable)(unavailable ? `shared pool across hosts (skipped:
 
       // ---- two shards, each from its own namespace, sharing the pool ----
       const shards = SHARDS.map((shard, i) => {
-        const out = join(outputs, shard);
+        // Under the shard's TMPDIR: removed with the network, and by the next run's sweep after a crash.
+        const out = join(network.tmpDirFor(shard), 'out');
         const child = network.exec(shard, ['npx', 'playwright', 'test', '-c', SHARD_CONFIG, `--shard=${i + 1}/${SHARDS.length}`], {
           cwd: REPO_ROOT,
           env: {
@@ -114,7 +113,7 @@ describe.skipIf(!!unavailable)(unavailable ? `shared pool across hosts (skipped:
       expect([...hostsServed].sort(), 'both hosts served leases').toEqual(['h1', 'h2']);
 
       // ---- the merged report (cinnamon-pool merge-reports) counts each of the pool's leases once ----
-      const mergedDir = join(outputs, 'merged');
+      const mergedDir = join(network.tmpDirFor(SHARDS[0]), 'merged');
       const merge = await runCommand(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'src/cli/main.ts'), 'merge-reports', ...shards.map((s) => join(s.out, 'pool-report')), '--output', mergedDir]);
       expect(merge.code, `merge-reports:\n${merge.stdout}\n${merge.stderr}`).toBe(0);
       const merged = JSON.parse(readFileSync(join(mergedDir, 'pool-analytics.json'), 'utf8')) as SystemAnalytics;

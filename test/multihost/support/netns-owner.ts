@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -15,6 +15,46 @@ export function recordOwner(networkKey: string): void {
 
 export function forgetOwner(networkKey: string): void {
   rmSync(join(OWNER_DIR, `${networkKey}.pid`), { force: true });
+  rmSync(join(OWNER_DIR, `${networkKey}.root-children`), { force: true });
+}
+
+/**
+ * A process the network's owner started in the root namespace (Redis on the bridge): outside every namespace, so
+ * a sweep of namespace pids would miss it after a crash. `marker` must appear in its command line: a pid reused by
+ * an unrelated process after a reboot is never killed.
+ */
+export function recordRootChild(networkKey: string, pid: number, marker: string): void {
+  mkdirSync(OWNER_DIR, { recursive: true });
+  appendFileSync(join(OWNER_DIR, `${networkKey}.root-children`), `${pid} ${marker}\n`);
+}
+
+/** Kills (SIGKILL) the recorded root-namespace children of a network whose owner is gone; returns their pids. */
+export function killRootChildren(networkKey: string): number[] {
+  let lines: string[];
+  try {
+    lines = readFileSync(join(OWNER_DIR, `${networkKey}.root-children`), 'utf8').split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+  const killed: number[] = [];
+  for (const line of lines) {
+    const [pidText, marker = ''] = line.split(' ');
+    const pid = Number(pidText);
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    } catch {
+      continue; // gone already
+    }
+    if (!marker || !cmdline.includes(marker)) continue;
+    try {
+      process.kill(pid, 'SIGKILL');
+      killed.push(pid);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return killed;
 }
 
 /** True when the network's recorded owner process still runs (false when there is no record). */

@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { freePort } from '../../support/ports.js';
+import type { TestNetwork } from './netns.js';
+import { recordRootChild } from './netns-owner.js';
 
 /** A private redis-server in the root namespace that every host namespace reaches on the bridge address. */
 export interface BridgeRedis extends AsyncDisposable {
@@ -19,13 +21,16 @@ const REDIS_SERVER_BIN = process.env['REDIS_SERVER_BIN'] ?? 'redis-server';
 /** A cold redis-server answers within milliseconds; the budget is for a machine with both cores busy. */
 const START_BUDGET_MS = 15_000;
 
-export async function startRedisOnBridge(bridgeAddress: string): Promise<BridgeRedis> {
+export async function startRedisOnBridge(network: Pick<TestNetwork, 'bridgeAddress' | 'names'>): Promise<BridgeRedis> {
+  const { bridgeAddress } = network;
   const port = await freePort();
   const child = spawn(
     REDIS_SERVER_BIN,
     ['--port', String(port), '--bind', `${bridgeAddress} 127.0.0.1`, '--protected-mode', 'no', '--save', '', '--appendonly', 'no'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  // A crashed run's Redis is outside every namespace: recorded so that the next run's cleanupStale ends it.
+  if (child.pid !== undefined) recordRootChild(network.names.ruleComment, child.pid, 'redis-server');
   let output = '';
   const keep = (chunk: Buffer): void => void (output = (output + chunk.toString()).slice(-4000));
   child.stdout?.on('data', keep);

@@ -2,7 +2,7 @@ import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeRules } from './bridge-firewall.js';
 import { DEFAULT_NETNS_PREFIX, SHORT_TMP_ROOT, idOfName } from './netns-names.js';
-import { forgetOwner, ownerAlive, recordedNetworks } from './netns-owner.js';
+import { forgetOwner, killRootChildren, ownerAlive, recordedNetworks } from './netns-owner.js';
 import { runCommand } from './run-command.js';
 
 /** Pids of every process in a namespace (empty when the namespace does not exist). */
@@ -42,11 +42,13 @@ export interface StaleSweep {
   readonly links: string[];
   readonly rules: string[];
   readonly tmpDirs: string[];
+  /** Pids of processes the crashed owner had started in the root namespace (its Redis). */
+  readonly rootProcesses: number[];
 }
 
 /**
  * Removes what an earlier crashed run left behind: namespaces (and their processes), bridges and veths, TMPDIR
- * folders and iptables rules whose names carry `prefix`, when the process that created them is no longer running. A network
+ * folders, iptables rules and the processes it started in the root namespace (Redis) whose names carry `prefix`, when the process that created them is no longer running. A network
  * whose owner still runs (another run on this machine) is left alone. Call it at the start of every run.
  */
 export async function cleanupStale(prefix: string = DEFAULT_NETNS_PREFIX): Promise<StaleSweep> {
@@ -54,7 +56,7 @@ export async function cleanupStale(prefix: string = DEFAULT_NETNS_PREFIX): Promi
     const id = idOfName(prefix, name);
     return id !== undefined && !ownerAlive(`${prefix}-${id}`);
   };
-  const sweep: StaleSweep = { namespaces: [], links: [], rules: [], tmpDirs: [] };
+  const sweep: StaleSweep = { namespaces: [], links: [], rules: [], tmpDirs: [], rootProcesses: [] };
 
   const nsList = await runCommand('ip', ['netns', 'list']);
   for (const line of nsList.stdout.split('\n')) {
@@ -82,7 +84,9 @@ export async function cleanupStale(prefix: string = DEFAULT_NETNS_PREFIX): Promi
   }
 
   for (const key of recordedNetworks()) {
-    if (key.startsWith(`${prefix}-`) && !ownerAlive(key)) forgetOwner(key);
+    if (!key.startsWith(`${prefix}-`) || ownerAlive(key)) continue;
+    sweep.rootProcesses.push(...killRootChildren(key));
+    forgetOwner(key);
   }
   return sweep;
 }
