@@ -137,6 +137,12 @@ export class HostAgent {
     );
     this.session = session;
     await session.start(claimSentAt);
+    // A drain or close that came while this epoch started (a re-claim after a self-fence) must not leave it running.
+    if (this.phase === 'closed' || this.phase === 'draining') {
+      await session.stop();
+      await registry.leave(options.hostId, claim.epoch, `host-draining: agent ${options.hostId} stopped`).catch(() => undefined);
+      throw new PoolError('POOL_SHUT_DOWN', `Agent of host ${options.hostId} stopped while epoch ${claim.epoch} was starting.`, { hostId: options.hostId });
+    }
   }
 
   private makeRuntime() {
