@@ -102,7 +102,7 @@ export async function createTestNetwork(options: TestNetworkOptions): Promise<Te
   recordOwner(names.ruleComment);
   try {
     await mustRun('ip', ['link', 'add', names.bridge, 'type', 'bridge']);
-    undo.push(() => runCommand('ip', ['link', 'del', names.bridge]));
+    undo.push(() => removeIfPresent(['link', 'del', names.bridge]));
     await mustRun('ip', ['addr', 'add', `${bridgeAddress}/24`, 'dev', names.bridge]);
     await mustRun('ip', ['link', 'set', names.bridge, 'up']);
     undo.push(await allowBridgeTraffic(names.bridge, names.ruleComment));
@@ -110,10 +110,10 @@ export async function createTestNetwork(options: TestNetworkOptions): Promise<Te
     for (const [index, host] of hosts.entries()) {
       const ns = names.namespace(host);
       await mustRun('ip', ['netns', 'add', ns]);
-      undo.push(() => runCommand('ip', ['netns', 'del', ns]));
+      undo.push(() => removeIfPresent(['netns', 'del', ns]));
       const root = names.vethRoot(index);
       await mustRun('ip', ['link', 'add', root, 'type', 'veth', 'peer', 'name', names.vethPeer(index)]);
-      undo.push(() => runCommand('ip', ['link', 'del', root]));
+      undo.push(() => removeIfPresent(['link', 'del', root]));
       await mustRun('ip', ['link', 'set', names.vethPeer(index), 'netns', ns]);
       await mustRun('ip', ['-n', ns, 'link', 'set', names.vethPeer(index), 'name', 'eth0']);
       await mustRun('ip', ['-n', ns, 'addr', 'add', `${addresses.get(host)}/24`, 'dev', 'eth0']);
@@ -177,6 +177,13 @@ function baseEnv(): Record<string, string> {
     env[key] = value;
   }
   return env;
+}
+
+/** `ip ARGS` that deletes something; fine when it is gone already (a veth goes with its namespace), else throws. */
+async function removeIfPresent(args: readonly string[]): Promise<void> {
+  const result = await runCommand('ip', args);
+  if (result.code === 0 || /Cannot find device|No such file or directory|does not exist/i.test(result.stderr)) return;
+  throw new Error(`\`ip ${args.join(' ')}\` failed (exit ${result.code}): ${result.stderr.trim()}`);
 }
 
 /** A third octet in 10.231.0.0/16 no interface on this machine uses yet. */
