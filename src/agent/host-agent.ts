@@ -54,6 +54,8 @@ export class HostAgent {
   private reclaimTimer: TimerHandle | undefined;
   private phase: 'new' | 'serving' | 'draining' | 'closed' = 'new';
   private closing: Promise<void> | undefined;
+  /** The agent left the registry (drain or a second signal): it leaves once. */
+  private left = false;
 
   constructor(options: AgentOptions, deps: HostAgentDeps) {
     this.options = options;
@@ -213,8 +215,11 @@ export class HostAgent {
           await new Promise<void>((resolve) => this.clock.setTimeout(resolve, Math.min(DRAIN_POLL_MS, deadline - this.clock.monotonic()), { keepAlive: true }));
         }
         await session.stopRenewing();
-        const revoked = await this.registry.leave(options.hostId, session.epoch, reason);
-        this.logger.info(`left the pool${revoked.length ? `, revoking ${revoked.length} lease(s) still held: ${revoked.map((l) => l.leaseId).join(', ')}` : ''}`);
+        if (!this.left) {
+          this.left = true;
+          const revoked = await this.registry.leave(options.hostId, session.epoch, reason);
+          this.logger.info(`left the pool${revoked.length ? `, revoking ${revoked.length} lease(s) still held: ${revoked.map((l) => l.leaseId).join(', ')}` : ''}`);
+        }
       } catch (error) {
         this.logger.warn(`drain: ${error instanceof Error ? error.message : String(error)}`);
       }
@@ -225,7 +230,8 @@ export class HostAgent {
   /** Best effort, at once (a second signal): leave the registry and stop. */
   async leaveNow(): Promise<void> {
     const session = this.session;
-    if (session && this.registry) {
+    if (session && this.registry && !this.left) {
+      this.left = true;
       await this.registry.leave(this.options.hostId, session.epoch, `host-draining: agent ${this.options.hostId} stopped`).catch(() => undefined);
     }
   }

@@ -21,12 +21,14 @@ export async function runAgent(command: AgentCommand, io: AgentIo): Promise<numb
   const agent = new HostAgent(options, { logger: { info: log(''), warn: log(' warning:'), error: log(' error:') }, env: io.env });
 
   let signalled: NodeJS.Signals | undefined;
+  let forcedRequested = false;
   let forced: (() => void) | undefined;
   const forcedExit = new Promise<number>((resolve) => (forced = () => resolve(1)));
   let stopped: (() => void) | undefined;
   const stopRequested = new Promise<void>((resolve) => (stopped = resolve));
   const onSignal = (signal: NodeJS.Signals) => {
     if (signalled) {
+      forcedRequested = true;
       log('')(`${signal} again: leaving the pool now and exiting without waiting for holders`);
       void agent
         .leaveNow()
@@ -53,7 +55,7 @@ export async function runAgent(command: AgentCommand, io: AgentIo): Promise<numb
       await stopRequested;
       await agent.drain();
       log('')('stopped');
-      return 0;
+      return forcedRequested ? 1 : 0;
     };
     return await Promise.race([run(), forcedExit]);
   } finally {
