@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { tenantOf } from './dispatch-plan.js';
 import type { EndedLease, Lease, LeaseEndReason, QueuedRequest } from './pool-store.js';
 import { refusalError } from './store-refusals.js';
 
@@ -13,6 +14,8 @@ export class MemoryLeaseBook {
   private readonly grantedRequests = new Map<string, string>();
   /** The request of each active lease as it was granted (grantsFor). */
   private readonly grantedRecords = new Map<string, QueuedRequest>();
+  /** Active leases per tenant, kept at grant and end so a dispatch pass does not count the leases. */
+  private readonly perTenant = new Map<string, number>();
   private token = 0;
 
   constructor(private readonly endedLeaseLimit: number) {}
@@ -39,8 +42,10 @@ export class MemoryLeaseBook {
       grantedAt: now,
       expiresAt: now + ttlMs,
       ttlMs,
+      ...(request.tenant !== undefined ? { tenant: request.tenant } : {}),
     };
     this.active.set(lease.leaseId, lease);
+    this.perTenant.set(tenantOf(lease), (this.perTenant.get(tenantOf(lease)) ?? 0) + 1);
     this.grantedRequests.set(request.requestId, lease.leaseId);
     this.grantedRecords.set(request.requestId, { ...request, requirements: { ...request.requirements } });
     return lease;
@@ -91,6 +96,9 @@ export class MemoryLeaseBook {
     const lease = this.active.get(leaseId);
     if (!lease) return undefined;
     this.active.delete(leaseId);
+    const held = (this.perTenant.get(tenantOf(lease)) ?? 1) - 1;
+    if (held > 0) this.perTenant.set(tenantOf(lease), held);
+    else this.perTenant.delete(tenantOf(lease));
     this.grantedRequests.delete(lease.requestId);
     this.grantedRecords.delete(lease.requestId);
     this.ended.set(leaseId, { lease: { ...lease }, reason, endedAt: now, ...(error !== undefined && error !== '' ? { error } : {}) });
@@ -104,6 +112,11 @@ export class MemoryLeaseBook {
   endedLease(leaseId: string): EndedLease | undefined {
     const ended = this.ended.get(leaseId);
     return ended ? { ...ended, lease: { ...ended.lease } } : undefined;
+  }
+
+  /** Active leases per tenant (a copy the caller may change). */
+  activeByTenant(): Map<string, number> {
+    return new Map(this.perTenant);
   }
 
   /** Active leases in grant order; callers must not change them. */

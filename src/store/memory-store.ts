@@ -2,7 +2,8 @@ import { Mutex } from 'async-mutex';
 import type { ContainerSpec } from '../config/pool-config.js';
 import type { ContainerState } from '../domain/container-state.js';
 import { PoolError } from '../errors/pool-error.js';
-import { containerSatisfies, largestLimits, limitsSatisfy } from './lease-rules.js';
+import { planDispatch, withoutDefaultTenant } from './dispatch-plan.js';
+import { largestLimits, limitsSatisfy } from './lease-rules.js';
 import { MemoryLeaseBook } from './memory-leases.js';
 import { copyRequest, MemoryRequestQueue } from './memory-queue.js';
 import { MemoryRunRecords } from './memory-run-records.js';
@@ -106,7 +107,7 @@ export class MemoryPoolStore implements PoolStore {
       if (!containers.some((c) => limitsSatisfy(c, request.requirements))) {
         throw refusalError({ kind: 'UNSATISFIABLE_REQUEST', requirements: request.requirements, largestLimits: largestLimits(containers) });
       }
-      const queued = this.queue.add(request);
+      const queued = this.queue.add(withoutDefaultTenant(request));
       return { queued: copyRequest(queued), grants: this.dispatchNow(now, ttlMs) };
     });
   }
@@ -240,25 +241,20 @@ export class MemoryPoolStore implements PoolStore {
 
   // ---- internals (called with the mutex held) ----
 
-  /** The dispatch pass (PoolStore.dispatch); the Lua twin is planDispatch in lua/includes/dispatch.lua. */
+  /** The dispatch pass (PoolStore.dispatch): planDispatch chooses; the Lua twin is in lua/includes/dispatch.lua. */
   private dispatchNow(now: number, ttlMs: number): Grant[] {
-    const grants: Grant[] = [];
     const available = [...this.containers.values()].filter((c) => c.state === 'Available');
-    if (available.length === 0 || this.queue.size === 0) return grants;
-    const served = new Set<string>();
-    for (const request of this.queue.inServiceOrder()) {
-      if (available.length === 0) break;
-      const slot = request.deadline > now ? available.findIndex((c) => containerSatisfies(c, request.requirements)) : -1;
-      if (slot < 0) continue;
-      const [container] = available.splice(slot, 1);
-      const lease = this.leases.grant(request, container!.id, now, ttlMs);
-      container!.leaseId = lease.leaseId;
-      setState(container!, 'Allocated', now);
+    if (available.length === 0 || this.queue.size === 0) return [];
+    const planned = planDispatch(this.queue.inServiceOrder(), available, this.leases.activeByTenant(), now);
+    const grants = planned.map(({ request, container }): Grant => {
+      const lease = this.leases.grant(request, container.id, now, ttlMs);
+      container.leaseId = lease.leaseId;
+      setState(container, 'Allocated', now);
+      if (request.tenant !== undefined) container.tenant = request.tenant;
       this.records.count('allocations');
-      served.add(request.requestId);
-      grants.push({ request: copyRequest(request), lease: { ...lease } });
-    }
-    this.queue.removeAll(served);
+      return { request: copyRequest(request), lease: { ...lease } };
+    });
+    this.queue.removeAll(new Set(planned.map((g) => g.request.requestId)));
     return grants;
   }
 
@@ -302,6 +298,7 @@ export class MemoryPoolStore implements PoolStore {
 function setState(container: ContainerRecord, to: ContainerState, now: number, error?: string): void {
   container.state = to;
   container.stateChangedAt = now;
+  if (to !== 'Allocated') delete container.tenant;
   if (to === 'Available') container.consecutiveFailures = 0;
   if (error !== undefined) {
     container.lastError = error;

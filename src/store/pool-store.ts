@@ -35,6 +35,8 @@ export interface ContainerRecord {
   hostId?: string;
   /** Shared pool: the address other machines reach the member at (with `port`). Absent: this machine. */
   address?: string;
+  /** While Allocated: the tenant of the active lease (absent: the default tenant). Dispatch counts tenants' leases from it. */
+  tenant?: string;
 }
 
 export interface NewRequest {
@@ -48,6 +50,17 @@ export interface NewRequest {
   requirements: ResourceRequirements;
   /** 0 for the first try; retries keep their place in line. */
   attempt: number;
+  /**
+   * The team or suite asking (fair share inside a priority level, src/store/dispatch-plan.ts). Absent or '':
+   * the default tenant, which shares like any other; a queue without tenants is served exactly as before.
+   */
+  tenant?: string;
+  /**
+   * Most active leases the tenant may hold at once for this request to be granted (its own quota: every shard
+   * of a tenant should set the same). Absent: no quota. A request whose tenant is at its quota waits and
+   * does not hold up other tenants.
+   */
+  tenantQuota?: number;
 }
 
 export interface QueuedRequest extends NewRequest {
@@ -67,6 +80,8 @@ export interface Lease {
   grantedAt: number;
   expiresAt: number;
   ttlMs: number;
+  /** The request's tenant; absent: the default tenant. */
+  tenant?: string;
 }
 
 export type LeaseEndReason = 'released' | 'expired' | 'revoked';
@@ -148,9 +163,12 @@ export interface PoolStore {
    */
   enqueue(request: NewRequest, now: number, ttlMs: number, maxConcurrent: number): Promise<EnqueueResult>;
   /**
-   * Hands Available containers to queued requests in service order (priority rank, then seq): each queued
-   * request in turn takes the first Available container (registration order) that satisfies its requirements;
-   * a request no Available container satisfies is passed over, not blocking those behind it. Requests whose
+   * Hands Available containers to queued requests in service order: priority rank first; inside a rank fair
+   * share between tenants (the next grant goes to the tenant with the fewest active leases, counting this
+   * pass's grants, ties by seq; a tenant at its request's tenantQuota is passed over — src/store/dispatch-plan.ts).
+   * Without tenants that is seq order. The chosen request takes the first Available container (registration
+   * order) that satisfies its requirements; a request no Available container satisfies is passed over, not
+   * blocking those behind it. Requests whose
    * deadline is <= now are not served (they stay until cancelled). A shared pool's member (one with a hostId) is
    * offered only while its host's lease is held and the host is not draining (src/store/host-registry.ts).
    * Returns the grants made, in order.

@@ -28,6 +28,7 @@ export const containerRecordSchema = z.object({
   lastError: z.string().optional(),
   hostId: z.string().optional(),
   address: z.string().optional(),
+  tenant: z.string().optional(),
 }) satisfies z.ZodType<ContainerRecord>;
 
 export const queuedRequestSchema = z.object({
@@ -38,6 +39,8 @@ export const queuedRequestSchema = z.object({
   deadline: finite,
   requirements: z.object({ minMemoryMB: finite.optional(), maxCpuPercent: finite.optional() }),
   attempt: count,
+  tenant: z.string().optional(),
+  tenantQuota: count.optional(),
   seq: z.number().int().positive(),
 }) satisfies z.ZodType<QueuedRequest>;
 
@@ -52,6 +55,7 @@ export const leaseSchema = z.object({
   grantedAt: finite,
   expiresAt: finite,
   ttlMs: finite,
+  tenant: z.string().optional(),
 }) satisfies z.ZodType<Lease>;
 
 export const endedLeaseSchema = z.object({

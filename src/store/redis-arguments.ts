@@ -29,3 +29,14 @@ export function nonEmpty(name: string, value: string): string {
   if (typeof value !== 'string' || value.length === 0) throw invalidArgument(name, value, 'a non-empty string');
   return value;
 }
+
+/** A request's tenant fields as the Redis store writes them: '' (the default tenant) left out, a quota a positive integer. */
+export function tenantArguments(request: { tenant?: string; tenantQuota?: number }): { tenant?: string; tenantQuota?: number } {
+  const out: { tenant?: string; tenantQuota?: number } = {};
+  if (request.tenant !== undefined) {
+    if (typeof request.tenant !== 'string') throw invalidArgument('tenant', request.tenant, 'a string');
+    if (request.tenant !== '') out.tenant = request.tenant;
+  }
+  if (request.tenantQuota !== undefined) out.tenantQuota = positiveInteger('tenantQuota', request.tenantQuota);
+  return out;
+}

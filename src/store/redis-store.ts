@@ -18,7 +18,7 @@ import type {
   StoreCounters,
 } from './pool-store.js';
 import { corruptStateError } from './record-schemas.js';
-import { finite, invalidArgument, nonEmpty, positiveFinite } from './redis-arguments.js';
+import { finite, invalidArgument, nonEmpty, positiveFinite, tenantArguments } from './redis-arguments.js';
 import { RedisScriptClient } from './redis-connection.js';
 import { fenceArgs, fenceContext, type HostFence } from './redis-host-fence.js';
 import { RedisKeys } from './redis-keys.js';
@@ -166,6 +166,7 @@ export class RedisPoolStore implements PoolStore {
       deadline: finite('deadline', request.deadline),
       requirements,
       attempt: finite('attempt', request.attempt),
+      ...tenantArguments(request),
     };
     const k = this.keys;
     const reply = await this.client.run(
@@ -178,13 +179,7 @@ export class RedisPoolStore implements PoolStore {
         ...[body.requestId, JSON.stringify(body), PRIORITY_RANK[priority], this.nowArg(now), String(ttlMs), maxConcurrent],
         ...[this.leaseKeyTtl(ttlMs), this.leaseNonce, k.grantsChannel, String(now)],
       ],
-      {
-        operation: 'enqueue',
-        requestId: body.requestId,
-        testRunId: body.testRunId,
-        requirements,
-        maxConcurrent,
-      },
+      { operation: 'enqueue', requestId: body.requestId, testRunId: body.testRunId, requirements, maxConcurrent },
     );
     const queued = this.read.request(String(reply[0]), body.requestId);
     return { queued, grants: this.read.grants(reply.slice(1)) };

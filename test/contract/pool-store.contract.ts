@@ -3,6 +3,7 @@ import type { ContainerSpec } from '../../src/config/pool-config.js';
 import type { TestPriority } from '../../src/domain/priority.js';
 import type { Lease, NewRequest, PoolStore } from '../../src/store/pool-store.js';
 import { refusalError, type StoreRefusal } from '../../src/store/store-refusals.js';
+import { describeTenantCases } from './pool-store-tenants.contract.js';
 
 export interface StoreHandle {
   store: PoolStore;
@@ -56,6 +57,8 @@ export function describePoolStoreContract(name: string, makeStore: () => Promise
       await store.registerContainers(Array.from({ length: n }, (_, i) => spec(i + 1)), T0);
       for (let i = 1; i <= available; i++) await store.transition(`container-${i}`, 'Starting', 'Available', T0);
     }
+
+    describeTenantCases({ store: () => store, pool });
 
     describe('containers', () => {
       it('registers containers in Starting, in order, with their limits', async () => {

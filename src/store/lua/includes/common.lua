@@ -43,13 +43,14 @@ local function validContainer(c)
   return isTable(c) and isString(c.id) and isString(c.state) and isNumber(c.consecutiveFailures)
     and isTable(c.limits) and isNumber(c.limits.memoryMB) and isNumber(c.limits.cpuPercent)
     and optional(c.usage, function(u) return isTable(u) and isNumber(u.memoryMB) end)
-    and optional(c.leaseId, isString)
+    and optional(c.leaseId, isString) and optional(c.tenant, isString)
 end
 
 local function validRequest(r)
   return isTable(r) and isString(r.requestId) and isString(r.testRunId) and isString(r.priority)
     and isNumber(r.requestedAt) and isNumber(r.deadline) and isTable(r.requirements)
     and optional(r.requirements.minMemoryMB, isNumber) and optional(r.requirements.maxCpuPercent, isNumber)
+    and optional(r.tenant, isString) and optional(r.tenantQuota, isNumber)
 end
 
 local function validLease(l)
@@ -110,6 +111,7 @@ end
 local function setState(container, to, now, err)
   container.state = to
   container.stateChangedAt = tonumber(now)
+  if to ~= 'Allocated' then container.tenant = nil end
   if to == 'Available' then container.consecutiveFailures = 0 end
   if err ~= nil then
     container.lastError = err

@@ -50,7 +50,7 @@ local function loadQueue(k, extra)
       extra.placed = true
     end
     if not raws[i] then fail(ERR.CORRUPT_STATE, k.requests, id) end
-    entries[#entries + 1] = { id = id, raw = raws[i], stored = true }
+    entries[#entries + 1] = { id = id, raw = raws[i], stored = true, score = score }
   end
   if extra and not extra.placed then entries[#entries + 1] = extra end
   return entries
@@ -67,33 +67,67 @@ local function satisfiesNow(c, req)
   return c.limits.memoryMB - used >= (req.minMemoryMB or 0)
 end
 
--- Walks the queue in service order; each request still within its deadline takes the first free container
--- (registration order) that satisfies it. This is the same matching as "each Available container goes to
--- the first queued request it satisfies", and yields grants in service order like the memory store.
+-- The TypeScript twin is planDispatch in src/store/dispatch-plan.ts; both must choose the same. Ranks in
+-- order, a rank done before the next (priority always wins). Inside a rank, fair share: the next grant goes to
+-- the tenant ('' = none) with the fewest active leases, counting this pass's grants, ties to the earliest seq;
+-- a request past its deadline, whose tenant holds its tenantQuota, or that no free container (registration
+-- order) satisfies is skipped. One tenant (or none) gives plain seq order. A tenant's active leases are
+-- counted from the Allocated containers the pass has decoded anyway (each carries its lease's tenant):
+-- no lease is read and there is no counter to drift. Only the ranks the pass reaches are decoded.
 -- Reads only: returns the planned { container, entry } pairs.
+local function fairestServable(waiting, free, active)
+  local best, bestSlot, bestHeld = nil, nil, nil
+  for index, entry in ipairs(waiting) do
+    local req = entry.req
+    local held = active[req.tenant or ''] or 0
+    if (req.tenantQuota == nil or held < req.tenantQuota) and (best == nil or held < bestHeld) then
+      for slot, c in ipairs(free) do
+        if satisfiesNow(c.rec, req.requirements) then
+          best, bestSlot, bestHeld = index, slot, held
+          break
+        end
+      end
+    end
+  end
+  return best, bestSlot
+end
+
 local function planDispatch(k, containers, now, extra)
   local free = {}
+  local active = {}
   local hostCache = {}
   for _, c in ipairs(containers) do
     if c.rec.state == 'Available' and (type(c.rec.hostId) ~= 'string' or hostServes(k, c.rec.hostId, hostCache)) then
       free[#free + 1] = c
+    elseif c.rec.state == 'Allocated' then
+      local tenant = c.rec.tenant or ''
+      active[tenant] = (active[tenant] or 0) + 1
     end
   end
   local grants = {}
   if #free == 0 then return grants end
   local nowNumber = tonumber(now)
-  for _, entry in ipairs(loadQueue(k, extra)) do
-    if not entry.req then entry.req = decode(entry.raw, validRequest, k.requests, entry.id) end
-    if entry.req.deadline > nowNumber then
-      for i, c in ipairs(free) do
-        if satisfiesNow(c.rec, entry.req.requirements) then
-          table.remove(free, i)
-          grants[#grants + 1] = { container = c, entry = entry }
-          break
-        end
-      end
-      if #free == 0 then break end
+  local queue = loadQueue(k, extra)
+  local start = 1
+  while start <= #queue and #free > 0 do
+    local rank = math.floor(queue[start].score / 4294967296)
+    local waiting = {}
+    local stop = start
+    while stop <= #queue and math.floor(queue[stop].score / 4294967296) == rank do
+      local entry = queue[stop]
+      if not entry.req then entry.req = decode(entry.raw, validRequest, k.requests, entry.id) end
+      if entry.req.deadline > nowNumber then waiting[#waiting + 1] = entry end
+      stop = stop + 1
     end
+    while #free > 0 do
+      local index, slot = fairestServable(waiting, free, active)
+      if index == nil then break end
+      local entry = table.remove(waiting, index)
+      local tenant = entry.req.tenant or ''
+      active[tenant] = (active[tenant] or 0) + 1
+      grants[#grants + 1] = { container = table.remove(free, slot), entry = entry }
+    end
+    start = stop
   end
   return grants
 end
@@ -123,6 +157,7 @@ local function applyGrants(k, grants, now, ttlMs, leaseKeyTtlMs, nonce)
       grantedAt = nowNumber,
       expiresAt = nowNumber + ttlNumber,
       ttlMs = ttlNumber,
+      tenant = req.tenant,
     })
     redis.call('SET', k.leasePrefix .. leaseId, leaseRaw, 'PX', leaseKeyTtlMs)
     redis.call('ZADD', k.leaseExpiry, nowNumber + ttlNumber, leaseId)
@@ -132,6 +167,7 @@ local function applyGrants(k, grants, now, ttlMs, leaseKeyTtlMs, nonce)
     local c = g.container.rec
     c.leaseId = leaseId
     setState(c, 'Allocated', now, nil)
+    c.tenant = req.tenant
     redis.call('HSET', k.containers, g.container.id, cjson.encode(c))
     if g.entry.stored then
       redis.call('ZREM', k.queue, req.requestId)
