@@ -42,6 +42,8 @@ describe('host agent options (cinnamon-pool agent flags)', () => {
     for (const field of ['hostId', 'containers', 'basePort', 'runtime', 'advertise']) expect(message).toMatch(new RegExp(`- ${field}: `));
     expect(refusal(() => parseAgentOptions({ ...required, controlPort: 3002 }, {}, lan))).toMatch(/controlPort: must not be one of the member ports 3001-3002/);
     expect(refusal(() => parseAgentOptions({ ...required, extra: 1 } as never, {}, lan))).toMatch(/unknown option 'extra'/);
+    // A pool id the shards' poolId option would refuse must not start an agent nobody can join.
+    expect(refusal(() => parseAgentOptions({ ...required, poolId: 'team.a' }, {}, lan))).toMatch(/poolId: must be 1-40 letters, digits, _ -/);
   });
 
   it('refuses to guess an address on a machine with no non-internal IPv4, saying to pass --advertise', () => {

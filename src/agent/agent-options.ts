@@ -36,7 +36,7 @@ export const agentOptionsSchema = z
     /** Member name prefix. @defaultValue {@link DEFAULT_AGENT_NAME_PREFIX} */
     prefix: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,20}$/, 'must be 1-21 letters, digits, _ . -').default(DEFAULT_AGENT_NAME_PREFIX),
     /** Pool id; the Redis key prefix is `cinnamon-pool:<poolId>`, as a run with `redisUrl` uses. @defaultValue $CINNAMON_POOL_ID, else {@link DEFAULT_AGENT_POOL_ID} */
-    poolId: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.:-]{0,99}$/, 'must be 1-100 letters, digits, _ . : -').default(DEFAULT_AGENT_POOL_ID),
+    poolId: z.string().regex(/^[a-zA-Z0-9_-]{1,40}$/, 'must be 1-40 letters, digits, _ - (the pool option poolId accepts the same)').default(DEFAULT_AGENT_POOL_ID),
     /** Host lease TTL, ms (at least 1.5 s: three renewals fit in it with room to self-fence). @defaultValue {@link DEFAULT_HOST_LEASE_MS} */
     hostLeaseMs: z.number().int().min(1_500).max(600_000).default(DEFAULT_HOST_LEASE_MS),
     /** How long a drain waits for holders before revoking, ms. @defaultValue {@link DEFAULT_DRAIN_GRACE_MS} */
