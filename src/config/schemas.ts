@@ -218,6 +218,17 @@ export const poolOptionsSchema = z
     namePrefix: z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/).default(DEFAULT_NAME_PREFIX),
     /** Pool identity (container labels, store key prefix). @defaultValue {@link DEFAULT_POOL_ID} */
     poolId: z.string().regex(/^[a-zA-Z0-9_-]{1,40}$/).default(DEFAULT_POOL_ID),
+    /**
+     * The team or suite this run's requests are queued for. Inside one priority level a shared pool serves
+     * tenants fairly (the next container goes to the tenant holding fewest); priority still wins across levels.
+     * Env CINNAMON_POOL_TENANT overrides. @defaultValue none: the default tenant (shares like any other)
+     */
+    tenant: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, 'must be 1-63 letters, digits, _ . - (start with a letter or digit)').optional(),
+    /**
+     * Most containers the tenant may hold at once; its further requests wait without holding up other tenants.
+     * Every shard of a tenant should set the same (each request carries its own). @defaultValue none: no quota
+     */
+    tenantQuota: z.number().int().min(1).max(10_000).optional(),
     resources: resourceConfigSchema.default(() => resourceConfigSchema.parse({})),
     timeouts: timeoutConfigSchema.default(() => timeoutConfigSchema.parse({})),
     lease: leaseConfigSchema.default(() => leaseConfigSchema.parse({})),

@@ -28,6 +28,13 @@ describe('parseContainerPoolOptions: mode, appHost and the environment', () => {
     expect(pool.poolId).toBe('ci-build-7');
   });
 
+  it('CINNAMON_POOL_TENANT overrides the tenant option; a bad one is refused as the option is', () => {
+    expect(parseContainerPoolOptions({ tenant: 'team-a', tenantQuota: 2 }, { CINNAMON_POOL_TENANT: 'nightly' }).pool).toMatchObject({ tenant: 'nightly', tenantQuota: 2 });
+    expect(parseContainerPoolOptions({}, {}).pool.tenant).toBeUndefined();
+    const error = optionsRefusal(() => parseContainerPoolOptions({ tenantQuota: 0 }, { CINNAMON_POOL_TENANT: 'has spaces' }));
+    expect(error.data.problems).toEqual([expect.stringMatching(/^tenant: /), expect.stringMatching(/^tenantQuota: /)]);
+  });
+
   it('refuses a bad CINNAMON_POOL_MODE, naming the variable and the allowed values', () => {
     const error = optionsRefusal(() => parseContainerPoolOptions({ redisUrl: REDIS }, { CINNAMON_POOL_MODE: 'cluster' }));
     expect(error.code).toBe('INVALID_OPTIONS');

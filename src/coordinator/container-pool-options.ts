@@ -17,6 +17,8 @@ export const MODE_ENV_VAR = 'CINNAMON_POOL_MODE';
 export const APP_HOST_ENV_VAR = 'CINNAMON_POOL_APP_HOST';
 /** Environment variable that overrides the pool option `poolId` (shards of one CI build name the same pool). */
 export const POOL_ID_ENV_VAR = 'CINNAMON_POOL_ID';
+/** Environment variable that overrides the pool option `tenant` (a team or suite sharing a pool). */
+export const TENANT_ENV_VAR = 'CINNAMON_POOL_TENANT';
 
 /** @defaultValue '.cinnamon-pool/history.json' (under the config's folder): adaptive-timeout history of the embedded store. */
 export const DEFAULT_HISTORY_FILE = '.cinnamon-pool/history.json';
@@ -66,8 +68,9 @@ export interface ParsedContainerPoolOptions {
 
 /**
  * Validates the whole options object at once: one INVALID_OPTIONS error lists every bad path (pool and
- * plugin options alike), with what was given and what is allowed. CINNAMON_POOL_MODE, CINNAMON_POOL_APP_HOST
- * and CINNAMON_POOL_ID in `env` override `mode`, `appHost` and `poolId` (a CI tier runs a config unchanged).
+ * plugin options alike), with what was given and what is allowed. CINNAMON_POOL_MODE, CINNAMON_POOL_APP_HOST,
+ * CINNAMON_POOL_ID and CINNAMON_POOL_TENANT in `env` override `mode`, `appHost`, `poolId` and `tenant` (a CI
+ * tier runs a config unchanged).
  */
 export function parseContainerPoolOptions(input: unknown, env: NodeJS.ProcessEnv = process.env): ParsedContainerPoolOptions {
   if (input !== undefined && (typeof input !== 'object' || input === null || Array.isArray(input))) {
@@ -121,6 +124,8 @@ function applyEnvOverrides(pluginPart: Record<string, unknown>, poolPart: Record
   if (appHost) pluginPart.appHost = appHost;
   const poolId = env[POOL_ID_ENV_VAR]?.trim();
   if (poolId) poolPart.poolId = poolId;
+  const tenant = env[TENANT_ENV_VAR]?.trim();
+  if (tenant) poolPart.tenant = tenant;
 }
 
 function problemsOf(error: unknown): string[] {

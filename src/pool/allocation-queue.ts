@@ -10,6 +10,10 @@ export interface AllocationQueueOptions {
   leaseTtlMs: () => number;
   /** Bound on waiting + active requests (read on each request). */
   maxConcurrent: () => number;
+  /** The tenant every request is queued for (pool option `tenant`); absent: the default tenant. */
+  tenant?: string;
+  /** The tenant's quota each request carries (pool option `tenantQuota`); absent: none. */
+  tenantQuota?: number;
   /** A grant nobody here wants any more (cancelled at the last moment): the owner releases and recycles it. */
   returnUnwanted: (lease: Lease) => Promise<void>;
   report: (error: unknown, context: string) => void;
@@ -88,6 +92,8 @@ export class AllocationQueue {
             deadline: now + request.timeoutMs,
             requirements: request.requiredResources,
             attempt,
+            ...(this.options.tenant !== undefined ? { tenant: this.options.tenant } : {}),
+            ...(this.options.tenantQuota !== undefined ? { tenantQuota: this.options.tenantQuota } : {}),
           },
           now,
           this.options.leaseTtlMs(),

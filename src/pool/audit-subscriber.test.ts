@@ -24,6 +24,12 @@ function setup() {
 }
 
 describe('subscribeAudit', () => {
+  it("names a lease's tenant in its 'allocated' record", async () => {
+    const { emit, written } = setup();
+    emit('containerAllocated', { lease: { ...lease, tenant: 'team-a' }, waitMs: 30, requestedAt: 10, attempts: 0 });
+    expect(await written()).toEqual([expect.objectContaining({ type: 'allocated', detail: expect.objectContaining({ leaseId: 'l1', tenant: 'team-a' }) })]);
+  });
+
   // The records below are the JSON older runs wrote (history files and reports read them): they must not change.
   it('writes each event as the audit record older runs wrote', async () => {
     const { emit, written } = setup();

@@ -21,7 +21,7 @@ export function subscribeAudit(pool: PoolEventSource, audit: AuditLog, runId: st
         actor: lease.testRunId,
         containerId: lease.containerId,
         outcome: 'ok',
-        detail: { leaseId: lease.leaseId, token: lease.token, priority: lease.priority, requestedAt, waitMs, attempts },
+        detail: { leaseId: lease.leaseId, token: lease.token, priority: lease.priority, requestedAt, waitMs, attempts, ...(lease.tenant !== undefined ? { tenant: lease.tenant } : {}) },
       }),
     allocationRefused: ({ actor, code, message }) => audit.record({ type: 'allocation-refused', actor, outcome: 'refused', detail: { code, message } }),
     allocationFailed: ({ actor, ...detail }) => audit.record({ type: 'allocation-failed', actor, outcome: 'failed', detail }),

@@ -136,6 +136,19 @@ describe('ContainerPoolManager allocation', () => {
     await manager.shutdown();
   });
 
+  it("queues every request for the pool's tenant with its quota (pool options tenant, tenantQuota)", async () => {
+    const { manager, store } = setup({ containers: 1, tenant: 'team-a', tenantQuota: 1 });
+    await manager.initialize();
+    const a = await manager.allocateContainerAdvanced({ testRunId: 'checkout' });
+    expect(a.lease.tenant).toBe('team-a');
+    const waiting = manager.allocateContainerAdvanced({ testRunId: 'search' });
+    await flushMicrotasks();
+    expect(await store.listQueue()).toEqual([expect.objectContaining({ testRunId: 'search', tenant: 'team-a', tenantQuota: 1 })]);
+    await manager.releaseContainer({ leaseId: a.lease.leaseId, token: a.lease.token });
+    expect((await waiting).lease.tenant).toBe('team-a');
+    await manager.shutdown();
+  });
+
   it('queues when busy and serves critical > high > normal > low, FIFO inside a level', async () => {
     const { manager, clock } = setup({ containers: 1 });
     await manager.initialize();

@@ -84,6 +84,8 @@ export class LeaseAllocator {
       clock,
       leaseTtlMs: () => config.lease.ttlMs,
       maxConcurrent: () => this.resources.settings.maxConcurrentAllocations,
+      ...(config.tenant !== undefined ? { tenant: config.tenant } : {}),
+      ...(config.tenantQuota !== undefined ? { tenantQuota: config.tenantQuota } : {}),
       returnUnwanted: (lease) => this.returnUnwanted(lease),
       report: deps.report,
     });
