@@ -58,6 +58,13 @@ export type { Clock } from './clock/clock.js';
 export { MemoryPoolStore } from './store/memory-store.js';
 export { RedisPoolStore } from './store/redis-store.js';
 export type { PoolStore, Lease, ContainerRecord, AuditEvent, ResourceRequirements } from './store/pool-store.js';
+// A pool shared across machines (issue 11; docs/multi-host.md): the host registry shards and agents share, the
+// host agent behind `cinnamon-pool agent`, the seam between allocator and member keeper, and Redis' clock.
+export { RedisHostRegistry } from './store/redis-host-registry.js';
+export type { HostRegistry, HostRecord, HostListing, ReapResult } from './store/host-registry.js';
+export { HostAgent } from './agent/host-agent.js';
+export type { PoolHost, ContainerHost, MemberEndpoint } from './pool/pool-host.js';
+export { OffsetClock } from './clock/offset-clock.js';
 
 export type { ContainerRuntime, RuntimeEvent, RunContext, StartContext } from './runtime/container-runtime.js';
 export { MemberCredentials, credentialHeaders } from './runtime/member-credentials.js';
