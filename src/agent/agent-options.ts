@@ -22,8 +22,11 @@ const memberPort = z.number().int().min(1024, 'must be 1024-65535').max(65_535, 
 
 export const agentOptionsSchema = z
   .object({
-    /** Redis of the shared pool (`redis://[:password@]host:port[/db]`). @defaultValue $REDIS_URL */
-    redisUrl: z.string().regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL'),
+    /**
+     * Redis of the shared pool (`redis://[:password@]host:port[/db]`, or behind Sentinel
+     * `redis-sentinel://[:password@]host:port[,host:port...]/<masterName>`). @defaultValue $REDIS_URL
+     */
+    redisUrl: z.string().regex(/^(rediss?|redis-sentinel):\/\/\S+$/, 'must be a redis://, rediss:// or redis-sentinel:// URL'),
     /** This machine's name in the pool: one live agent per host id. */
     hostId: z.string().regex(HOST_ID, 'must be 1-32 letters, digits, _ . - (start with a letter or digit)'),
     /** Members this host contributes. */

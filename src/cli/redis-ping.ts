@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { openRedis } from '../store/redis-sentinel-url.js';
 import type { RedisPing } from './doctor-checks.js';
 
 /** @defaultValue 2000 ms: a Redis that takes longer to accept a connection will not serve a run well either. */
@@ -6,7 +6,7 @@ export const DEFAULT_REDIS_PING_TIMEOUT_MS = 2_000;
 
 /** One connection, one PING, no retries: the doctor reports, it does not wait for Redis to come up. */
 export async function pingRedis(url: string, timeoutMs = DEFAULT_REDIS_PING_TIMEOUT_MS): Promise<RedisPing> {
-  const redis = new Redis(url, {
+  const redis = openRedis(url, {
     lazyConnect: true,
     connectTimeout: timeoutMs,
     commandTimeout: timeoutMs,

@@ -40,10 +40,13 @@ export const pluginOptionsSchema = z
     appHost: z.string().min(1).max(253).regex(/^[^\s/:@]+$|^\[[0-9a-fA-F:.]+\]$/, 'must be a host name or address, without scheme or port').optional(),
     /** Where containers run; env CINNAMON_POOL_RUNTIME overrides. @defaultValue 'auto' */
     runtime: z.enum(RUNTIME_CHOICES).default('auto'),
-    /** `redis://` URL of a shared store; absent → the embedded in-memory store. */
+    /**
+     * `redis://` URL of a shared store, or `redis-sentinel://[:password@]host:port[,host:port...]/<masterName>` for
+     * a Redis behind Sentinel (a failover revokes the leases of the old master); absent → the in-memory store.
+     */
     redisUrl: z
       .string()
-      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+      .regex(/^(rediss?|redis-sentinel):\/\//, 'must be a redis://, rediss:// or redis-sentinel:// URL')
       .optional(),
     /** Key prefix in Redis. @defaultValue `cinnamon-pool:<poolId>` */
     redisKeyPrefix: z.string().min(1).max(100).optional(),

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { openRedis } from '../store/redis-sentinel-url.js';
 
 /** @defaultValue 5000 ms: how long one reading of Redis' clock may take before the shared start fails. */
 export const REDIS_TIME_TIMEOUT_MS = 5_000;
@@ -8,7 +8,7 @@ export const REDIS_TIME_TIMEOUT_MS = 5_000;
  * reading, and a shard's OffsetClock needs one at start.
  */
 export async function readRedisTime(url: string, timeoutMs = REDIS_TIME_TIMEOUT_MS): Promise<number> {
-  const redis = new Redis(url, {
+  const redis = openRedis(url, {
     lazyConnect: true,
     connectTimeout: timeoutMs,
     commandTimeout: timeoutMs,

@@ -1,9 +1,10 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { PoolError } from '../errors/pool-error.js';
 import { redisFailure, scriptError, type ScriptCallContext } from './redis-errors.js';
 import type { RedisKeys } from './redis-keys.js';
 import { defineScripts, loadScripts, type ScriptName, type ScriptRunner } from './redis-scripts.js';
 import { redactUrl } from './redact-url.js';
+import { openRedis } from './redis-sentinel-url.js';
 
 export type Reply = Array<string | number | null>;
 
@@ -33,7 +34,8 @@ export class RedisScriptClient {
       // true → 1, tables → flat arrays, scores as strings). ioredis 6 defaults to RESP3 (HELLO 3) and keeps those
       // shapes only through its `replyMapping: 'legacy'` default; RESP2 keeps them by protocol, on every Redis
       // version and proxy, without the HELLO round trip.
-      this.redis = new Redis(redis, { protocol: 2, maxRetriesPerRequest: 2, connectTimeout: 5_000 });
+      // A redis-sentinel:// URL connects through the sentinels and follows a failover (redis-failover.ts).
+      this.redis = openRedis(redis, { protocol: 2, maxRetriesPerRequest: 2, connectTimeout: 5_000 });
       // Without a listener ioredis prints every reconnect error; failures reach callers as STORE_UNAVAILABLE.
       this.redis.on('error', () => {});
       this.ownsConnection = true;
