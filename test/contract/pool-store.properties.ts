@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { PRIORITY_RANK, TEST_PRIORITIES, type TestPriority } from '../../src/domain/priority.js';
 import type { Grant, Lease, PoolStore, QueuedRequest } from '../../src/store/pool-store.js';
 import { spec, type StoreHandle } from './pool-store.contract.js';
+import { describeTenantProperties } from './pool-store-tenants.properties.js';
 
 const T0 = 1_800_000_000_000;
 const TTL = 1_000;
@@ -203,4 +204,5 @@ export function describePoolStoreProperties(name: string, makeStore: () => Promi
       );
     });
   });
+  describeTenantProperties(name, makeStore);
 }
