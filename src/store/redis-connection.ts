@@ -19,6 +19,8 @@ export class RedisScriptClient {
   /** Where Redis is, for messages (no password). */
   private readonly where: string;
   private closing: Promise<void> | undefined;
+  /** Calls wait for this (the failover watch's pool-epoch check after each connection), except the check itself. */
+  private held: Promise<unknown> | undefined;
 
   constructor(
     redis: Redis | string,
@@ -68,11 +70,22 @@ export class RedisScriptClient {
         operation,
       });
     }
+    const held = this.held;
+    if (held !== undefined && operation !== 'poolEpoch') await held;
     try {
       return await fn();
     } catch (error) {
       throw redisFailure(error, this.keys, operation, this.where);
     }
+  }
+
+  /** Makes later calls (but the pool-epoch check's) wait until `settles` settles; it must never reject. */
+  hold(settles: Promise<unknown>): void {
+    const held = Promise.all([this.held, settles]);
+    this.held = held;
+    void held.then(() => {
+      if (this.held === held) this.held = undefined;
+    });
   }
 
   /** Several reads in one MULTI: one round trip and one consistent view. */

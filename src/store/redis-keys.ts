@@ -48,6 +48,10 @@ export class RedisKeys {
   readonly hostEpochPrefix: string;
   /** STRING StoredSigningKeys JSON, written once (SET NX) by the first participant. */
   readonly signingKeys: string;
+  /** STRING counter: the pool epoch, bumped when the Redis master changes (pool-epoch-9.lua). */
+  readonly poolEpoch: string;
+  /** STRING the run id of the Redis master the pool epoch belongs to. */
+  readonly poolEpochMaster: string;
   /** Pub/sub channel (not a key): the request ids a dispatch pass granted, space-separated. */
   readonly grantsChannel: string;
   /** Pub/sub channel (not a key): the container ids that went to Cleaning or Unhealthy, space-separated. */
@@ -81,6 +85,8 @@ export class RedisKeys {
     this.hostLeasePrefix = `${prefix}:host-lease:`;
     this.hostEpochPrefix = `${prefix}:seq:host-epoch:`;
     this.signingKeys = `${prefix}:signing-keys`;
+    this.poolEpoch = `${prefix}:pool-epoch`;
+    this.poolEpochMaster = `${prefix}:pool-epoch:master`;
     this.grantsChannel = `${prefix}:grants`;
     this.recycleChannel = `${prefix}:recycle`;
   }

@@ -41,6 +41,28 @@ export class RedisRecordReader {
     return grants;
   }
 
+  /** grants-for's reply: requestId, lease JSON, granted request JSON ('' when expired: rebuilt from the lease)... */
+  grantsFor(flat: Reply): Grant[] {
+    const grants: Grant[] = [];
+    for (let i = 0; i + 2 < flat.length; i += 3) {
+      const requestId = String(flat[i]);
+      const lease = this.lease(String(flat[i + 1]));
+      const raw = String(flat[i + 2] ?? '');
+      grants.push({ request: raw === '' ? requestFromLease(lease) : this.request(raw, requestId), lease });
+    }
+    return grants;
+  }
+
+  /** list-leases' reply: leaseId, lease JSON or null (the key's safety-net TTL fired; reclaimExpired ends it)... */
+  leases(flat: Reply): Lease[] {
+    const leases: Lease[] = [];
+    for (let i = 0; i < flat.length; i += 2) {
+      const raw = flat[i + 1];
+      if (raw !== null && raw !== undefined) leases.push(this.lease(String(raw), String(flat[i])));
+    }
+    return byGrantOrder(leases);
+  }
+
   private parse<S extends z.ZodType>(schema: S, raw: string, what: string, at: Omit<RecordLocation, 'prefix'>): z.output<S> {
     return parseStoredJson(schema, raw, what, { prefix: this.keys.prefix, ...at });
   }

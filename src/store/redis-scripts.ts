@@ -28,6 +28,7 @@ export const SCRIPT_NAMES = [
   'host-drain',
   'host-leave',
   'host-reap',
+  'pool-epoch',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

@@ -23,7 +23,8 @@ import { RedisScriptClient } from './redis-connection.js';
 import { fenceArgs, fenceContext, type HostFence } from './redis-host-fence.js';
 import { RedisKeys } from './redis-keys.js';
 import { RedisNotifications } from './redis-notifications.js';
-import { byGrantOrder, RedisRecordReader, requestFromLease } from './redis-records.js';
+import { RedisFailoverWatch, type FailoverListener } from './redis-failover.js';
+import { byGrantOrder, RedisRecordReader } from './redis-records.js';
 import { RedisRunRecords } from './redis-run-records.js';
 import { parseRedisStoreOptions, type RedisPoolStoreOptions } from './store-options.js';
 import { refusalError } from './store-refusals.js';
@@ -54,6 +55,7 @@ export class RedisPoolStore implements PoolStore {
   readonly endedLeaseTtlMs: number;
   private readonly serverTime: boolean;
   private readonly notifications: RedisNotifications;
+  private readonly failover: RedisFailoverWatch;
   /** Part of every lease id: keeps ids unique even if the prefix is flushed and the token counter restarts. */
   private readonly leaseNonce = randomBytes(4).toString('hex');
 
@@ -67,6 +69,7 @@ export class RedisPoolStore implements PoolStore {
     this.notifications = new RedisNotifications(this.client);
     this.read = new RedisRecordReader(this.keys);
     this.records = new RedisRunRecords(this.client, this.keys, config);
+    this.failover = new RedisFailoverWatch(this.client, this.keys, this.read, this.endedLeaseTtlMs);
   }
 
   // ---- containers ----
@@ -208,14 +211,7 @@ export class RedisPoolStore implements PoolStore {
     const reply = await this.client.run('grants-for', [k.leaseExpiry, k.leasePrefix, k.grantPrefix, k.grantedRequestPrefix], ids, {
       operation: 'grantsFor',
     });
-    const grants: Grant[] = [];
-    for (let i = 0; i + 2 < reply.length; i += 3) {
-      const requestId = String(reply[i]);
-      const lease = this.read.lease(String(reply[i + 1]));
-      const raw = String(reply[i + 2] ?? '');
-      grants.push({ request: raw === '' ? requestFromLease(lease) : this.read.request(raw, requestId), lease });
-    }
-    return grants;
+    return this.read.grantsFor(reply);
   }
 
   async cancel(requestId: string): Promise<CancelResult> {
@@ -281,13 +277,7 @@ export class RedisPoolStore implements PoolStore {
 
   async listLeases(): Promise<Lease[]> {
     const reply = await this.client.run('list-leases', [this.keys.leaseExpiry, this.keys.leasePrefix], [], { operation: 'listLeases' });
-    const leases: Lease[] = [];
-    for (let i = 0; i < reply.length; i += 2) {
-      const raw = reply[i + 1];
-      // null: the key's safety-net TTL fired; reclaimExpired will end it, there is no record to show.
-      if (raw !== null && raw !== undefined) leases.push(this.read.lease(String(raw), String(reply[i])));
-    }
-    return byGrantOrder(leases);
+    return this.read.leases(reply);
   }
 
   async getLease(leaseId: string): Promise<Lease> {
@@ -367,6 +357,16 @@ export class RedisPoolStore implements PoolStore {
    */
   subscribeRecycle(listener: (containerIds: string[]) => void): Promise<() => Promise<void>> {
     return this.notifications.subscribe(this.keys.recycleChannel, listener);
+  }
+
+  /** The pool epoch on the current master (checked now: a new master bumps it, see redis-failover.ts); 0 until one. */
+  poolEpoch(): Promise<number> {
+    return this.failover.check();
+  }
+
+  /** Hears each Redis failover this store detects: the new epoch and the leases it revoked. Returns the stop function. */
+  onFailover(listener: FailoverListener): () => void {
+    return this.failover.listen(listener);
   }
 
   /** @internal The connection and scripts, for the host registry on the same store. */
