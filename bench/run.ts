@@ -10,6 +10,7 @@ const BENCHES: Record<string, () => Promise<{ run(): Promise<string> }>> = {
   scale: () => import('./scale.js'),
   throughput: () => import('./suite-throughput.js'),
   'guard-check': () => import('./guard-check.js'),
+  'cross-shard': () => import('./cross-shard.js'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
