@@ -18,6 +18,7 @@ import { redactUrl } from '../store/redact-url.js';
 import { createPoolManager } from '../pool/create-pool-manager.js';
 import { assertRedisAnswers } from './redis-start-check.js';
 import { openSharedPool, type SharedPoolParts } from './shared-pool-run.js';
+import { recycleOnFailover } from './failover-recycle.js';
 
 /** @defaultValue 60000 ms: how long the coordinator keeps serving the final figures after the teardown. */
 const FROZEN_COORDINATOR_LIFETIME_MS = 60_000;
@@ -200,6 +201,7 @@ async function startLocal(
   if (runtime.limitations.length) logger.info(`${runtime.kind} runtime limits not enforced: ${runtime.limitations.join('; ')}`);
   const manager = createPoolManager({ config: pool, runtime, store, clock, logger });
   cleanups.push(() => manager.shutdown());
+  if (store instanceof RedisPoolStore) recycleOnFailover(store, manager, logger);
   // Ctrl-C during start: stop the runtime at once, so initialize() fails fast instead of finishing.
   const onAbort = () => void runtime.close().catch(() => undefined);
   signal?.addEventListener('abort', onAbort, { once: true });

@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SystemClock } from '../../src/clock/clock.js';
 import { parsePoolOptions } from '../../src/config/pool-config.js';
 import type { PoolOptionsInput } from '../../src/config/schemas.js';
+import { recycleOnFailover } from '../../src/coordinator/failover-recycle.js';
 import { PoolError } from '../../src/errors/pool-error.js';
 import { ContainerPoolManager, type Allocation } from '../../src/pool/container-pool-manager.js';
 import { TOKENS_PER_EPOCH } from '../../src/store/redis-failover.js';
@@ -44,6 +45,7 @@ describe('fault: Redis master killed under Sentinel (issue 11)', () => {
     const ports = await freePorts(2);
     const runtime = new FakeRuntime();
     const fence = new FakeFence();
+    const warnings: string[] = [];
     const coordinator = () => {
       const options: PoolOptionsInput = {
         poolId,
@@ -63,9 +65,9 @@ describe('fault: Redis master killed under Sentinel (issue 11)', () => {
         clock: new SystemClock(),
         fence: fence.fence,
       });
-      // The pool's part of a failover: members whose leases the bump revoked are recycled now (an agent hears the
-      // recycle channel instead).
-      store.onFailover((failover) => void manager.recycleReleased(failover.revoked.map((l) => l.containerId)));
+      // The pool's part of a failover, wired as PoolRun wires it: members whose leases the bump revoked are
+      // recycled now (an agent hears the recycle channel instead).
+      recycleOnFailover(store, manager, { warn: (line) => warnings.push(line) });
       cleanups.push(() => store.close(), () => manager.shutdown());
       return { manager, store };
     };
@@ -133,6 +135,8 @@ describe('fault: Redis master killed under Sentinel (issue 11)', () => {
       ['revoked', true],
     ]);
     expect([attempts.get('a-held'), attempts.get('b-held')]).toEqual([2, 2]);
+    // One of the two stores reached the new master first and bumped: one failover heard, both members recycled.
+    expect(warnings).toEqual(['Redis master changed (pool epoch 1): 2 lease(s) of the old master revoked; their members are recycled.']);
     // Every member was fenced above every token of the old epoch: a stale holder is refused at the member.
     for (const id of ['container-1', 'container-2']) expect(fence.floors.get(id)).toBeGreaterThan(Math.max(...before));
   });
