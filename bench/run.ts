@@ -11,6 +11,7 @@ const BENCHES: Record<string, () => Promise<{ run(): Promise<string> }>> = {
   throughput: () => import('./suite-throughput.js'),
   'guard-check': () => import('./guard-check.js'),
   'cross-shard': () => import('./cross-shard.js'),
+  'suite-shards': () => import('./suite-shards.js'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
