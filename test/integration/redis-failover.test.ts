@@ -1,24 +1,27 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { PoolError } from '../../src/errors/pool-error.js';
 import type { Lease } from '../../src/store/pool-store.js';
-import { TOKENS_PER_EPOCH, type PoolFailover } from '../../src/store/redis-failover.js';
+import { MAX_POOL_EPOCH, TOKENS_PER_EPOCH, type PoolFailover } from '../../src/store/redis-failover.js';
 import { RedisKeys } from '../../src/store/redis-keys.js';
 import { RedisPoolStore } from '../../src/store/redis-store.js';
 import { request, spec } from '../contract/pool-store.contract.js';
 import { startSentinelRedis, type SentinelRedis } from '../support/redis-sentinel.js';
-import { uniquePrefix } from '../support/redis-server.js';
+import { startTestRedis, uniquePrefix, type TestRedis } from '../support/redis-server.js';
 
 const TTL = 60_000;
 /** Bounds a hang only: the store reconnects through the sentinel after the promotion (≈ 2 s on a quiet machine). */
 const RECONNECT_BUDGET_MS = 60_000;
 
 let cluster: SentinelRedis | undefined;
+let plain: TestRedis | undefined;
 const stores: RedisPoolStore[] = [];
 
 afterEach(async () => {
   for (const store of stores.splice(0)) await store.close().catch(() => {});
   await cluster?.stop();
+  await plain?.stop();
   cluster = undefined;
+  plain = undefined;
 });
 
 function openStore(url: string, keyPrefix: string): RedisPoolStore {
@@ -109,5 +112,49 @@ describe('Redis failover under Sentinel (issue 11)', () => {
     expect(new Set(tokens).size).toBe(tokens.length);
     // Tokens survive the round trip through the scripts' JSON exactly.
     expect((await store.listLeases()).map((l) => l.token).sort()).toEqual(tokens.slice(1).sort());
+  });
+
+  // The pool-epoch script's rules on one plain Redis: the stored master id is set by hand to stand for "another
+  // master was here before" (what a failover leaves behind).
+  it('bumps once per new master, raises the counter only when lower, never reuses an epoch the master lost, refuses past the cap', async () => {
+    plain = await startTestRedis();
+    const admin = plain.connect();
+    try {
+      const prefix = uniquePrefix('pool-epoch');
+      const keys = new RedisKeys(prefix);
+      const store = openStore(plain.url, prefix);
+      const failovers: PoolFailover[] = [];
+      store.onFailover((f) => failovers.push(f));
+
+      // A new pool: the master is recorded, nothing bumped.
+      expect(await store.poolEpoch()).toBe(0);
+      const runId = /run_id:(\w+)/.exec(await admin.info('server'))![1];
+      expect(await admin.get(keys.poolEpochMaster)).toBe(runId);
+      expect(await store.poolEpoch()).toBe(0);
+
+      // Another master before this one; the counter already above the new epoch's floor stays where it is.
+      const above = 5 * TOKENS_PER_EPOCH + 7;
+      await admin.mset(keys.poolEpochMaster, 'old-master', keys.tokenSeq, String(above));
+      expect(await store.poolEpoch()).toBe(1);
+      expect(await admin.get(keys.tokenSeq)).toBe(String(above));
+      expect(failovers.map((f) => [f.epoch, f.previousMaster, f.master, f.revoked.length])).toEqual([[1, 'old-master', runId, 0]]);
+
+      // A new master that lost the pool's keys altogether: this store saw epoch 1, so the next is 2, not 0 or 1.
+      await admin.del(keys.poolEpoch, keys.poolEpochMaster, keys.tokenSeq);
+      expect(await store.poolEpoch()).toBe(2);
+      expect(await admin.get(keys.tokenSeq)).toBe(String(2 * TOKENS_PER_EPOCH));
+      expect(await store.nextToken()).toBe(2 * TOKENS_PER_EPOCH + 1);
+      // A participant that never saw a master of this pool and finds its keys gone starts a new pool instead.
+      const fresh = openStore(plain.url, uniquePrefix('pool-epoch'));
+      expect(await fresh.poolEpoch()).toBe(0);
+
+      // The cap: tokens must stay exact in the scripts' JSON. Refused with the fix, nothing written.
+      await admin.mset(keys.poolEpoch, String(MAX_POOL_EPOCH), keys.poolEpochMaster, 'x');
+      await expect(store.poolEpoch()).rejects.toMatchObject({ code: 'CORRUPT_STATE', message: expect.stringContaining('use a new prefix') });
+      expect(await admin.mget(keys.poolEpoch, keys.poolEpochMaster)).toEqual([String(MAX_POOL_EPOCH), 'x']);
+      expect(failovers).toHaveLength(2);
+    } finally {
+      admin.disconnect();
+    }
   });
 });
