@@ -45,7 +45,8 @@ describe('parseContainerPoolOptions', () => {
     expect(pool.containerSpecs).toEqual([expect.objectContaining({ id: 'container-1', name: 'cinnamon-qa-mcp-1', port: 4000 })]);
   });
 
-  it('refuses a redisUrl that is not redis://', () => {
-    expect(() => parseContainerPoolOptions({ redisUrl: 'http://localhost:6379' })).toThrow(/redisUrl: must be a redis:\/\/ or rediss:\/\/ URL/);
+  it('refuses a redisUrl that is not redis://, rediss:// or redis-sentinel://', () => {
+    expect(() => parseContainerPoolOptions({ redisUrl: 'http://localhost:6379' })).toThrow(/redisUrl: must be a redis:\/\/, rediss:\/\/ or redis-sentinel:\/\/ URL/);
+    expect(parseContainerPoolOptions({ redisUrl: 'redis-sentinel://10.0.0.5:26379/mymaster' }).plugin.redisUrl).toBe('redis-sentinel://10.0.0.5:26379/mymaster');
   });
 });
