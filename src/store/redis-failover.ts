@@ -40,6 +40,8 @@ export class RedisFailoverWatch {
   private known = 0;
   /** Run id of the master this store checked last ('' before the first check). */
   private lastMaster = '';
+  /** Removes the 'ready' listener (a connection the caller passed outlives the store). */
+  readonly stopWatching: () => void;
   /** The check the last 'ready' started (settles, never rejects). */
   private latest: Promise<void> | undefined;
 
@@ -59,6 +61,7 @@ export class RedisFailoverWatch {
       );
       client.hold(this.latest);
     };
+    this.stopWatching = () => void client.redis.off('ready', check);
     client.redis.on('ready', check);
     if (client.redis.status === 'ready') check();
     // Not for a lazyConnect connection still waiting: it connects on its first command, which the hold would block.

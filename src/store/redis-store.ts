@@ -376,6 +376,7 @@ export class RedisPoolStore implements PoolStore {
 
   /** Safe to call twice. Ends subscriptions; closes the connection only if the store opened it (from a URL). */
   async close(): Promise<void> {
+    this.failover.stopWatching();
     await this.notifications.close();
     await this.client.close();
   }
