@@ -57,6 +57,8 @@ export type { Clock } from './clock/clock.js';
 
 export { MemoryPoolStore } from './store/memory-store.js';
 export { RedisPoolStore } from './store/redis-store.js';
+// Redis failover under Sentinel (redisUrl 'redis-sentinel://...'): RedisPoolStore.onFailover hears each new master.
+export type { PoolFailover, FailoverListener } from './store/redis-failover.js';
 export type { PoolStore, Lease, ContainerRecord, AuditEvent, ResourceRequirements } from './store/pool-store.js';
 // A pool shared across machines (issue 11; docs/multi-host.md): the host registry shards and agents share, the
 // host agent behind `cinnamon-pool agent`, the seam between allocator and member keeper, and Redis' clock.
