@@ -65,6 +65,17 @@ export function loadScripts(dir: string = DEFAULT_LUA_DIR): Map<ScriptName, Load
     if (!match) continue;
     const name = match[1] as ScriptName;
     if (!(SCRIPT_NAMES as readonly string[]).includes(name)) continue;
+    const other = scripts.get(name);
+    if (other) {
+      // Two key counts for one script: a build copied over an older one (dispatch-9.lua next to dispatch-12.lua).
+      // Running either could shift KEYS into ARGV, so refuse rather than pick.
+      throw new PoolError(
+        'STORE_UNAVAILABLE',
+        `The Redis store's Lua directory ${dir} holds two versions of script ${name} (${name}-${other.numberOfKeys}.lua and ${file}): ` +
+          `an older build was left in place. Rebuild from a clean dist/ (npm run build removes it first) or reinstall the package.`,
+        { dir, script: name },
+      );
+    }
     const body = expandIncludes(readFileSync(join(dir, file), 'utf8'), dir, file);
     scripts.set(name, { name, numberOfKeys: Number(match[2]), lua: `${errorTable}\n${body}` });
   }
