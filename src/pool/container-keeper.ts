@@ -125,6 +125,9 @@ export class ContainerKeeper implements PoolHost {
   }
 
   recycle(containerId: string): Promise<ContainerState> {
+    // A sweep over a shared store reclaims expired leases pool-wide and may hand this keeper another host's
+    // member: that host's agent cleans it (the reclaim's recycle notice), never this one.
+    if (!this.deps.config.containerSpecs.some((s) => s.id === containerId)) return Promise.resolve('Cleaning');
     return this.recycler.recycle(containerId);
   }
 

@@ -275,6 +275,31 @@ describe('ContainerPoolManager leases', () => {
     await manager.shutdown();
   });
 
+  it("leaves another host's member alone when its sweep reclaims that member's expired lease (a shared store: that host's agent cleans it)", async () => {
+    const pool = setup({ containers: 1, lease: { ttlMs: 2000, sweepIntervalMs: 500 } });
+    const { manager, clock, store, eventsNamed } = pool;
+    await manager.initialize();
+    // Another host's member, registered in the same store and leased by someone else's coordinator.
+    await store.registerContainers([{ id: 'h2-1', name: 'mcp-h2-1', port: 3101, memoryMB: 512, cpuPercent: 100 }], clock.now());
+    await store.transition('h2-1', 'Starting', 'Available', clock.now());
+    const own = await manager.allocateContainer('ours');
+    const { grants } = await store.enqueue(
+      { requestId: 'elsewhere#0', testRunId: 'other-shard', priority: 'normal', requestedAt: clock.now(), deadline: clock.now() + 10_000, requirements: {}, attempt: 0 },
+      clock.now(),
+      2000,
+      10,
+    );
+    expect(grants.map((g) => g.lease.containerId)).toEqual(['h2-1']);
+    const trail = trace(pool);
+    await manager.renewLease({ leaseId: own.lease.leaseId, token: own.lease.token });
+    await clock.advance(2500);
+    // Reclaimed here (any participant's sweep may), but neither fenced, cleaned nor moved by this keeper.
+    expect(eventsNamed('leaseExpired').map((e) => e.lease.containerId)).toContain('h2-1');
+    expect(trail.filter((t) => t.includes('h2-1'))).toEqual([]);
+    expect((await store.getContainer('h2-1')).state).toBe('Cleaning');
+    await manager.shutdown();
+  });
+
   it('a store outage while a released container is cleaned does not strand it: the move is retried until the store answers', async () => {
     const { manager, store, clock, eventsNamed } = setup({ containers: 1 });
     await manager.initialize();

@@ -8,9 +8,12 @@ export interface HostFence {
   hostLeaseKey: string;
 }
 
-/** The optional trailing ARGV of transition, record-usage and revoke: empty means no epoch check. */
+/**
+ * The optional trailing ARGV of transition, record-usage and revoke: empty means no check; with a fence, the
+ * epoch must still hold the host lease and the member must be the host's own (another host's is UNKNOWN_CONTAINER).
+ */
 export function fenceArgs(fence: HostFence | undefined): string[] {
-  return fence ? [fence.hostLeaseKey, String(fence.epoch)] : [];
+  return fence ? [fence.hostLeaseKey, String(fence.epoch), fence.hostId] : [];
 }
 
 /** What a STALE_EPOCH refusal names. */

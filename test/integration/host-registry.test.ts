@@ -256,6 +256,25 @@ describe('RedisHostRegistry on real Redis', () => {
     expect((await registry.scopedStore('beta', beta.epoch).listContainers()).map((c) => c.id)).toEqual(['beta-mcp-1']);
   });
 
+  it("an agent's scoped store may not move, revoke or measure another host's member: UNKNOWN_CONTAINER, nothing changed", async () => {
+    const { registry, store } = participant();
+    const alpha = await hostWithMembers(registry, 'alpha', 1);
+    const beta = await hostWithMembers(registry, 'beta', 1);
+    const betaMember = beta.specs[0]!.id;
+    const before = await store.getContainer(betaMember);
+    for (const write of [
+      alpha.scoped.transition(betaMember, 'Available', 'Resetting', T0),
+      alpha.scoped.revoke(betaMember, T0, 'not yours'),
+      alpha.scoped.recordUsage(betaMember, { memoryMB: 1, cpuPercent: 1, at: T0 }),
+    ]) {
+      expect((await refusal(write)).code).toBe('UNKNOWN_CONTAINER');
+    }
+    expect(await store.getContainer(betaMember)).toEqual(before);
+    // Its own member it still moves.
+    await alpha.scoped.transition(alpha.specs[0]!.id, 'Available', 'Resetting', T0);
+    expect((await store.getContainer(alpha.specs[0]!.id)).state).toBe('Resetting');
+  });
+
   it('signingKeys: participants racing get the same pair, the first one stored', async () => {
     const registries = [participant().registry, participant().registry, participant().registry];
     const pairs = await Promise.all(

@@ -7,6 +7,7 @@
   ARGV[2] ResourceUsage JSON
   ARGV[3] host lease key of the writing agent, or '' (no epoch check)
   ARGV[4] the agent's epoch
+  ARGV[5] the agent's host id, or ''
 
   Returns { 0 } or { ERR.UNKNOWN_CONTAINER } | { ERR.STALE_EPOCH, heldEpoch } | { ERR.CORRUPT_STATE, key, field }
 ]]
@@ -20,6 +21,7 @@ return run(function()
   local raw = redis.call('HGET', containersKey, id)
   if not raw then fail(ERR.UNKNOWN_CONTAINER) end
   local container = decode(raw, validContainer, containersKey, id)
+  checkOwner(container, ARGV[5])
   container.usage = cjson.decode(usageJson)
   redis.call('HSET', containersKey, id, cjson.encode(container))
   return { 0 }

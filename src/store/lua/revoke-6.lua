@@ -16,6 +16,7 @@
   ARGV[5] recycle pub/sub channel (the container id is published once it is Unhealthy)
   ARGV[6] host lease key of the writing agent, or '' (no epoch check)
   ARGV[7] the agent's epoch
+  ARGV[8] the agent's host id, or '' (an agent may revoke only on its own host's members)
 
   Returns { 0, leaseJson | '' }
        or { ERR.UNKNOWN_CONTAINER } | { ERR.REVOKE_INVALID_STATE, actualState } | { ERR.STALE_EPOCH, heldEpoch } |
@@ -34,6 +35,7 @@ return run(function()
   local raw = redis.call('HGET', k.containers, id)
   if not raw then fail(ERR.UNKNOWN_CONTAINER) end
   local container = decode(raw, validContainer, k.containers, id)
+  checkOwner(container, ARGV[8])
   if container.state ~= 'Allocated' and container.state ~= 'Available' then
     fail(ERR.REVOKE_INVALID_STATE, container.state)
   end

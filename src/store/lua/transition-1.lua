@@ -12,6 +12,7 @@
   ARGV[6] error message (kept as lastError; counts one more consecutive failure)
   ARGV[7] host lease key of the writing agent, or '' (no epoch check)
   ARGV[8] the agent's epoch
+  ARGV[9] the agent's host id, or '' (an agent may move only its own host's members)
 
   Returns { 0, containerJson }
        or { ERR.UNKNOWN_CONTAINER } | { ERR.ALLOCATED_BY_LEASE_ONLY, actualState } |
@@ -29,6 +30,7 @@ return run(function()
   local raw = redis.call('HGET', containersKey, id)
   if not raw then fail(ERR.UNKNOWN_CONTAINER) end
   local container = decode(raw, validContainer, containersKey, id)
+  checkOwner(container, ARGV[9])
   if from == 'Allocated' or to == 'Allocated' then fail(ERR.ALLOCATED_BY_LEASE_ONLY, container.state) end
   if container.state ~= from then fail(ERR.INVALID_TRANSITION, container.state) end
   setState(container, to, now, err)

@@ -95,6 +95,13 @@ local function checkEpoch(hostLeaseKey, epoch)
   if held ~= epoch then fail(ERR.STALE_EPOCH, held or '') end
 end
 
+-- An agent writes only its own host's members: another host's member is unknown to it (a shared sweep may have
+-- handed it an expired lease of another host; that host's agent cleans its own member).
+local function checkOwner(container, hostId)
+  if hostId == nil or hostId == '' then return end
+  if container.hostId ~= hostId then fail(ERR.UNKNOWN_CONTAINER) end
+end
+
 -- Space-separated ids on a pub/sub channel (at-most-once: listeners poll too). Nothing when empty.
 local function publishIds(channel, ids)
   if channel and channel ~= '' and #ids > 0 then redis.call('PUBLISH', channel, table.concat(ids, ' ')) end
