@@ -1,8 +1,10 @@
+import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { containerRecordSchema } from '../../src/store/record-schemas.js';
 import type { EndedLease } from '../../src/store/pool-store.js';
 import { overlappingLeases, readLeaseHistory } from '../multihost/support/lease-history.js';
+import { REPO_ROOT } from '../multihost/support/host-agent.js';
 import { cleanupStale, createTestNetwork, type NetnsChild, type TestNetwork } from '../multihost/support/netns.js';
 import { multihostUnavailable } from '../multihost/support/preconditions.js';
 import { startRedisOnBridge, type BridgeRedis } from '../multihost/support/redis-on-bridge.js';
@@ -27,6 +29,7 @@ const HOSTS = ['h1', 'h2'] as const;
  * lease) and 5.7 s at load ~14 (8 s lease), fenced and exited before it ever served. 15 s: fence after 10 s.
  */
 const HOST_LEASE_MS = 15_000;
+const SHARD_SCRIPT = fileURLToPath(new URL('./support/shared-pool-shard.ts', import.meta.url));
 /**
  * A lost host is reaped by the first sweep (any participant's, every 250 ms here) after its host lease key
  * expired. Budget for the reap to happen after expiry, in Redis time: the sweep timer of a process starved on a
@@ -75,7 +78,7 @@ describe.skipIf(!!unavailable)(unavailable ? `shared pool faults (skipped: ${una
 
   beforeAll(async () => {
     await cleanupStale();
-    network = await createTestNetwork({ name: 'faults-11', hosts: [...HOSTS] });
+    network = await createTestNetwork({ name: 'faults-11', hosts: [...HOSTS, 's1'] });
     redis = await startRedisOnBridge(network);
     client = redis.connect();
     await Promise.all(HOSTS.map((h) => startHost(h)));
@@ -149,6 +152,50 @@ describe.skipIf(!!unavailable)(unavailable ? `shared pool faults (skipped: ${una
     expect(readyLine).toContain(`(epoch ${epochBefore + 1})`);
     expect((await readStoredHost(client, prefix, 'h1'))!.epoch).toBe(epochBefore + 1);
     await eventually('h1-1 Available under the new epoch', FOLLOW_BUDGET_MS, allAvailable, explainPool);
+
+    const { spans } = await readLeaseHistory(client, prefix);
+    expect(overlappingLeases(spans)).toEqual([]);
+  });
+
+  it("a shard process is SIGKILLed while it holds every member: its leases expire (never before their last renewal's expiry) and the members go to another shard's waiting request", async () => {
+    const LEASE_TTL_MS = 4_000;
+    const killed = network.exec('s1', [process.execPath, '--import', 'tsx', SHARD_SCRIPT, redis.url, poolId, '2', String(LEASE_TTL_MS)], {
+      cwd: REPO_ROOT,
+      env: { TMPDIR: network.tmpDirFor('s1') },
+    });
+    const heldLine = await killed.waitForLine(/"type":"held"/, FOLLOW_BUDGET_MS);
+    const held = (JSON.parse(heldLine) as { leases: Array<{ leaseId: string; token: number; containerId: string }> }).leases;
+    expect(held.map((l) => l.containerId).sort()).toEqual(['h1-1', 'h2-1']);
+    // It renewed them twice: alive and holding, as a shard's workers are.
+    await killed.waitForLine(/"rounds":2/, FOLLOW_BUDGET_MS);
+
+    const other = await holder();
+    let granted = false;
+    const waiting = other.manager.allocateContainerAdvanced({ testRunId: 'c3-waiter', timeoutMs: 120_000 }).then((a) => ((granted = true), a));
+    await eventually('the waiter queued in Redis', FOLLOW_BUDGET_MS, async () => ((await other.store.listQueue()).some((q) => q.testRunId === 'c3-waiter') ? true : undefined));
+    expect(granted).toBe(false);
+
+    killed.signal('SIGKILL');
+    expect((await killed.exited).signal).toBe('SIGKILL');
+    // The last renewal's expiry (Redis time): nothing renews them any more.
+    const expiries = new Map<string, number>();
+    for (const lease of held) {
+      const active = await other.manager.getLease(lease.leaseId).catch(() => undefined);
+      if (active) expiries.set(lease.leaseId, active.expiresAt);
+    }
+
+    const next = await waiting;
+    expect(held.map((l) => l.containerId)).toContain(next.container.id);
+    for (const lease of held) {
+      const ended = await eventually<EndedLease>(`lease ${lease.leaseId} ended`, FOLLOW_BUDGET_MS, () => other.manager.getEndedLease(lease.leaseId));
+      expect(ended.reason).toBe('expired');
+      const expiry = expiries.get(lease.leaseId);
+      if (expiry !== undefined) expect(ended.endedAt).toBeGreaterThanOrEqual(expiry);
+      console.log(`shard kill: ${lease.containerId} lease expired ${expiry === undefined ? '(no active record read)' : `${ended.endedAt - expiry} ms after its last expiry`} (Redis time)`);
+    }
+    // The waiter's grant came after the killed shard's lease on that member ended (fencing-token order).
+    expect(next.lease.token).toBeGreaterThan(Math.max(...held.map((l) => l.token)));
+    await other.manager.releaseContainer({ leaseId: next.lease.leaseId, token: next.lease.token });
 
     const { spans } = await readLeaseHistory(client, prefix);
     expect(overlappingLeases(spans)).toEqual([]);
