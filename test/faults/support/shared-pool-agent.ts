@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { REPO_ROOT, AGENT_READY_BUDGET_MS } from '../../multihost/support/host-agent.js';
+import { startAgent } from '../../multihost/support/host-agent.js';
 import type { NetnsChild, TestNetwork } from '../../multihost/support/netns.js';
 import type { HostListing, HostRegistry } from '../../../src/store/host-registry.js';
 
@@ -20,39 +20,8 @@ export interface FaultAgentOptions {
  * with a short host lease; resolves on its ready line. The multihost tier's startAgent has no --host-lease-ms,
  * and the fault cases need one short enough to see a host lost several times within the file's budget.
  */
-export async function startFaultAgent(network: TestNetwork, host: string, options: FaultAgentOptions): Promise<{ agent: NetnsChild; readyLine: string }> {
-  const agent = network.exec(
-    host,
-    [
-      process.execPath,
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'agent',
-      '--redis-url',
-      options.redisUrl,
-      '--host-id',
-      host,
-      '--containers',
-      String(options.containers ?? 1),
-      '--base-port',
-      String(options.basePort ?? 3101),
-      '--runtime',
-      'process',
-      '--advertise',
-      network.addressOf(host),
-      '--pool-id',
-      options.poolId,
-      '--host-lease-ms',
-      String(options.hostLeaseMs),
-      '--drain-grace-ms',
-      '0',
-    ],
-    // The process runtime puts unix sockets under TMPDIR: the network's short per-host folder.
-    { cwd: REPO_ROOT, env: { TMPDIR: network.tmpDirFor(host), CINNAMON_POOL_RUNTIME: 'process' } },
-  );
-  const readyLine = await agent.waitForLine(/healthy/i, AGENT_READY_BUDGET_MS);
-  return { agent, readyLine };
+export function startFaultAgent(network: TestNetwork, host: string, options: FaultAgentOptions): Promise<{ agent: NetnsChild; readyLine: string }> {
+  return startAgent(network, host, { containers: 1, basePort: 3101, drainGraceMs: 0, ...options });
 }
 
 /** The host record as the store holds it (undefined once the host was reaped or left). */

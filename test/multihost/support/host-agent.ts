@@ -11,6 +11,10 @@ export interface AgentOptions {
   readonly containers?: number;
   /** @defaultValue 3001 */
   readonly basePort?: number;
+  /** `--host-lease-ms`; @defaultValue the agent's own (10 s) */
+  readonly hostLeaseMs?: number;
+  /** `--drain-grace-ms`; @defaultValue the agent's own (30 s) */
+  readonly drainGraceMs?: number;
 }
 
 /** Starting members on a loaded 2-core machine: Chromium-capable MCP servers through a three-stage gate each. */
@@ -47,6 +51,8 @@ export async function startAgent(network: TestNetwork, host: string, options: Ag
       network.addressOf(host),
       '--pool-id',
       options.poolId,
+      ...(options.hostLeaseMs !== undefined ? ['--host-lease-ms', String(options.hostLeaseMs)] : []),
+      ...(options.drainGraceMs !== undefined ? ['--drain-grace-ms', String(options.drainGraceMs)] : []),
     ],
     { cwd: REPO_ROOT, env: { TMPDIR: tmp, CINNAMON_POOL_RUNTIME: 'process' } },
   );
