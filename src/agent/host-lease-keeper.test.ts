@@ -21,6 +21,23 @@ function setup(renew: () => Promise<unknown>) {
 }
 
 describe('HostLeaseKeeper', () => {
+  it('fences when its deadline timer fires a little early and the renewal hangs (a dead link): it re-arms instead of serving on', async () => {
+    const base = new FakeClock();
+    // Node's timers may fire up to 1 ms before the monotonic deadline: a clock whose timers fire 0.5 ms early.
+    const early = Object.assign(Object.create(base) as FakeClock, {
+      setTimeout: (callback: () => void, ms: number) => base.setTimeout(callback, Math.max(0, ms - 0.5)),
+    });
+    const fences: string[] = [];
+    let renewals = 0;
+    const keeper = new HostLeaseKeeper({ ttlMs: TTL, clock: early, renew: () => (renewals++, new Promise<never>(() => undefined)), onFence: (why) => fences.push(why) });
+    keeper.start(base.monotonic() + 0.3);
+    await base.advance(TTL);
+    expect(renewals).toBe(1); // the first renewal never answered
+    expect(fences).toHaveLength(1);
+    expect(fences[0]).toMatch(/no host lease renewal succeeded/);
+    expect(keeper.fenced).toBe(true);
+  });
+
   it('renews every third of the TTL while renewals succeed, and never fences', async () => {
     const { clock, calls, fences, keeper } = setup(async () => 0);
     keeper.start(clock.monotonic());

@@ -96,8 +96,10 @@ export class HostLeaseKeeper {
     }
     this.fenceTimer = this.options.clock.setTimeout(() => {
       this.fenceTimer = undefined;
-      this.decide();
-    }, verdict.fenceAt - this.options.clock.monotonic(), { keepAlive: true });
+      // Node's timers can fire up to a millisecond before the monotonic deadline (libuv keeps whole ms): then the
+      // policy still says serve, and without a new timer a renewal hanging on a dead link would never fence.
+      if (!this.decide() && this.state === 'running') this.armFence();
+    }, Math.ceil(verdict.fenceAt - this.options.clock.monotonic()), { keepAlive: true });
   }
 
   /** Applies the policy; fences (once) when it says so. Returns true when fenced. */
