@@ -28,9 +28,11 @@ export interface PoolFailover {
 export type FailoverListener = (failover: PoolFailover) => void;
 
 /**
- * Watches the Redis store's connection for a change of master (Sentinel failover, or a master restarted and
- * possibly without its last writes): on every 'ready' it reads the master's run id and runs pool-epoch-9.lua,
- * which bumps the pool epoch when the master is new to this pool (see the script for what a bump does).
+ * Watches the Redis store's connection for a change of master (a Sentinel failover: a replica promoted): on every
+ * 'ready' it reads the master's run id and whether it was promoted, and runs pool-epoch-9.lua, which bumps the
+ * pool epoch when the master is new to this pool (see the script for what a bump does). A master restarted from
+ * its own disk (new run id, never a replica, the pool's keys kept) is not a failover: leases carry on, as for a
+ * Redis restart before epochs existed (use appendfsync always where a restart must lose nothing).
  * Commands flushed from ioredis' offline queue at reconnection can run before the check: a grant they make is
  * revoked by the bump like every other lease of the old epoch.
  */
@@ -85,14 +87,17 @@ export class RedisFailoverWatch {
 
   /** The pool epoch on the current master, after checking (and if needed bumping) it. */
   async check(): Promise<number> {
-    const info = await this.client.call('poolEpoch', () => this.client.redis.info('server'));
+    // INFO's default sections hold both: run_id (server) and master_replid2 (replication), set only on a master
+    // that was promoted from a replica (a failover), all zeros on a master restarted from its own disk.
+    const info = await this.client.call('poolEpoch', () => this.client.redis.info());
     const master = /^run_id:(\w+)/m.exec(info)?.[1];
+    const promoted = /^master_replid2:(?!0+\s*$)\w+/m.test(info) ? '1' : '0';
     if (!master) throw new PoolError('STORE_UNAVAILABLE', `Redis answered INFO server without a run_id; the pool epoch (prefix '${this.keys.prefix}') cannot be checked.`);
     const k = this.keys;
     const [epoch, outcome, previousMaster, ...revokedRaw] = await this.client.run(
       'pool-epoch',
       [k.poolEpoch, k.poolEpochMaster, k.tokenSeq, k.leaseExpiry, k.containers, k.counters, k.leasePrefix, k.endedPrefix, k.grantPrefix],
-      [master, 'redis', this.endedLeaseTtlMs, k.recycleChannel, this.known, MAX_POOL_EPOCH, this.lastMaster],
+      [master, 'redis', this.endedLeaseTtlMs, k.recycleChannel, this.known, MAX_POOL_EPOCH, this.lastMaster, promoted],
       { operation: 'poolEpoch' },
     );
     const now = Number(epoch);

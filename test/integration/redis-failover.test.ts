@@ -132,7 +132,19 @@ describe('Redis failover under Sentinel (issue 11)', () => {
       expect(await admin.get(keys.poolEpochMaster)).toBe(runId);
       expect(await store.poolEpoch()).toBe(0);
 
-      // Another master before this one; the counter already above the new epoch's floor stays where it is.
+      // The same master restarted from its own disk (a new run id, never a replica, the pool's keys kept): not a
+      // failover. Its new run id is recorded and nothing is revoked (redis-faults.test.ts restarts one for real).
+      await admin.set(keys.poolEpochMaster, 'run-before-restart');
+      expect(await store.poolEpoch()).toBe(0);
+      expect(await admin.get(keys.poolEpochMaster)).toBe(runId);
+      expect(failovers).toEqual([]);
+
+      // A failover: this server becomes a promoted replica (REPLICAOF then REPLICAOF NO ONE sets master_replid2, as
+      // Sentinel's promotion does), and another master ran the pool before it. The counter, already above the new
+      // epoch's floor, stays where it is.
+      await admin.call('REPLICAOF', '127.0.0.1', '1');
+      await admin.call('REPLICAOF', 'NO', 'ONE');
+      expect(await admin.info('replication')).toMatch(/^master_replid2:(?!0+\s*$)\w+/m);
       const above = 5 * TOKENS_PER_EPOCH + 7;
       await admin.mset(keys.poolEpochMaster, 'old-master', keys.tokenSeq, String(above));
       expect(await store.poolEpoch()).toBe(1);

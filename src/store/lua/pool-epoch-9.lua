@@ -29,9 +29,12 @@
   ARGV[5] the highest epoch the caller has seen (0 if none): an epoch the new master lost is not reused
   ARGV[6] the highest epoch allowed
   ARGV[7] run id of the master the caller saw last, or '' (a new master that lost even the pool's keys is a change)
+  ARGV[8] '1' when this master was promoted from a replica (INFO replication master_replid2 is set), else '0'
 
   Returns { 0, epoch, 'same' }                     nothing changed
        or { 0, epoch, 'new' }                      a new pool: the master recorded, epoch unchanged
+       or { 0, epoch, 'restarted' }                the same master restarted with the pool's keys (not promoted,
+                                                   no epoch lost): its new run id recorded, nothing revoked
        or { 0, epoch, 'bumped', previousMaster, leaseJson... }  the leases it revoked
        or { 0, epoch, 'exhausted' }                the next epoch would exceed ARGV[6]: nothing written
        or { ERR.CORRUPT_STATE, key, field }
@@ -43,7 +46,7 @@ local k = {
   counters = KEYS[6], leasePrefix = KEYS[7], endedPrefix = KEYS[8], grantPrefix = KEYS[9],
 }
 local runId, now, endedTtlMs, channel = ARGV[1], resolveNow(ARGV[2]), ARGV[3], ARGV[4]
-local known, maxEpoch, lastSeen = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
+local known, maxEpoch, lastSeen, promoted = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], ARGV[8] == '1'
 
 return run(function()
   local stored = redis.call('GET', k.master)
@@ -52,6 +55,12 @@ return run(function()
   if not stored and epoch == 0 and known == 0 and (lastSeen == '' or lastSeen == runId) then
     redis.call('SET', k.master, runId)
     return { 0, epoch, 'new' }
+  end
+  -- A master restarted from its own disk (AOF/RDB: a Redis restart, not a failover) gets a new run id but was never
+  -- a replica and kept the pool's keys: its leases carry on, as they did before pools had epochs.
+  if stored and not promoted and epoch >= known then
+    redis.call('SET', k.master, runId)
+    return { 0, epoch, 'restarted' }
   end
   local newEpoch = math.max(epoch, known) + 1
   if newEpoch > maxEpoch then return { 0, epoch, 'exhausted' } end
