@@ -1,11 +1,11 @@
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ContainerSpec } from '../../src/config/pool-config.js';
 import { PoolError } from '../../src/errors/pool-error.js';
 import { RedisHostRegistry } from '../../src/store/redis-host-registry.js';
 import { RedisPoolStore } from '../../src/store/redis-store.js';
 import { request } from '../contract/pool-store.contract.js';
-import { deletePrefix, startTestRedis, uniquePrefix, type TestRedis } from '../support/redis-server.js';
+import { deletePrefix, uniquePrefix } from '../support/redis-server.js';
+import { useTestRedis } from '../support/use-test-redis.js';
 
 const T0 = 1_800_000_000_000;
 const LEASE_TTL = 60_000;
@@ -19,18 +19,7 @@ const DYING_HOST_TTL = 150;
 /** Budget for Redis to expire a 150 ms key: generous so it holds at load 12; the test only waits this long if broken. */
 const EXPIRY_BUDGET_MS = 15_000;
 
-let server: TestRedis;
-let admin: Redis;
-
-beforeAll(async () => {
-  server = await startTestRedis();
-  admin = server.connect();
-});
-
-afterAll(async () => {
-  await admin?.quit();
-  await server?.stop();
-});
+const testRedis = useTestRedis();
 
 function member(hostId: string, i: number): ContainerSpec {
   return { id: `${hostId}-mcp-${i}`, name: `cinnamon-qa-mcp-${i}`, port: 4000 + i, memoryMB: 512, cpuPercent: 80 };
@@ -54,7 +43,7 @@ describe('RedisHostRegistry on real Redis', () => {
   const opened: RedisPoolStore[] = [];
 
   function participant(): { store: RedisPoolStore; registry: RedisHostRegistry } {
-    const store = new RedisPoolStore({ redis: server.url, keyPrefix: prefix });
+    const store = new RedisPoolStore({ redis: testRedis.server.url, keyPrefix: prefix });
     opened.push(store);
     return { store, registry: new RedisHostRegistry(store) };
   }
@@ -62,7 +51,7 @@ describe('RedisHostRegistry on real Redis', () => {
   /** Waits (polling, no fixed sleep) until Redis has expired the host lease key. */
   async function hostLeaseGone(store: RedisPoolStore, hostId: string): Promise<void> {
     const deadline = performance.now() + EXPIRY_BUDGET_MS;
-    while ((await admin.exists(store.keys.hostLease(hostId))) === 1) {
+    while ((await testRedis.admin.exists(store.keys.hostLease(hostId))) === 1) {
       if (performance.now() > deadline) throw new Error(`host lease of ${hostId} still held after ${EXPIRY_BUDGET_MS} ms`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
@@ -90,7 +79,7 @@ describe('RedisHostRegistry on real Redis', () => {
 
   afterEach(async () => {
     await Promise.all(opened.splice(0).map((s) => s.close()));
-    await deletePrefix(admin, prefix);
+    await deletePrefix(testRedis.admin, prefix);
     prefix = uniquePrefix('hosts');
   });
 
@@ -234,7 +223,7 @@ describe('RedisHostRegistry on real Redis', () => {
     expect(await shard.getEndedLease(grants[0]!.lease.leaseId)).toMatchObject({ reason: 'revoked', error: 'host-lost: alpha drained (agent stopped)' });
     expect(await shard.listContainers()).toEqual([]);
     expect(await registry.listHosts()).toEqual([]);
-    expect(await admin.exists(shard.keys.hostLease('alpha'))).toBe(0);
+    expect(await testRedis.admin.exists(shard.keys.hostLease('alpha'))).toBe(0);
     // The epoch only grows: the next agent claims epoch + 1.
     expect((await registry.claim(claimInput('alpha'))).epoch).toBe(epoch + 1);
     expect(specs).toHaveLength(2);

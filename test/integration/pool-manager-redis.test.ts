@@ -1,24 +1,13 @@
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeClock, flushMicrotasks } from '../../src/clock/fake-clock.js';
 import { parsePoolOptions } from '../../src/config/pool-config.js';
 import { ContainerPoolManager } from '../../src/pool/container-pool-manager.js';
 import { RedisPoolStore } from '../../src/store/redis-store.js';
 import { FakeCleaner, FakeFence, FakeHealthGate, FakeResetter, FakeRuntime } from '../support/fakes.js';
-import { deletePrefix, startTestRedis, uniquePrefix, type TestRedis } from '../support/redis-server.js';
+import { deletePrefix, uniquePrefix } from '../support/redis-server.js';
+import { useTestRedis } from '../support/use-test-redis.js';
 
-let server: TestRedis;
-let admin: Redis;
-
-beforeAll(async () => {
-  server = await startTestRedis();
-  admin = server.connect();
-});
-
-afterAll(async () => {
-  await admin?.quit();
-  await server?.stop();
-});
+const testRedis = useTestRedis();
 
 /** The fake runtime's members have no guard: the fence is the fake's, which keeps each member's floor. */
 function manager(store: RedisPoolStore, clock: FakeClock, runtime = new FakeRuntime(), fence = new FakeFence()) {
@@ -41,7 +30,7 @@ describe('ContainerPoolManager on real Redis', () => {
     const runtime = new FakeRuntime();
     // One fence for both coordinators, as one guard per member outlives a coordinator restart.
     const fence = new FakeFence();
-    const first = new RedisPoolStore({ redis: server.url, keyPrefix: prefix });
+    const first = new RedisPoolStore({ redis: testRedis.server.url, keyPrefix: prefix });
     const before = manager(first, clock, runtime, fence);
     await before.initialize();
     const held = await before.allocateContainerAdvanced({ testRunId: 'holder', priority: 'normal' });
@@ -53,7 +42,7 @@ describe('ContainerPoolManager on real Redis', () => {
     // The coordinator process dies here: no shutdown, its connection just goes away.
     await first.close();
 
-    const second = new RedisPoolStore({ redis: server.url, keyPrefix: prefix });
+    const second = new RedisPoolStore({ redis: testRedis.server.url, keyPrefix: prefix });
     const after = manager(second, clock, runtime, fence);
     await after.resume();
     const status = await after.getPoolStatus();
@@ -82,6 +71,6 @@ describe('ContainerPoolManager on real Redis', () => {
     expect(leases[0]!.token).toBeGreaterThanOrEqual(floors.at(-1)!);
     await after.shutdown();
     await second.close();
-    await deletePrefix(admin, prefix);
+    await deletePrefix(testRedis.admin, prefix);
   });
 });

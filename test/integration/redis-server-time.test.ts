@@ -1,29 +1,18 @@
-import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RedisPoolStore } from '../../src/store/redis-store.js';
 import { request, spec } from '../contract/pool-store.contract.js';
-import { deletePrefix, startTestRedis, uniquePrefix, type TestRedis } from '../support/redis-server.js';
+import { deletePrefix, uniquePrefix } from '../support/redis-server.js';
+import { useTestRedis } from '../support/use-test-redis.js';
 
 /** A coordinator whose clock is 30 s off (issue 11's fault case). */
 const SKEW_MS = 30_000;
 const LEASE_TTL = 10_000;
 const WAIT_MS = 20_000;
 
-let server: TestRedis;
-let admin: Redis;
-
-beforeAll(async () => {
-  server = await startTestRedis();
-  admin = server.connect();
-});
-
-afterAll(async () => {
-  await admin?.quit();
-  await server?.stop();
-});
+const testRedis = useTestRedis();
 
 async function redisNow(): Promise<number> {
-  const [seconds, micros] = await admin.time();
+  const [seconds, micros] = await testRedis.admin.time();
   return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
 }
 
@@ -39,7 +28,7 @@ describe('Redis store on Redis time, with grant and recycle notices', () => {
   let opened: RedisPoolStore[];
 
   function participant(serverTime = true): RedisPoolStore {
-    const store = new RedisPoolStore({ redis: server.url, keyPrefix: prefix, serverTime });
+    const store = new RedisPoolStore({ redis: testRedis.server.url, keyPrefix: prefix, serverTime });
     opened.push(store);
     return store;
   }
@@ -51,7 +40,7 @@ describe('Redis store on Redis time, with grant and recycle notices', () => {
 
   afterEach(async () => {
     await Promise.all(opened.map((s) => s.close()));
-    await deletePrefix(admin, prefix);
+    await deletePrefix(testRedis.admin, prefix);
   });
 
   it('a coordinator whose clock is 30 s ahead does not reclaim a lease another one granted', async () => {
@@ -136,7 +125,7 @@ describe('Redis store on Redis time, with grant and recycle notices', () => {
     await store.transition('container-1', 'Starting', 'Available', Date.now());
     const { grants } = await store.enqueue(request('old', 'high', { requirements: { minMemoryMB: 10 }, attempt: 2 }), Date.now(), LEASE_TTL, 10);
     const lease = grants[0]!.lease;
-    await admin.del(store.keys.grantedRequest('old'));
+    await testRedis.admin.del(store.keys.grantedRequest('old'));
     expect(await store.grantsFor(['old'])).toEqual([
       {
         request: { requestId: 'old', testRunId: 'run-old', priority: 'high', requestedAt: lease.requestedAt, deadline: lease.grantedAt, requirements: {}, attempt: 0, seq: 0 },

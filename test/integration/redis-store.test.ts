@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { PoolError } from '../../src/errors/pool-error.js';
 import type { PoolStore } from '../../src/store/pool-store.js';
 import { RedisKeys } from '../../src/store/redis-keys.js';
@@ -7,33 +7,23 @@ import { loadScripts } from '../../src/store/redis-scripts.js';
 import { RedisPoolStore, type RedisPoolStoreOptions } from '../../src/store/redis-store.js';
 import { describePoolStoreContract, request, spec, type StoreHandle } from '../contract/pool-store.contract.js';
 import { describePoolStoreProperties } from '../contract/pool-store.properties.js';
-import { deletePrefix, startTestRedis, uniquePrefix, type TestRedis } from '../support/redis-server.js';
+import { deletePrefix, uniquePrefix } from '../support/redis-server.js';
+import { useTestRedis } from '../support/use-test-redis.js';
 
 const T0 = 1_800_000_000_000;
 const TTL = 15_000;
 
-let server: TestRedis;
-let admin: Redis;
-
-beforeAll(async () => {
-  server = await startTestRedis();
-  admin = server.connect();
-});
-
-afterAll(async () => {
-  await admin?.quit();
-  await server?.stop();
-});
+const testRedis = useTestRedis();
 
 /** A fresh prefix per test: tests share one server but never see each other's keys. */
 async function freshStore(): Promise<StoreHandle> {
   const prefix = uniquePrefix('contract');
-  const store = new RedisPoolStore({ redis: server.url, keyPrefix: prefix });
+  const store = new RedisPoolStore({ redis: testRedis.server.url, keyPrefix: prefix });
   return {
     store,
     cleanup: async () => {
       await store.close();
-      await deletePrefix(admin, prefix);
+      await deletePrefix(testRedis.admin, prefix);
     },
   };
 }
@@ -44,14 +34,14 @@ async function freshStore(): Promise<StoreHandle> {
  */
 async function freshStoreOnCallerConnection(): Promise<StoreHandle> {
   const prefix = uniquePrefix('contract-resp3');
-  const redis = server.connect();
+  const redis = testRedis.server.connect();
   const store = new RedisPoolStore({ redis, keyPrefix: prefix });
   return {
     store,
     cleanup: async () => {
       await store.close();
       await redis.quit().catch(() => redis.disconnect());
-      await deletePrefix(admin, prefix);
+      await deletePrefix(testRedis.admin, prefix);
     },
   };
 }
@@ -66,13 +56,13 @@ describe('RedisPoolStore on real Redis', () => {
   const connections: Redis[] = [];
 
   function open(prefix: string, options: Partial<RedisPoolStoreOptions> = {}): RedisPoolStore {
-    const store = new RedisPoolStore({ redis: server.url, keyPrefix: prefix, ...options });
+    const store = new RedisPoolStore({ redis: testRedis.server.url, keyPrefix: prefix, ...options });
     opened.push({ store, prefix });
     return store;
   }
 
   function connection(): Redis {
-    const redis = server.connect();
+    const redis = testRedis.server.connect();
     connections.push(redis);
     return redis;
   }
@@ -80,7 +70,7 @@ describe('RedisPoolStore on real Redis', () => {
   afterEach(async () => {
     for (const { store, prefix } of opened.splice(0)) {
       await store.close();
-      await deletePrefix(admin, prefix);
+      await deletePrefix(testRedis.admin, prefix);
     }
     for (const redis of connections.splice(0)) await redis.quit().catch(() => redis.disconnect());
   });
@@ -95,17 +85,17 @@ describe('RedisPoolStore on real Redis', () => {
     const keys: string[] = [];
     let cursor = '0';
     do {
-      const [next, batch] = await admin.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
+      const [next, batch] = await testRedis.admin.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 500);
       cursor = next;
       keys.push(...batch);
     } while (cursor !== '0');
     const out: Record<string, unknown> = {};
     for (const key of keys.sort()) {
-      const type = await admin.type(key);
-      if (type === 'string') out[key] = await admin.get(key);
-      else if (type === 'hash') out[key] = await admin.hgetall(key);
-      else if (type === 'zset') out[key] = await admin.zrange(key, 0, '-1', 'WITHSCORES');
-      else if (type === 'list') out[key] = await admin.lrange(key, 0, -1);
+      const type = await testRedis.admin.type(key);
+      if (type === 'string') out[key] = await testRedis.admin.get(key);
+      else if (type === 'hash') out[key] = await testRedis.admin.hgetall(key);
+      else if (type === 'zset') out[key] = await testRedis.admin.zrange(key, 0, '-1', 'WITHSCORES');
+      else if (type === 'list') out[key] = await testRedis.admin.lrange(key, 0, -1);
       else out[key] = type;
     }
     return out;
@@ -175,7 +165,7 @@ describe('RedisPoolStore on real Redis', () => {
       const keys = new RedisKeys(prefix);
       await readyPool(store, 2);
       await store.enqueue(request('queued-before'), T0, TTL, 10); // takes container-1
-      await admin.hset(keys.containers, 'container-2', '{not json');
+      await testRedis.admin.hset(keys.containers, 'container-2', '{not json');
       const before = await snapshot(prefix);
 
       const read = await store.getContainer('container-2').catch((e: unknown) => e);
@@ -196,7 +186,7 @@ describe('RedisPoolStore on real Redis', () => {
       const store = open(prefix);
       const keys = new RedisKeys(prefix);
       await readyPool(store, 1);
-      await admin.hset(keys.containers, 'container-1', JSON.stringify({ id: 'container-1', state: 'Sleeping' }));
+      await testRedis.admin.hset(keys.containers, 'container-1', JSON.stringify({ id: 'container-1', state: 'Sleeping' }));
       await expect(store.getContainer('container-1')).rejects.toMatchObject({ code: 'CORRUPT_STATE' });
       await expect(store.enqueue(request('a'), T0, TTL, 10)).rejects.toMatchObject({ code: 'CORRUPT_STATE' });
     });
@@ -207,7 +197,7 @@ describe('RedisPoolStore on real Redis', () => {
       const keys = new RedisKeys(prefix);
       await readyPool(store, 1);
       const lease = (await store.enqueue(request('a'), T0, TTL, 10)).grants[0]!.lease;
-      await admin.set(keys.lease(lease.leaseId), '[]', 'KEEPTTL');
+      await testRedis.admin.set(keys.lease(lease.leaseId), '[]', 'KEEPTTL');
       const before = await snapshot(prefix);
       await expect(store.release(lease.leaseId, lease.token, T0 + 1)).rejects.toMatchObject({
         code: 'CORRUPT_STATE',
@@ -225,7 +215,7 @@ describe('RedisPoolStore on real Redis', () => {
       const keys = new RedisKeys(prefix);
       await store.registerContainers([spec(1)], T0);
       await store.enqueue(request('a'), T0, TTL, 10);
-      await admin.hset(keys.requests, 'a', 'garbage');
+      await testRedis.admin.hset(keys.requests, 'a', 'garbage');
       await store.transition('container-1', 'Starting', 'Available', T0);
       const before = await snapshot(prefix);
       await expect(store.dispatch(T0, TTL)).rejects.toMatchObject({ code: 'CORRUPT_STATE', data: { key: keys.requests, field: 'a' } });
@@ -238,11 +228,11 @@ describe('RedisPoolStore on real Redis', () => {
       const prefix = uniquePrefix('type');
       const store = open(prefix);
       const keys = new RedisKeys(prefix);
-      await admin.set(keys.counters, 'oops');
+      await testRedis.admin.set(keys.counters, 'oops');
       await expect(store.getCounters()).rejects.toMatchObject({ code: 'CORRUPT_STATE' });
       // Inside a script too: the enqueue script hits the wrong-typed queue key and is refused as a whole.
       await readyPool(store, 1);
-      await admin.set(keys.queue, 'oops');
+      await testRedis.admin.set(keys.queue, 'oops');
       await expect(store.enqueue(request('a'), T0, TTL, 10)).rejects.toMatchObject({ code: 'CORRUPT_STATE' });
     });
   });
@@ -256,27 +246,27 @@ describe('RedisPoolStore on real Redis', () => {
     await readyPool(store, 1);
     const lease = (await store.enqueue(request('a'), T0, TTL, 10)).grants[0]!.lease;
 
-    const leaseTtl = await admin.pttl(keys.lease(lease.leaseId));
+    const leaseTtl = await testRedis.admin.pttl(keys.lease(lease.leaseId));
     expect(leaseTtl).toBeGreaterThan(TTL + grace - 5_000);
     expect(leaseTtl).toBeLessThanOrEqual(TTL + grace);
-    expect(await admin.pttl(keys.grant('a'))).toBeGreaterThan(TTL);
+    expect(await testRedis.admin.pttl(keys.grant('a'))).toBeGreaterThan(TTL);
 
     // Renewing with a longer TTL stretches the safety net with it.
     await store.renew(lease.leaseId, lease.token, T0 + 1, 10 * TTL);
-    expect(await admin.pttl(keys.lease(lease.leaseId))).toBeGreaterThan(10 * TTL);
-    expect(await admin.pttl(keys.grant('a'))).toBeGreaterThan(10 * TTL);
+    expect(await testRedis.admin.pttl(keys.lease(lease.leaseId))).toBeGreaterThan(10 * TTL);
+    expect(await testRedis.admin.pttl(keys.grant('a'))).toBeGreaterThan(10 * TTL);
 
     await store.release(lease.leaseId, lease.token, T0 + 2);
-    expect(await admin.exists(keys.lease(lease.leaseId), keys.grant('a'))).toBe(0);
-    const endedTtlLeft = await admin.pttl(keys.ended(lease.leaseId));
+    expect(await testRedis.admin.exists(keys.lease(lease.leaseId), keys.grant('a'))).toBe(0);
+    const endedTtlLeft = await testRedis.admin.pttl(keys.ended(lease.leaseId));
     expect(endedTtlLeft).toBeGreaterThan(0);
     expect(endedTtlLeft).toBeLessThanOrEqual(endedTtl);
 
     await store.claimExtension('run-a', 3);
-    expect(await admin.pttl(keys.extensions('run-a'))).toBeGreaterThan(0);
+    expect(await testRedis.admin.pttl(keys.extensions('run-a'))).toBeGreaterThan(0);
 
     for (const key of [keys.containers, keys.containerOrder, keys.counters, keys.tokenSeq, keys.requestSeq]) {
-      expect(await admin.pttl(key), key).toBe(-1);
+      expect(await testRedis.admin.pttl(key), key).toBe(-1);
     }
   });
 
@@ -297,14 +287,14 @@ describe('RedisPoolStore on real Redis', () => {
     const keys = new RedisKeys(prefix);
     await readyPool(store, 1);
     const lease = (await store.enqueue(request('a'), T0, TTL, 10)).grants[0]!.lease;
-    await admin.del(keys.lease(lease.leaseId));
+    await testRedis.admin.del(keys.lease(lease.leaseId));
     expect(await store.listLeases()).toEqual([]);
     expect(await store.reclaimExpired(T0 + TTL)).toEqual([]);
     const container = await store.getContainer('container-1');
     expect(container.state).toBe('Cleaning');
     expect(container.leaseId).toBeUndefined();
     expect((await store.getCounters()).expirations).toBe(1);
-    expect(await admin.zcard(keys.leaseExpiry)).toBe(0);
+    expect(await testRedis.admin.zcard(keys.leaseExpiry)).toBe(0);
   });
 
   it('caps execution history and the audit log', async () => {
@@ -312,8 +302,8 @@ describe('RedisPoolStore on real Redis', () => {
     const store = open(prefix, { auditLimit: 3 });
     const keys = new RedisKeys(prefix);
     for (let i = 1; i <= 25; i++) await store.appendExecution('t', i, 10);
-    expect(await admin.llen(keys.history('t'))).toBe(10);
-    expect(await admin.llen(keys.historyAll)).toBe(10);
+    expect(await testRedis.admin.llen(keys.history('t'))).toBe(10);
+    expect(await testRedis.admin.llen(keys.historyAll)).toBe(10);
     expect(await store.getExecutions('t')).toEqual([16, 17, 18, 19, 20, 21, 22, 23, 24, 25]);
     await store.appendAudit(Array.from({ length: 5 }, (_, i) => ({ at: T0 + i, type: `e${i}`, actor: 'coordinator', outcome: 'ok' as const })));
     expect((await store.listAudit()).map((e) => e.type)).toEqual(['e2', 'e3', 'e4']);
@@ -335,7 +325,7 @@ describe('RedisPoolStore on real Redis', () => {
       try {
         await fn();
         // MONITOR reports in execution order: once the sentinel shows up, everything before it has too.
-        await admin.exists(sentinel);
+        await testRedis.admin.exists(sentinel);
         await sentinelSeen;
       } finally {
         monitor.disconnect();
@@ -374,7 +364,7 @@ describe('RedisPoolStore on real Redis', () => {
   describe('connection ownership and failures', () => {
     /** `resp=` of every client the server has, by client id. */
     async function protocolsByClient(): Promise<Map<string, string>> {
-      const list = String(await admin.call('CLIENT', 'LIST'));
+      const list = String(await testRedis.admin.call('CLIENT', 'LIST'));
       return new Map(list.split('\n').filter(Boolean).map((line) => [/\bid=(\d+)/.exec(line)?.[1] ?? '', /\bresp=(\d)/.exec(line)?.[1] ?? '']));
     }
 
