@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TEST_PRIORITIES } from '../domain/priority.js';
+import { RUN_GROUP_PATTERN, RUN_GROUP_RULE } from './run-group.js';
 
 /** @defaultValue 300000 ms: how long an allocation request waits in the queue before it fails. */
 export const DEFAULT_MAX_WAIT_MS = 300_000;
@@ -229,6 +230,13 @@ export const poolOptionsSchema = z
      * Every shard of a tenant should set the same (each request carries its own). @defaultValue none: no quota
      */
     tenantQuota: z.number().int().min(1).max(10_000).optional(),
+    /**
+     * The CI build this run is one shard of: the shards of one build share it, `cinnamon-pool merge-reports`
+     * merges reports of one group and refuses to mix groups. Env CINNAMON_POOL_RUN_GROUP overrides.
+     * @defaultValue withContainerPool takes the CI build id (src/config/run-group.ts: `github:<run id>-<attempt>`,
+     * `gitlab:<pipeline id>`, Buildkite, CircleCI, Jenkins, Azure); none outside CI (a local run has no group)
+     */
+    runGroup: z.string().regex(RUN_GROUP_PATTERN, `${RUN_GROUP_RULE}, e.g. the CI build id; or leave it out to take the CI build id`).optional(),
     resources: resourceConfigSchema.default(() => resourceConfigSchema.parse({})),
     timeouts: timeoutConfigSchema.default(() => timeoutConfigSchema.parse({})),
     lease: leaseConfigSchema.default(() => leaseConfigSchema.parse({})),

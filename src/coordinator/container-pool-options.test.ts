@@ -35,6 +35,38 @@ describe('parseContainerPoolOptions: mode, appHost and the environment', () => {
     expect(error.data.problems).toEqual([expect.stringMatching(/^tenant: /), expect.stringMatching(/^tenantQuota: /)]);
   });
 
+  describe('runGroup', () => {
+    const GITHUB = { GITHUB_RUN_ID: '9876543210', GITHUB_RUN_ATTEMPT: '1' };
+
+    it('is none outside CI, and the CI build id in CI', () => {
+      expect(parseContainerPoolOptions({}, {}).pool.runGroup).toBeUndefined();
+      expect(parseContainerPoolOptions({}, GITHUB).pool.runGroup).toBe('github:9876543210-1');
+      expect(parseContainerPoolOptions({}, { CI_PIPELINE_ID: '4411' }).pool.runGroup).toBe('gitlab:4411');
+    });
+
+    it('the option wins over the CI build id; CINNAMON_POOL_RUN_GROUP wins over both', () => {
+      expect(parseContainerPoolOptions({ runGroup: 'nightly-7' }, GITHUB).pool.runGroup).toBe('nightly-7');
+      expect(parseContainerPoolOptions({ runGroup: 'nightly-7' }, { ...GITHUB, CINNAMON_POOL_RUN_GROUP: ' tier-42 ' }).pool.runGroup).toBe('tier-42');
+      expect(parseContainerPoolOptions({}, { CINNAMON_POOL_RUN_GROUP: '' }).pool.runGroup).toBeUndefined();
+    });
+
+    it('refuses a bad option value, naming the option and the fix', () => {
+      const error = optionsRefusal(() => parseContainerPoolOptions({ runGroup: 'build 7/a' }, {}));
+      expect(error.code).toBe('INVALID_OPTIONS');
+      expect(error.data.problems).toEqual([
+        'runGroup: must be 1-128 letters, digits, _ . : - (start with a letter or digit), e.g. the CI build id; or leave it out to take the CI build id (got "build 7/a")',
+      ]);
+    });
+
+    it('refuses a bad CINNAMON_POOL_RUN_GROUP, naming the variable and the fix, with the other problems', () => {
+      const error = optionsRefusal(() => parseContainerPoolOptions({ tenantQuota: 0 }, { ...GITHUB, CINNAMON_POOL_RUN_GROUP: '-starts-with-dash' }));
+      expect(error.data.problems).toEqual([
+        'CINNAMON_POOL_RUN_GROUP="-starts-with-dash" is not a run group: it must be 1-128 letters, digits, _ . : - (start with a letter or digit); set it to the CI build id, or unset it',
+        expect.stringMatching(/^tenantQuota: /),
+      ]);
+    });
+  });
+
   it('refuses a bad CINNAMON_POOL_MODE, naming the variable and the allowed values', () => {
     const error = optionsRefusal(() => parseContainerPoolOptions({ redisUrl: REDIS }, { CINNAMON_POOL_MODE: 'cluster' }));
     expect(error.code).toBe('INVALID_OPTIONS');

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseOptions } from '../config/parse-options.js';
 import { parsePoolOptions, type PoolConfig } from '../config/pool-config.js';
+import { RUN_GROUP_PATTERN, RUN_GROUP_RULE, runGroupFromCi } from '../config/run-group.js';
 import type { PoolOptionsInput } from '../config/schemas.js';
 import { isPoolError, PoolError } from '../errors/pool-error.js';
 import { RUNTIME_CHOICES } from '../runtime/select-runtime.js';
@@ -19,6 +20,8 @@ export const APP_HOST_ENV_VAR = 'CINNAMON_POOL_APP_HOST';
 export const POOL_ID_ENV_VAR = 'CINNAMON_POOL_ID';
 /** Environment variable that overrides the pool option `tenant` (a team or suite sharing a pool). */
 export const TENANT_ENV_VAR = 'CINNAMON_POOL_TENANT';
+/** Environment variable that overrides the pool option `runGroup` (every shard of one build sets the same). */
+export const RUN_GROUP_ENV_VAR = 'CINNAMON_POOL_RUN_GROUP';
 
 /** @defaultValue '.cinnamon-pool/history.json' (under the config's folder): adaptive-timeout history of the embedded store. */
 export const DEFAULT_HISTORY_FILE = '.cinnamon-pool/history.json';
@@ -72,8 +75,9 @@ export interface ParsedContainerPoolOptions {
 /**
  * Validates the whole options object at once: one INVALID_OPTIONS error lists every bad path (pool and
  * plugin options alike), with what was given and what is allowed. CINNAMON_POOL_MODE, CINNAMON_POOL_APP_HOST,
- * CINNAMON_POOL_ID and CINNAMON_POOL_TENANT in `env` override `mode`, `appHost`, `poolId` and `tenant` (a CI
- * tier runs a config unchanged).
+ * CINNAMON_POOL_ID, CINNAMON_POOL_TENANT and CINNAMON_POOL_RUN_GROUP in `env` override `mode`, `appHost`,
+ * `poolId`, `tenant` and `runGroup` (a CI tier runs a config unchanged). Without either, `runGroup` is the CI
+ * build id `env` shows (runGroupFromCi), or none.
  */
 export function parseContainerPoolOptions(input: unknown, env: NodeJS.ProcessEnv = process.env): ParsedContainerPoolOptions {
   if (input !== undefined && (typeof input !== 'object' || input === null || Array.isArray(input))) {
@@ -129,6 +133,14 @@ function applyEnvOverrides(pluginPart: Record<string, unknown>, poolPart: Record
   if (poolId) poolPart.poolId = poolId;
   const tenant = env[TENANT_ENV_VAR]?.trim();
   if (tenant) poolPart.tenant = tenant;
+  const runGroup = env[RUN_GROUP_ENV_VAR]?.trim();
+  if (runGroup) {
+    if (RUN_GROUP_PATTERN.test(runGroup)) poolPart.runGroup = runGroup;
+    else problems.push(`${RUN_GROUP_ENV_VAR}=${JSON.stringify(runGroup)} is not a run group: it ${RUN_GROUP_RULE}; set it to the CI build id, or unset it`);
+  } else if (poolPart.runGroup === undefined) {
+    const fromCi = runGroupFromCi(env);
+    if (fromCi !== undefined) poolPart.runGroup = fromCi;
+  }
 }
 
 function problemsOf(error: unknown): string[] {
