@@ -43,6 +43,8 @@ export class MemoryLeaseBook {
       expiresAt: now + ttlMs,
       ttlMs,
       ...(request.tenant !== undefined ? { tenant: request.tenant } : {}),
+      seq: request.seq,
+      ...(request.queuedAt !== undefined ? { queuedAt: request.queuedAt } : {}),
     };
     this.active.set(lease.leaseId, lease);
     this.perTenant.set(tenantOf(lease), (this.perTenant.get(tenantOf(lease)) ?? 0) + 1);

@@ -14,9 +14,9 @@ export class MemoryRequestQueue {
     return this.items.some((q) => q.requestId === requestId);
   }
 
-  /** Gives the request the next arrival counter and inserts it at its place in service order. */
-  add(request: NewRequest): QueuedRequest {
-    const queued: QueuedRequest = { ...request, requirements: { ...request.requirements }, seq: ++this.seq };
+  /** Gives the request the next arrival counter, notes when it was queued, and inserts it at its place in service order. */
+  add(request: NewRequest, queuedAt: number): QueuedRequest {
+    const queued: QueuedRequest = { ...request, requirements: { ...request.requirements }, seq: ++this.seq, queuedAt };
     const rank = PRIORITY_RANK[queued.priority];
     let lo = 0;
     let hi = this.items.length;

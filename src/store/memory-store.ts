@@ -107,7 +107,7 @@ export class MemoryPoolStore implements PoolStore {
       if (!containers.some((c) => limitsSatisfy(c, request.requirements))) {
         throw refusalError({ kind: 'UNSATISFIABLE_REQUEST', requirements: request.requirements, largestLimits: largestLimits(containers) });
       }
-      const queued = this.queue.add(withoutDefaultTenant(request));
+      const queued = this.queue.add(withoutDefaultTenant(request), now);
       return { queued: copyRequest(queued), grants: this.dispatchNow(now, ttlMs) };
     });
   }

@@ -66,6 +66,11 @@ export interface NewRequest {
 export interface QueuedRequest extends NewRequest {
   /** Arrival counter assigned by the store (FIFO inside a priority level, across coordinators). */
   seq: number;
+  /**
+   * Epoch ms on the store's clock when this try was queued (Redis' TIME under `serverTime`; the enqueue's `now`
+   * otherwise). Absent on requests queued by an earlier version.
+   */
+  queuedAt?: number;
 }
 
 export interface Lease {
@@ -82,6 +87,13 @@ export interface Lease {
   ttlMs: number;
   /** The request's tenant; absent: the default tenant. */
   tenant?: string;
+  /**
+   * The granted try's arrival counter and when it was queued (QueuedRequest.seq and queuedAt), so that who was
+   * waiting at each grant can be told after the run from the lease records alone. Absent on leases granted by
+   * an earlier version.
+   */
+  seq?: number;
+  queuedAt?: number;
 }
 
 export type LeaseEndReason = 'released' | 'expired' | 'revoked';

@@ -42,6 +42,7 @@ export const queuedRequestSchema = z.object({
   tenant: z.string().optional(),
   tenantQuota: count.optional(),
   seq: z.number().int().positive(),
+  queuedAt: finite.optional(),
 }) satisfies z.ZodType<QueuedRequest>;
 
 export const leaseSchema = z.object({
@@ -56,6 +57,8 @@ export const leaseSchema = z.object({
   expiresAt: finite,
   ttlMs: finite,
   tenant: z.string().optional(),
+  seq: z.number().int().positive().optional(),
+  queuedAt: finite.optional(),
 }) satisfies z.ZodType<Lease>;
 
 export const endedLeaseSchema = z.object({

@@ -316,6 +316,22 @@ export function describePoolStoreContract(name: string, makeStore: () => Promise
         expect(await store.grantsFor([])).toEqual([]);
       });
 
+      it('a lease keeps its try\'s arrival counter and when it was queued (store time), granted at once or later', async () => {
+        await pool(1);
+        const first = await store.enqueue(request('first', 'low'), T0 + 5, TTL, 10);
+        expect(first.queued).toMatchObject({ seq: expect.any(Number), queuedAt: T0 + 5 });
+        expect(first.grants[0]!.lease).toMatchObject({ seq: first.queued.seq, queuedAt: T0 + 5, grantedAt: T0 + 5 });
+        const waiting = await store.enqueue(request('waiting', 'critical', { requestedAt: T0 }), T0 + 10, TTL, 10);
+        expect(waiting.grants).toEqual([]);
+        expect(waiting.queued.seq).toBeGreaterThan(first.queued.seq);
+        await store.release(first.grants[0]!.lease.leaseId, first.grants[0]!.lease.token, T0 + 20);
+        await store.transition('container-1', 'Cleaning', 'Available', T0 + 30);
+        const [grant] = await store.dispatch(T0 + 40, TTL);
+        // requestedAt stays the caller's (the first try's, for a retry); queuedAt is this try's own arrival.
+        expect(grant!.lease).toMatchObject({ requestId: 'waiting', seq: waiting.queued.seq, queuedAt: T0 + 10, requestedAt: T0, grantedAt: T0 + 40 });
+        expect(await store.grantsFor(['waiting'])).toEqual([{ request: waiting.queued, lease: grant!.lease }]);
+      });
+
       it('grantsFor: a request granted by its own enqueue', async () => {
         await pool(1);
         const { queued, grants } = await store.enqueue(request('now'), T0, TTL, 10);

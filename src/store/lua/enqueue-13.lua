@@ -17,7 +17,7 @@
   KEYS[13] hostLeasePrefix (+ hostId)
 
   ARGV[1] requestId
-  ARGV[2] the request as JSON, without seq (written by TypeScript, stored as is plus seq)
+  ARGV[2] the request as JSON, without seq (written by TypeScript, stored as is plus seq and queuedAt = now)
   ARGV[3] priority rank (0 = critical)
   ARGV[4] now (epoch ms), or 'redis' for Redis' clock: then requestedAt and deadline are moved by
           (Redis now - ARGV[10]) so a caller whose clock is off still gets its full wait
@@ -71,8 +71,10 @@ return run(function()
   if not satisfiable then fail(ERR.UNSATISFIABLE_REQUEST, tostring(largestMemory), tostring(largestCpu)) end
 
   local seq = tonumber(redis.call('GET', k.requestSeq) or '0') + 1
-  local queuedJson = string.sub(requestJson, 1, -2) .. ',"seq":' .. string.format('%d', seq) .. '}'
+  -- queuedAt: when this try joined the queue on the store's clock (kept on its lease; who waited at a grant).
+  local queuedJson = string.sub(requestJson, 1, -2) .. ',"seq":' .. string.format('%d', seq) .. ',"queuedAt":' .. now .. '}'
   request.seq = seq
+  request.queuedAt = tonumber(now)
   local score = rank * 4294967296 + (seq % 4294967296)
   local entry = { id = requestId, raw = queuedJson, req = request, score = score, stored = false }
 

@@ -158,6 +158,8 @@ local function applyGrants(k, grants, now, ttlMs, leaseKeyTtlMs, nonce)
       expiresAt = nowNumber + ttlNumber,
       ttlMs = ttlNumber,
       tenant = req.tenant,
+      seq = req.seq,
+      queuedAt = req.queuedAt,
     })
     redis.call('SET', k.leasePrefix .. leaseId, leaseRaw, 'PX', leaseKeyTtlMs)
     redis.call('ZADD', k.leaseExpiry, nowNumber + ttlNumber, leaseId)
