@@ -62,6 +62,19 @@ describe('parseCommand', () => {
     expect(parseCommand(['--help'], {})).toEqual({ kind: 'help' });
     expect(() => parseCommand(['stats'], {})).toThrow(/unknown command 'stats'/);
   });
+
+  it("acl: the pool's key prefix from --prefix, --pool-id, $CINNAMON_POOL_ID or the default; --user", () => {
+    expect(parseCommand(['acl'], {})).toEqual({ kind: 'acl', keyPrefix: 'cinnamon-pool:cinnamon-qa', user: 'cinnamon-pool' });
+    expect(parseCommand(['acl'], { CINNAMON_POOL_ID: 'team-a' })).toMatchObject({ keyPrefix: 'cinnamon-pool:team-a' });
+    expect(parseCommand(['acl', '--pool-id', 'team-b', '--user', 'ci'], { CINNAMON_POOL_ID: 'team-a' })).toEqual({
+      kind: 'acl',
+      keyPrefix: 'cinnamon-pool:team-b',
+      user: 'ci',
+    });
+    expect(parseCommand(['acl', '--prefix', '{pool}'], {})).toMatchObject({ keyPrefix: '{pool}' });
+    expect(() => parseCommand(['acl', '--prefix', 'a', '--pool-id', 'b'], {})).toThrow(/not both/);
+    expect(() => parseCommand(['acl', '--redis-url', 'redis://x'], {})).toThrow(UsageError);
+  });
 });
 
 describe('parseCommand agent (issue 11)', () => {

@@ -5,6 +5,7 @@ import { RUNTIME_CHOICES, RUNTIME_ENV_VAR, type RuntimeChoice } from '../runtime
 import type { CoordinatorLookup } from './coordinator-file.js';
 import type { DoctorOptions } from './doctor-checks.js';
 import { MERGE_REPORTS_USAGE, type MergeReportsCommand, parseMergeReports } from './merge-reports-args.js';
+import { DEFAULT_ACL_USER, poolKeyPrefix } from '../store/redis-acl.js';
 import { AGENT_USAGE, type AgentCommand, parseAgent } from './agent-args.js';
 
 export const USAGE = `Usage: cinnamon-pool <command> [options]
@@ -26,6 +27,10 @@ Commands:
     --redis-url URL                 a shared pool instead, read from its Redis: hosts (live, lost, draining,
                                     epoch), members by host, holders, the queue by priority and tenant
     --pool-id ID | --prefix P       which pool (default: $CINNAMON_POOL_ID, else cinnamon-qa)
+  acl      print the least-privilege Redis user of a shared pool: one ACL SETUSER line to paste into
+           redis-cli as an admin (replace the password); what it grants: docs/multi-host.md
+    --pool-id ID | --prefix P       which pool (default: $CINNAMON_POOL_ID, else cinnamon-qa)
+    --user NAME                     the Redis user (default ${DEFAULT_ACL_USER})
   image build   build the MCP server image now (skipped when it exists; a run builds a missing one itself)
     --force                         rebuild even when it exists
   image tag     print the tag of the MCP server image a run would use
@@ -42,6 +47,7 @@ export type Command =
   | { kind: 'doctor'; options: DoctorOptions; json: boolean }
   | { kind: 'status'; lookup: CoordinatorLookup; json: boolean }
   | { kind: 'shared-status'; redisUrl: string; keyPrefix: string; json: boolean }
+  | { kind: 'acl'; keyPrefix: string; user: string }
   | { kind: 'image-build'; force: boolean }
   | { kind: 'image-tag' }
   | MergeReportsCommand
@@ -69,6 +75,8 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
       });
     case 'image':
       return parseImage(rest);
+    case 'acl':
+      return parseAcl(rest, env);
     default:
       throw new UsageError(`unknown command '${name}'`);
   }
@@ -121,8 +129,7 @@ function parseStatus(args: string[], env: NodeJS.ProcessEnv): Command {
     json: { type: 'boolean', default: false },
   });
   if (values['redis-url'] !== undefined) {
-    const poolId = values['pool-id'] ?? env['CINNAMON_POOL_ID'] ?? 'cinnamon-qa';
-    return { kind: 'shared-status', redisUrl: values['redis-url'], keyPrefix: values.prefix ?? `cinnamon-pool:${poolId}`, json: values.json === true };
+    return { kind: 'shared-status', redisUrl: values['redis-url'], keyPrefix: poolPrefix(values, env), json: values.json === true };
   }
   // Flags first, then the variables a run's workers see; the coordinator file is looked for later, on disk.
   return {
@@ -130,6 +137,17 @@ function parseStatus(args: string[], env: NodeJS.ProcessEnv): Command {
     json: values.json === true,
     lookup: { url: values.url ?? env[POOL_URL_ENV], token: values.token ?? env[POOL_TOKEN_ENV], file: values.file },
   };
+}
+
+function parseAcl(args: string[], env: NodeJS.ProcessEnv): Command {
+  const { values } = strictParse(args, { 'pool-id': { type: 'string' }, prefix: { type: 'string' }, user: { type: 'string' } });
+  if (values['pool-id'] !== undefined && values.prefix !== undefined) throw new UsageError('acl takes --pool-id or --prefix, not both');
+  return { kind: 'acl', keyPrefix: poolPrefix(values, env), user: values.user ?? DEFAULT_ACL_USER };
+}
+
+/** `--prefix`, else the key prefix of `--pool-id` (else $CINNAMON_POOL_ID, else cinnamon-qa). */
+function poolPrefix(values: { 'pool-id'?: string | undefined; prefix?: string | undefined }, env: NodeJS.ProcessEnv): string {
+  return values.prefix ?? poolKeyPrefix(values['pool-id'] ?? env['CINNAMON_POOL_ID'] ?? 'cinnamon-qa');
 }
 
 function parseImage(args: string[]): Command {

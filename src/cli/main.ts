@@ -5,6 +5,7 @@
  *   cinnamon-pool status   a running pool, from its coordinator
  *   cinnamon-pool image    build the MCP server image (or print its tag)
  *   cinnamon-pool merge-reports   the shards' pool reports merged into one
+ *   cinnamon-pool acl      the least-privilege Redis user of a shared pool (an ACL SETUSER line)
  *   cinnamon-pool agent    serve this machine's members to a shared pool (foreground, until SIGTERM/SIGINT)
  * From a checkout, without building: npx tsx src/cli/main.ts doctor
  */
@@ -21,6 +22,7 @@ import { renderStatus } from './status-command.js';
 import { renderSharedStatus } from './shared-status-command.js';
 import { buildPoolImage, poolImageTag } from '../runtime/docker/pool-image.js';
 import { systemProbes } from './system-probes.js';
+import { redisAclSetUser } from '../store/redis-acl.js';
 
 /** Exit codes: 0 ready / shown, 1 a check failed or the pool cannot be reached, 2 bad usage. */
 async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -46,6 +48,9 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
     }
     case 'shared-status':
       process.stdout.write(await renderSharedStatus(command.redisUrl, command.keyPrefix, command.json));
+      return 0;
+    case 'acl':
+      process.stdout.write(`${redisAclSetUser(command.keyPrefix, command.user)}\n`);
       return 0;
     case 'image-tag':
       process.stdout.write(`${await poolImageTag(packageRoot(), env)}\n`);

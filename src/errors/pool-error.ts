@@ -85,6 +85,11 @@ export const POOL_ERROR_CODES = [
    */
   'STORE_UNAVAILABLE',
   /**
+   * Redis refused a command, key or channel to the store's Redis user (an ACL NOPERM). The message names what was
+   * refused: give the user the pool's rule, which `cinnamon-pool acl --prefix P` prints. Retrying will not help.
+   */
+  'STORE_PERMISSION_DENIED',
+  /**
    * The container runtime (Docker or local processes) failed: daemon unreachable, image missing, start/exec/stop
    * failed. The message names the container and the operation; `cinnamon-pool doctor` checks the machine.
    */

@@ -27,6 +27,8 @@ const STATUS_BY_CODE: Readonly<Record<PoolErrorCode, number>> = {
   CONCURRENCY_LIMIT: 503,
   ALLOCATION_TIMEOUT: 503,
   STORE_UNAVAILABLE: 503,
+  // The pool's Redis user lacks a permission: a server-side set-up fault, not the caller's.
+  STORE_PERMISSION_DENIED: 500,
   COORDINATOR_UNAVAILABLE: 503,
   CORRUPT_STATE: 500,
   RUNTIME_ERROR: 500,

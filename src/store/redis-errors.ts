@@ -1,5 +1,6 @@
 import { PoolError } from '../errors/pool-error.js';
 import type { ResourceRequirements } from './pool-store.js';
+import { aclDeniedError } from './redis-acl.js';
 import { corruptStateError, endedLeaseSchema, leaseSchema, parseStoredJson } from './record-schemas.js';
 import type { RedisKeys } from './redis-keys.js';
 import { refusalError, type StoreRefusal } from './store-refusals.js';
@@ -118,11 +119,14 @@ function scriptRefusal(keys: RedisKeys, code: number, detail1: string, detail2: 
 }
 
 /**
- * Errors that did not come from a script's verdict: the server is down or refused (STORE_UNAVAILABLE), or a
- * key holds the wrong Redis type (CORRUPT_STATE). PoolErrors pass through unchanged.
+ * Errors that did not come from a script's verdict: the server is down or refused (STORE_UNAVAILABLE), the Redis
+ * user lacks a permission (STORE_PERMISSION_DENIED, redis-acl.ts), or a key holds the wrong Redis type
+ * (CORRUPT_STATE). PoolErrors pass through unchanged.
  */
 export function redisFailure(error: unknown, keys: RedisKeys, operation: string, where: string): PoolError {
   if (error instanceof PoolError) return error;
+  const denied = aclDeniedError(error, keys.prefix, operation);
+  if (denied) return denied;
   const message = error instanceof Error ? error.message : String(error);
   if (message.includes('WRONGTYPE')) {
     return new PoolError(
