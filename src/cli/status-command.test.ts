@@ -33,6 +33,11 @@ describe('renderStatus', () => {
     expect(text).toContain('high     cart.spec.ts:10  waiting 4s');
   });
 
+  it('names the run group in the header when the run has one', async () => {
+    const text = await renderStatus({ ...source, info: async () => ({ ...info, runGroup: 'github:9876543210-1' }) }, { json: false, now: NOW });
+    expect(text.split('\n')[0]).toBe('cinnamon pool cinnamon-qa (run run-1 of group github:9876543210-1, process runtime)');
+  });
+
   it('--json prints info and status as they came', async () => {
     expect(JSON.parse(await renderStatus(source, { json: true }))).toEqual({ info, status });
   });

@@ -15,6 +15,6 @@ export interface StatusSource {
 export async function renderStatus(source: StatusSource, options: { json: boolean; now?: number }): Promise<string> {
   const [info, status] = await Promise.all([source.info(), source.status()]);
   if (options.json) return `${JSON.stringify({ info, status }, null, 2)}\n`;
-  const header = `cinnamon pool ${info.poolId} (run ${info.runId}, ${info.runtime} runtime${info.final ? ', finished' : ''})`;
+  const header = `cinnamon pool ${info.poolId} (run ${info.runId}${info.runGroup !== undefined ? ` of group ${info.runGroup}` : ''}, ${info.runtime} runtime${info.final ? ', finished' : ''})`;
   return formatStatusText(status, header, options.now ?? Date.now());
 }

@@ -7,7 +7,7 @@ import { dirname } from 'node:path';
 import type { FullConfig } from '@playwright/test';
 import { ANALYTICS_SNAPSHOT_ENV, writeAnalyticsSnapshot } from '../reporter/analytics-snapshot.js';
 import { parseContainerPoolOptions } from './container-pool-options.js';
-import { POOL_APP_HOST_ENV, POOL_MAX_WAIT_ENV, POOL_RUN_MODE_ENV, POOL_TOKEN_ENV, POOL_URL_ENV } from '../protocol/env-names.js';
+import { POOL_APP_HOST_ENV, POOL_MAX_WAIT_ENV, POOL_RUN_GROUP_ENV, POOL_RUN_MODE_ENV, POOL_TOKEN_ENV, POOL_URL_ENV } from '../protocol/env-names.js';
 import { PoolRun } from './pool-run.js';
 import { SignalGuard, signalExitCode, type StopSignal } from './signal-guard.js';
 import { poolOptionsFromMetadata } from './with-container-pool.js';
@@ -59,6 +59,8 @@ export default async function globalSetup(config: FullConfig): Promise<() => Pro
     delete process.env[POOL_RUN_MODE_ENV];
     delete process.env[POOL_APP_HOST_ENV];
   }
+  if (pool.runGroup !== undefined) process.env[POOL_RUN_GROUP_ENV] = pool.runGroup;
+  else delete process.env[POOL_RUN_GROUP_ENV];
 
   const started = run;
   return async () => {

@@ -35,6 +35,7 @@ export class StatusRoutes extends RouteGroup {
       apiVersion: 1,
       poolId: config.poolId,
       runId: this.manager.runId,
+      ...(config.runGroup !== undefined ? { runGroup: config.runGroup } : {}),
       runtime: this.runtime,
       containers: this.deps.containers,
       leaseTtlMs: config.lease.ttlMs,
@@ -64,7 +65,8 @@ export class StatusRoutes extends RouteGroup {
       sendJson(res, 200, status);
       return;
     }
-    const header = `cinnamon pool ${this.manager.config.poolId} (run ${this.manager.runId}, ${this.runtime} runtime${this.frozen ? ', finished' : ''})`;
+    const { poolId, runGroup } = this.manager.config;
+    const header = `cinnamon pool ${poolId} (run ${this.manager.runId}${runGroup !== undefined ? ` of group ${runGroup}` : ''}, ${this.runtime} runtime${this.frozen ? ', finished' : ''})`;
     const text = formatStatusText(status, header, this.clock.now());
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' }).end(text);
   }

@@ -113,6 +113,11 @@ export interface SystemAnalytics {
   degradation: DegradationState;
   optimizationRecommendations: OptimizationRecommendation[];
   allocations: AllocationRecord[];
+  /**
+   * The pool option `runGroup` of the run the analytics are of (the CI build it is one shard of); absent: no
+   * group (a local run). `cinnamon-pool merge-reports` merges only reports of one group.
+   */
+  runGroup?: string;
 }
 
 export interface PoolStatus {

@@ -184,6 +184,20 @@ describe('ContainerPoolManager allocation', () => {
     await manager.shutdown();
   });
 
+  it("records the config's run group in the analytics (merge-reports reads it), and none without one", async () => {
+    for (const [options, expected] of [
+      [{ containers: 1, runGroup: 'github:9876543210-1' }, 'github:9876543210-1'],
+      [{ containers: 1 }, undefined],
+    ] as const) {
+      const { manager } = setup(options);
+      await manager.initialize();
+      const analytics = await manager.getSystemAnalytics();
+      expect(analytics.runGroup).toBe(expected);
+      expect('runGroup' in analytics).toBe(expected !== undefined);
+      await manager.shutdown();
+    }
+  });
+
   it('fails a request that waits past its timeout, with a typed error, and dequeues it', async () => {
     const { manager, clock, store } = setup({ containers: 1 });
     await manager.initialize();

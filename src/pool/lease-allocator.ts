@@ -217,7 +217,10 @@ export class LeaseAllocator {
       store.listAudit(),
       store.getExecutions(),
     ]);
-    return computeAnalytics({ containers, queue, leases, counters, audit: asPoolAuditEvents(audit), executions, ...this.settingsNow() });
+    const analytics = computeAnalytics({ containers, queue, leases, counters, audit: asPoolAuditEvents(audit), executions, ...this.settingsNow() });
+    // The build this shard's run belongs to: the report says it, so merge-reports can keep builds apart.
+    const { runGroup } = this.deps.config;
+    return runGroup === undefined ? analytics : { ...analytics, runGroup };
   }
 
   updateResourceConfig(patch: Partial<ResourceConfig>): ResourceConfig {

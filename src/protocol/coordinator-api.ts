@@ -85,6 +85,8 @@ export interface CoordinatorInfo {
   apiVersion: 1;
   poolId: string;
   runId: string;
+  /** The pool option `runGroup` (the CI build this run is a shard of); absent: none. */
+  runGroup?: string;
   runtime: RuntimeKind;
   containers: number;
   leaseTtlMs: number;

@@ -15,5 +15,10 @@ export const POOL_MAX_WAIT_ENV = 'CINNAMON_POOL_MAX_WAIT_MS';
  * (Not CINNAMON_POOL_MODE, the option's override: a runner that runs globalSetup again must not read it back.)
  */
 export const POOL_RUN_MODE_ENV = 'CINNAMON_POOL_RUN_MODE';
+/**
+ * The run's `runGroup` (the CI build it is a shard of), for workers and the tests they run; absent: no group.
+ * (Not CINNAMON_POOL_RUN_GROUP, the option's override, for the reason given at POOL_RUN_MODE_ENV.)
+ */
+export const POOL_RUN_GROUP_ENV = 'CINNAMON_POOL_RUN_RUN_GROUP';
 /** Shared mode: the address of the shard's machine that loopback hosts in appUrl() become. */
 export const POOL_APP_HOST_ENV = 'CINNAMON_POOL_RUN_APP_HOST';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RUN_GROUP_PATTERN, RUN_GROUP_RULE } from '../config/run-group.js';
 import type { SystemAnalytics } from '../pool/analytics-types.js';
 import type { AuditEvent } from '../store/pool-store.js';
 
@@ -67,6 +68,7 @@ const analyticsSchema = z.looseObject({
     z.looseObject({ severity: z.enum(['info', 'warning', 'critical']), rule: z.string(), title: z.string(), description: z.string(), suggestedAction: z.string() }),
   ),
   allocations: z.array(allocationSchema),
+  runGroup: z.string().regex(RUN_GROUP_PATTERN, RUN_GROUP_RULE).optional(),
 });
 
 const auditEventSchema = z.looseObject({

@@ -25,6 +25,12 @@ describe('renderHtmlReport', () => {
   const analytics = fixtureAnalytics();
   const html = renderHtmlReport({ analytics, audit: fixtureAudit(), tests: fixtureTests(), origin: 'snapshot <pool>' });
 
+  it('names the run group under the title when the run has one (escaped)', () => {
+    expect(html).toContain('<p class="meta">Pool started ');
+    const grouped = renderHtmlReport({ analytics: { ...analytics, runGroup: 'gitlab:4411' } });
+    expect(grouped).toContain('<p class="meta">Run group gitlab:4411 · pool started ');
+  });
+
   it('is one well-formed, self-contained document', () => {
     expect(html.startsWith('<!doctype html>')).toBe(true);
     expect(unbalancedTags(html)).toEqual([]);

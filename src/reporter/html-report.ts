@@ -44,9 +44,9 @@ export function renderHtmlReport(input: HtmlReportInput): string {
   const sections = [
     `<header>
   <h1>Container pool analytics</h1>
-  <p class="meta">Pool started ${e(formatTimestamp(a.startedAt))} · analytics taken ${e(formatMs(a.generatedAt - a.startedAt))} later${
-    input.origin ? ` · from ${e(input.origin)}` : ''
-  }</p>
+  <p class="meta">${a.runGroup !== undefined ? `Run group ${e(a.runGroup)} · p` : 'P'}ool started ${e(formatTimestamp(a.startedAt))} · analytics taken ${e(
+    formatMs(a.generatedAt - a.startedAt),
+  )} later${input.origin ? ` · from ${e(input.origin)}` : ''}</p>
 </header>`,
     cards(a),
     recommendations(a.optimizationRecommendations),

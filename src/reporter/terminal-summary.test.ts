@@ -16,6 +16,12 @@ describe('renderTerminalSummary', () => {
     expect(text).toContain('10 allocations (1 failed) · 8 releases · 5 per minute · queue at end 0');
   });
 
+  it('names the run group in the heading when the run has one', () => {
+    expect(text).not.toContain('run group');
+    const grouped = renderTerminalSummary({ analytics: { ...analytics, runGroup: 'github:9876543210-1' }, origin: 'snapshot x', color: false });
+    expect(grouped).toContain('Container pool analytics · run group github:9876543210-1  (from snapshot x)');
+  });
+
   it('shows allocation wait by priority with p50 and p95', () => {
     const byPriority = analytics.resourceMetrics.allocationPatterns.byPriority;
     expect(byPriority.critical).toMatchObject({ count: 3, p50WaitMs: 50, p95WaitMs: 17_200 });

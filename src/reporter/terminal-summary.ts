@@ -37,7 +37,7 @@ export function renderTerminalSummary(input: TerminalSummaryInput): string {
   const row = (label: string, text: string) => lines.push(...wrap(text, width - LABEL_WIDTH - 2).map((part, i) => `  ${(i === 0 ? s.bold(label.padEnd(LABEL_WIDTH)) : ' '.repeat(LABEL_WIDTH))}${part}`));
 
   lines.push('');
-  lines.push(`${s.bold('Container pool analytics')}${input.origin ? s.dim(`  (from ${input.origin})`) : ''}`);
+  lines.push(`${s.bold('Container pool analytics')}${a.runGroup !== undefined ? ` · run group ${a.runGroup}` : ''}${input.origin ? s.dim(`  (from ${input.origin})`) : ''}`);
   row('Pool', `${formatCount(pm.totalContainers, 'container')} · utilisation ${formatPercent(perf.resourceEfficiency)} · run ${formatMs(a.generatedAt - a.startedAt)}` + (a.degradation.active ? ` · ${s.yellow('degraded')}` : ''));
   row('', `${formatCount(pm.totalAllocations, 'allocation')} (${pm.failedAllocations > 0 ? s.red(`${pm.failedAllocations} failed`) : '0 failed'}) · ${formatCount(pm.totalReleases, 'release')} · ${perf.throughputPerMinute} per minute · queue at end ${pm.queueSize}`);
   row('', `cleanup ${formatMs(perf.averageCleanupMs)} on average (${perf.cleanupFailures} failed) · ${formatCount(perf.resets, 'reset')}`);
