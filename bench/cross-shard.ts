@@ -1,8 +1,8 @@
+import { spawn } from 'node:child_process';
 import os from 'node:os';
 import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { HostAgent } from '../src/agent/host-agent.js';
-import { parseAgentOptions } from '../src/agent/agent-options.js';
+import { createInterface } from 'node:readline';
 import { SystemClock } from '../src/clock/clock.js';
 import { parsePoolOptions } from '../src/config/pool-config.js';
 import { openSharedPool, type SharedPoolParts } from '../src/coordinator/shared-pool-run.js';
@@ -17,10 +17,12 @@ import { round, summarize } from './latency.js';
  * Issue 11, a shared pool across machines: (1) release on shard A → grant delivered on shard B, and (2) a shard's
  * allocate with a member free, next to the single-machine manager on the same Redis.
  *
- * Everything runs in this one process on one private redis-server: host agents (`HostAgent`, the code of
- * `cinnamon-pool agent`, with real process-runtime members: @playwright/mcp behind its guard) and shards (the
- * `openSharedPool` a shard's globalSetup runs). What crosses machines in production is Redis (scripts, pub/sub)
- * and HTTP; here both go over loopback, so a real network's round trips are not in these figures.
+ * One private redis-server. Each host agent is its own child process running `cinnamon-pool agent` (the CLI,
+ * src/cli/main.ts, with real process-runtime members: @playwright/mcp behind its guard), as on a real host: its
+ * renew timers, recycle watcher, cleanup and Chromium do not share the event loop of the shards measured here.
+ * Shards (the `openSharedPool` a shard's globalSetup runs) and the single-machine manager run in this process.
+ * What crosses machines in production is Redis (scripts, pub/sub) and HTTP; here both go over loopback, so a real
+ * network's round trips are not in these figures.
  *
  * Handoff variants, interleaved round by round:
  * - notices: the product as shipped (the agent hears the release on the recycle channel, shard B hears the grant
@@ -54,7 +56,6 @@ interface HandoffSample {
 
 interface Pool {
   poolId: string;
-  agent: HostAgent;
   observer: RedisPoolStore;
   /** performance.now() of each grant notice by request id. */
   noticeAt: Map<string, number>;
@@ -68,18 +69,22 @@ export async function run(): Promise<string> {
   cleanups.push(() => redis.stop());
   try {
     const withNotices = await startPool(redis, cleanups, 'xs-notice', 'h1', true);
-    const allPoll = await startPool(redis, cleanups, 'xs-poll', 'h2', false);
     const a = await shard(redis, withNotices, cleanups, 'A', true);
-    const b = await shard(redis, withNotices, cleanups, 'B', true);
-    const bPoll = await shard(redis, withNotices, cleanups, 'B (no grant notices)', false);
-    const a2 = await shard(redis, allPoll, cleanups, 'A2', true);
-    const b2 = await shard(redis, allPoll, cleanups, 'B2 (no grant notices)', false);
-
-    const variants = [
-      { label: 'notices (as shipped): agent hears the release, shard B hears the grant', pool: withNotices, from: a, to: b, samples: [] as HandoffSample[] },
-      { label: 'shard B polls (250 ms), no grant notices; agent recycle notice on', pool: withNotices, from: a, to: bPoll, samples: [] as HandoffSample[] },
-      { label: 'all poll: agent recycle poll (1 s) and shard B poll (250 ms), no notices', pool: allPoll, from: a2, to: b2, samples: [] as HandoffSample[] },
-    ];
+    const variants: Array<{ label: string; pool: Pool; from: Shard; to: Shard; samples: HandoffSample[] }> = [];
+    // BENCH_ROUNDS=0 (the allocate comparison alone) starts neither the second pool nor the other shards: this
+    // process then holds shard A, the single-machine manager and the bench's observer only.
+    if (HANDOFF_ROUNDS > 0) {
+      const allPoll = await startPool(redis, cleanups, 'xs-poll', 'h2', false);
+      const b = await shard(redis, withNotices, cleanups, 'B', true);
+      const bPoll = await shard(redis, withNotices, cleanups, 'B (no grant notices)', false);
+      const a2 = await shard(redis, allPoll, cleanups, 'A2', true);
+      const b2 = await shard(redis, allPoll, cleanups, 'B2 (no grant notices)', false);
+      variants.push(
+        { label: 'notices (as shipped): agent hears the release, shard B hears the grant', pool: withNotices, from: a, to: b, samples: [] },
+        { label: 'shard B polls (250 ms), no grant notices; agent recycle notice on', pool: withNotices, from: a, to: bPoll, samples: [] },
+        { label: 'all poll: agent recycle poll (1 s) and shard B poll (250 ms), no notices', pool: allPoll, from: a2, to: b2, samples: [] },
+      );
+    }
     console.error(`cross-shard: ${HANDOFF_ROUNDS} handoff rounds per variant (+${WARMUP} warm-up), interleaved`);
     // BENCH_ROUNDS=0: the allocate comparison alone.
     for (let i = 0; HANDOFF_ROUNDS > 0 && i < WARMUP + HANDOFF_ROUNDS; i++) {
@@ -107,7 +112,7 @@ export async function run(): Promise<string> {
           const held = await a.parts.manager.allocateContainerAdvanced({ testRunId: `alloc-${i}` });
           const ms = performance.now() - t0;
           await a.parts.manager.releaseContainer({ leaseId: held.lease.leaseId, token: held.lease.token });
-          // The agent cleans the member in this same process: wait for it, so that it cannot slow the next timing.
+          // The agent (another process) cleans the member: wait for it, so that its work is not under the next timing.
           await allAvailable(withNotices);
           if (i >= WARMUP * 5) allocShard.push(ms);
         } else {
@@ -155,22 +160,10 @@ async function handoff(pool: Pool, from: Shard, to: Shard, tag: string): Promise
 async function startPool(redis: TestRedis, cleanups: Cleanup[], label: string, hostId: string, recycleNotices: boolean): Promise<Pool> {
   const poolId = `${label}-${process.pid}`;
   const basePort = await twoFreePorts();
-  const options = parseAgentOptions({ redisUrl: redis.url, hostId, containers: 2, basePort, runtime: 'process', advertise: '127.0.0.1', poolId }, {});
-  const agent = new HostAgent(options, { logger: SILENT_LOGGER, env: { ...process.env, CINNAMON_POOL_RUNTIME: 'process' } });
-  cleanups.push(() => agent.close());
-  if (recycleNotices) {
-    await agent.start();
-  } else {
-    // The agent subscribes during start(); for this pool only, the subscription is a no-op, so its 1 s poll
-    // (RECYCLE_POLL_MS) is all that finds released members. Nothing else subscribes while start() runs.
-    const original = Object.getOwnPropertyDescriptor(RedisPoolStore.prototype, 'subscribeRecycle')!;
-    Object.defineProperty(RedisPoolStore.prototype, 'subscribeRecycle', { ...original, value: async () => async () => {} });
-    try {
-      await agent.start();
-    } finally {
-      Object.defineProperty(RedisPoolStore.prototype, 'subscribeRecycle', original);
-    }
-  }
+  await startAgentProcess(cleanups, [
+    'agent', '--redis-url', redis.url, '--host-id', hostId, '--containers', '2', '--base-port', String(basePort),
+    '--runtime', 'process', '--advertise', '127.0.0.1', '--pool-id', poolId, '--drain-grace-ms', '1000',
+  ], recycleNotices);
   const observer = new RedisPoolStore({ redis: redis.url, keyPrefix: `cinnamon-pool:${poolId}`, serverTime: true });
   cleanups.push(() => observer.close());
   const noticeAt = new Map<string, number>();
@@ -179,7 +172,33 @@ async function startPool(redis: TestRedis, cleanups: Cleanup[], label: string, h
     for (const id of ids) if (!noticeAt.has(id)) noticeAt.set(id, at);
   });
   cleanups.push(unsubscribe);
-  return { poolId, agent, observer, noticeAt };
+  return { poolId, observer, noticeAt };
+}
+
+/**
+ * `cinnamon-pool agent ARGS` in a child process; resolves once it printed its ready line (members registered and
+ * healthy). Without recycle notices it runs through bench/cross-shard-agent.ts, which makes the agent's recycle
+ * subscription a no-op so its 1 s poll (RECYCLE_POLL_MS) is all that finds released members. Cleanup sends
+ * SIGTERM (the agent drains) and waits for the exit.
+ */
+async function startAgentProcess(cleanups: Cleanup[], args: string[], recycleNotices: boolean): Promise<void> {
+  const entry = recycleNotices ? 'src/cli/main.ts' : 'bench/cross-shard-agent.ts';
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
+    env: { ...process.env, REDIS_URL: '', BENCH_NO_RECYCLE_NOTICES: recycleNotices ? '' : '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  });
+  const lines = createInterface({ input: child.stdout! });
+  await new Promise<void>((resolve, reject) => {
+    lines.once('line', () => resolve());
+    void exited.then((code) => reject(new Error(`cross-shard bench: agent exited (${code}) before its ready line:\n${stderr}`)));
+  });
 }
 
 /** A shard as globalSetup opens it (openSharedPool); without grant notices, its GrantWatch can only poll. */
@@ -265,14 +284,17 @@ function report(r: {
 }): string {
   const cpus = os.cpus();
   const lines = [
-    `### Release on shard A → grant delivered on shard B (${HANDOFF_ROUNDS} rounds per variant after ${WARMUP} warm-up, interleaved)`,
-    '',
     `${cpus.length} × ${cpus[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${r.started.toISOString().slice(0, 16)}Z; ` +
-      `1-minute load ${r.loads.map((l) => l.toFixed(2)).join(' → ')} (start → after handoffs → end); one process: agents with 2 process members each, shards, one redis-server, all on loopback`,
+      `1-minute load ${r.loads.map((l) => l.toFixed(2)).join(' → ')} (start → after handoffs → end); one redis-server; each host agent (2 process members) ` +
+      'in its own child process (`cinnamon-pool agent`); shards and the single-machine manager in the bench process; all on loopback',
+  ];
+  if (r.variants.some((v) => v.samples.length)) lines.push(
+    '',
+    `### Release on shard A → grant delivered on shard B (${HANDOFF_ROUNDS} rounds per variant after ${WARMUP} warm-up, interleaved)`,
     '',
     '| variant | n | total p50 ms | total p99 ms | total max ms | release → grant made p50 / p99 ms | grant made → delivered to B p50 / p99 ms | release call p50 / p99 ms | notice missed |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-  ];
+  );
   for (const v of r.variants.filter((x) => x.samples.length)) {
     const total = ms(v.samples.map((s) => s.totalMs));
     const toGrant = ms(v.samples.map((s) => s.toGrantMs));
