@@ -22,6 +22,7 @@ import { LeaseAllocator, type Allocation, type ExtensionOptions, type LeaseRef, 
 import { errorMessage, SILENT_LOGGER, type PoolEventMap, type PoolEventName, type PoolLogger } from './pool-events.js';
 import { PoolScheduler } from './pool-scheduler.js';
 import { GrantWatch, grantNoticesOf } from './grant-watch.js';
+import { RevocationWatch, revocationNoticesOf } from './revocation-watch.js';
 import type { ExtensionDecision, TimeoutRecommendation } from './timeout-manager.js';
 
 export type { Allocation, ExtensionOptions, LeaseRef, ReleaseResult } from './lease-allocator.js';
@@ -85,6 +86,7 @@ export class ContainerPoolManager extends EventEmitter {
   private readonly keeper: PoolHost;
   private readonly scheduler: PoolScheduler;
   private readonly grants: GrantWatch;
+  private readonly revocations: RevocationWatch;
   private phase: Phase = 'new';
   private closing: Promise<void> | undefined;
   private startedAt = 0;
@@ -140,9 +142,25 @@ export class ContainerPoolManager extends EventEmitter {
       ...(deps.grantPollMs !== undefined ? { pollMs: deps.grantPollMs } : {}),
     });
     this.allocator.queue.onWait(() => this.grants.wake());
+    // Revocations made by other participants (a reaped or replaced host, a Redis failover), told to holders here at once.
+    const revocationNotices = revocationNoticesOf(this.store);
+    this.revocations = new RevocationWatch({
+      store: this.store,
+      tell: (lease, reason) => {
+        this.emit('leaseRevoked', { lease, reason });
+        this.logger.warn(`Lease of ${lease.testRunId} on ${lease.containerId} ended: ${reason}`);
+      },
+      report,
+      ...(revocationNotices ? { notices: revocationNotices } : {}),
+    });
+    this.on('containerAllocated', ({ lease }) => this.revocations.granted(lease.leaseId));
+    this.on('containerReleased', ({ lease }) => this.revocations.ended(lease.leaseId));
+    this.on('leaseExpired', ({ lease }) => this.revocations.ended(lease.leaseId));
   }
 
   override emit<K extends PoolEventName>(event: K, payload: PoolEventMap[K]): boolean {
+    // A revocation is told once, whichever path found it first (this pool's sweep, a store notice).
+    if (event === 'leaseRevoked' && !this.revocations.firstTelling((payload as PoolEventMap['leaseRevoked']).lease.leaseId)) return false;
     return super.emit(event, payload);
   }
 
@@ -188,6 +206,7 @@ export class ContainerPoolManager extends EventEmitter {
     this.startedAt = this.clock.now();
     this.scheduler.start();
     this.grants.start();
+    this.revocations.start();
   }
 
   /** Stops everything: waiting requests fail with POOL_SHUT_DOWN, containers stop. Safe to call twice. */
@@ -205,6 +224,7 @@ export class ContainerPoolManager extends EventEmitter {
     this.phase = 'closing';
     this.scheduler.stop();
     await this.grants.stop();
+    await this.revocations.stop();
     await this.keeper.stopMonitor();
     const errors: unknown[] = [];
     await this.allocator.queue.rejectAll(new PoolError('POOL_SHUT_DOWN', 'The pool shut down while this request was waiting.'));

@@ -97,7 +97,7 @@ export class RedisFailoverWatch {
     const [epoch, outcome, previousMaster, ...revokedRaw] = await this.client.run(
       'pool-epoch',
       [k.poolEpoch, k.poolEpochMaster, k.tokenSeq, k.leaseExpiry, k.containers, k.counters, k.leasePrefix, k.endedPrefix, k.grantPrefix],
-      [master, 'redis', this.endedLeaseTtlMs, k.recycleChannel, this.known, MAX_POOL_EPOCH, this.lastMaster, promoted],
+      [master, 'redis', this.endedLeaseTtlMs, k.recycleChannel, this.known, MAX_POOL_EPOCH, this.lastMaster, promoted, k.revocationsChannel],
       { operation: 'poolEpoch' },
     );
     const now = Number(epoch);

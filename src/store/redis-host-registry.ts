@@ -52,7 +52,7 @@ export class RedisHostRegistry implements HostRegistry {
     const reply = await this.store.scriptClient.run(
       'host-claim',
       [k.hosts, k.hostLease(hostId), k.hostEpoch(hostId), k.containers, k.containerOrder, k.leaseExpiry, k.counters, k.leasePrefix, k.endedPrefix, k.grantPrefix],
-      [hostId, String(input.address), String(input.controlUrl), input.runtime, positiveInteger('ttlMs', input.ttlMs), this.endedLeaseTtlMs],
+      [hostId, String(input.address), String(input.controlUrl), input.runtime, positiveInteger('ttlMs', input.ttlMs), this.endedLeaseTtlMs, k.revocationsChannel],
       { operation: 'claim', hostId },
     );
     const record = this.host(String(reply[0]), hostId);
@@ -108,7 +108,7 @@ export class RedisHostRegistry implements HostRegistry {
     const reply = await this.store.scriptClient.run(
       'host-leave',
       [k.hosts, k.hostLease(hostId), k.containers, k.containerOrder, k.leaseExpiry, k.counters, k.leasePrefix, k.endedPrefix, k.grantPrefix],
-      [hostId, epochArg(epoch), String(reason), this.endedLeaseTtlMs],
+      [hostId, epochArg(epoch), String(reason), this.endedLeaseTtlMs, k.revocationsChannel],
       { operation: 'leave', hostId, epoch },
     );
     return this.removal(reply.slice(1)).revoked;
@@ -119,7 +119,7 @@ export class RedisHostRegistry implements HostRegistry {
     const reply = await this.store.scriptClient.run(
       'host-reap',
       [k.hosts, k.hostLeasePrefix, k.containers, k.containerOrder, k.leaseExpiry, k.counters, k.leasePrefix, k.endedPrefix, k.grantPrefix],
-      [this.endedLeaseTtlMs],
+      [this.endedLeaseTtlMs, k.revocationsChannel],
       { operation: 'reapExpired' },
     );
     return this.removal(reply.slice(1));

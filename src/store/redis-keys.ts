@@ -56,6 +56,8 @@ export class RedisKeys {
   readonly grantsChannel: string;
   /** Pub/sub channel (not a key): the container ids that went to Cleaning or Unhealthy, space-separated. */
   readonly recycleChannel: string;
+  /** Pub/sub channel (not a key): the lease ids a host's removal (host-lost, leave) or a failover revoked, space-separated. */
+  readonly revocationsChannel: string;
 
   constructor(readonly prefix: string) {
     if (!/^[^\s]{1,200}$/.test(prefix)) {
@@ -89,6 +91,7 @@ export class RedisKeys {
     this.poolEpochMaster = `${prefix}:pool-epoch:master`;
     this.grantsChannel = `${prefix}:grants`;
     this.recycleChannel = `${prefix}:recycle`;
+    this.revocationsChannel = `${prefix}:revocations`;
   }
 
   lease(leaseId: string): string {

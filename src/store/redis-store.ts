@@ -359,6 +359,15 @@ export class RedisPoolStore implements PoolStore {
     return this.notifications.subscribe(this.keys.recycleChannel, listener);
   }
 
+  /**
+   * Hears the lease ids that a host's removal (its agent reaped as host-lost, replaced, or leaving) or a Redis
+   * failover revoked, so their holders' coordinators tell them at once. At-most-once like subscribeGrants: a
+   * holder's renewal still hears LEASE_REVOKED.
+   */
+  subscribeRevocations(listener: (leaseIds: string[]) => void): Promise<() => Promise<void>> {
+    return this.notifications.subscribe(this.keys.revocationsChannel, listener);
+  }
+
   /** The pool epoch on the current master (checked now: a new master bumps it, see redis-failover.ts); 0 until one. */
   poolEpoch(): Promise<number> {
     return this.failover.check();

@@ -20,6 +20,7 @@
   ARGV[4] runtime
   ARGV[5] host lease TTL in ms
   ARGV[6] ended-lease record TTL in ms
+  ARGV[7] revocations pub/sub channel (the revoked lease ids are published), or '' for none
 
   Returns { 0, hostRecordJson, reapedHostsJson, removedMembersJson, revokedLeaseJson1, ... }
        or { ERR.HOST_TAKEN, heldEpoch, remainingMs } | { ERR.CORRUPT_STATE, key, field }
@@ -30,6 +31,7 @@
 local k = {
   hosts = KEYS[1], hostLease = KEYS[2], hostEpoch = KEYS[3], containers = KEYS[4], containerOrder = KEYS[5],
   leaseExpiry = KEYS[6], counters = KEYS[7], leasePrefix = KEYS[8], endedPrefix = KEYS[9], grantPrefix = KEYS[10],
+  revocationsChannel = ARGV[7],
 }
 local hostId, ttlMs, endedTtlMs = ARGV[1], tonumber(ARGV[5]), ARGV[6]
 

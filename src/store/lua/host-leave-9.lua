@@ -16,6 +16,7 @@
   ARGV[2] epoch
   ARGV[3] reason (kept as the ended leases' error)
   ARGV[4] ended-lease record TTL in ms
+  ARGV[5] revocations pub/sub channel (the revoked lease ids are published), or '' for none
 
   Returns { 0, '', hostsJson, removedMembersJson, revokedLeaseJson1, ... }
        or { ERR.STALE_EPOCH, heldEpoch } | { ERR.CORRUPT_STATE, key, field }
@@ -26,6 +27,7 @@
 local k = {
   hosts = KEYS[1], hostLease = KEYS[2], containers = KEYS[3], containerOrder = KEYS[4], leaseExpiry = KEYS[5],
   counters = KEYS[6], leasePrefix = KEYS[7], endedPrefix = KEYS[8], grantPrefix = KEYS[9],
+  revocationsChannel = ARGV[5],
 }
 local hostId, epoch, reason, endedTtlMs = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 

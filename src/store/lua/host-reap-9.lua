@@ -14,6 +14,7 @@
   KEYS[9] grantPrefix     (+ requestId)
 
   ARGV[1] ended-lease record TTL in ms
+  ARGV[2] revocations pub/sub channel (the revoked lease ids are published), or '' for none
 
   Returns { 0, '', reapedHostsJson, removedMembersJson, revokedLeaseJson1, ... } or { ERR.CORRUPT_STATE, key, field }
 ]]
@@ -23,6 +24,7 @@
 local k = {
   hosts = KEYS[1], hostLeasePrefix = KEYS[2], containers = KEYS[3], containerOrder = KEYS[4], leaseExpiry = KEYS[5],
   counters = KEYS[6], leasePrefix = KEYS[7], endedPrefix = KEYS[8], grantPrefix = KEYS[9],
+  revocationsChannel = ARGV[2],
 }
 local endedTtlMs = ARGV[1]
 

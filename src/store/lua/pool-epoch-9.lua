@@ -30,6 +30,7 @@
   ARGV[6] the highest epoch allowed
   ARGV[7] run id of the master the caller saw last, or '' (a new master that lost even the pool's keys is a change)
   ARGV[8] '1' when this master was promoted from a replica (INFO replication master_replid2 is set), else '0'
+  ARGV[9] revocations pub/sub channel (the revoked lease ids are published, for their holders), or '' for none
 
   Returns { 0, epoch, 'same' }                     nothing changed
        or { 0, epoch, 'new' }                      a new pool: the master recorded, epoch unchanged
@@ -87,12 +88,13 @@ return run(function()
   if tonumber(redis.call('GET', k.tokenSeq) or '0') < floor then redis.call('SET', k.tokenSeq, string.format('%d', floor)) end
   local message = 'failover: Redis master changed (pool epoch ' .. newEpoch .. '); leases granted before it end'
   local out = { 0, newEpoch, 'bumped', stored or '' }
-  local recycled = {}
+  local recycled, revokedIds = {}, {}
   for _, plan in ipairs(plans) do
     endLease(k, plan.id, plan.raw, plan.lease, 'revoked', now, endedTtlMs, message)
     if plan.raw then
       redis.call('HINCRBY', k.counters, 'revocations', 1)
       out[#out + 1] = plan.raw
+      revokedIds[#revokedIds + 1] = plan.id
     end
     local c = plan.container
     if c and c.state == 'Allocated' and c.leaseId == plan.id then
@@ -103,5 +105,6 @@ return run(function()
     end
   end
   publishIds(channel, recycled)
+  publishIds(ARGV[9], revokedIds)
   return out
 end)

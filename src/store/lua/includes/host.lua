@@ -54,12 +54,16 @@ end
 
 -- Applies a removal plan: leases end as 'revoked' with `reason` (kept as the ended lease's error), member
 -- records and order entries go. Appends to `revoked` (lease JSONs) and `removed` (member ids).
+-- The revoked lease ids go out on k.revocationsChannel (when the script was given one), so their holders' coordinators
+-- tell them at once instead of at their next renewal.
 local function removeMembers(k, plan, reason, now, endedTtlMs, revoked, removed)
   local count = 0
+  local ids = {}
   for _, p in ipairs(plan) do
     if p.leaseId then
       endLease(k, p.leaseId, p.leaseRaw, p.lease, 'revoked', now, endedTtlMs, reason)
       count = count + 1
+      ids[#ids + 1] = p.leaseId
       if p.leaseRaw then revoked[#revoked + 1] = p.leaseRaw end
     end
     redis.call('HDEL', k.containers, p.id)
@@ -67,6 +71,7 @@ local function removeMembers(k, plan, reason, now, endedTtlMs, revoked, removed)
     removed[#removed + 1] = p.id
   end
   if count > 0 then redis.call('HINCRBY', k.counters, 'revocations', count) end
+  publishIds(k.revocationsChannel, ids)
 end
 
 -- The reply of claim, leave and reap: { 0, head, hostsJson, removedJson, leaseJson1, ... }.
