@@ -8,19 +8,18 @@
  * failover exceeds every token granted before it.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { SystemClock } from '../../src/clock/clock.js';
 import { parsePoolOptions } from '../../src/config/pool-config.js';
 import type { PoolOptionsInput } from '../../src/config/schemas.js';
 import { recycleOnFailover } from '../../src/coordinator/failover-recycle.js';
 import { PoolError } from '../../src/errors/pool-error.js';
-import { ContainerPoolManager, type Allocation } from '../../src/pool/container-pool-manager.js';
+import type { Allocation } from '../../src/pool/container-pool-manager.js';
 import { TOKENS_PER_EPOCH } from '../../src/store/redis-failover.js';
 import { RedisPoolStore } from '../../src/store/redis-store.js';
-import { FakeCleaner, FakeFence, FakeHealthGate, FakeResetter, FakeRuntime } from '../support/fakes.js';
+import { FakeFence, FakeRuntime } from '../support/fakes.js';
 import { freePorts } from '../support/ports.js';
 import { startSentinelRedis, type SentinelRedis } from '../support/redis-sentinel.js';
 import { uniquePrefix } from '../support/redis-server.js';
-import { until, uniquePoolId } from './support/fake-pool.js';
+import { fakeMembersManager, until, uniquePoolId } from './support/fake-pool.js';
 import { reportFault } from './support/report.js';
 
 /** Store refusals a test sees while Redis fails over or after its lease was revoked: it allocates again. */
@@ -55,16 +54,7 @@ describe('fault: Redis master killed under Sentinel (issue 11)', () => {
         resources: { maxWaitTimeMs: 30_000, maxConcurrentAllocations: 100, queueSizeThreshold: 1_000 },
       };
       const store = new RedisPoolStore({ redis: url, keyPrefix: prefix });
-      const manager = new ContainerPoolManager({
-        config: parsePoolOptions(options),
-        store,
-        runtime,
-        health: new FakeHealthGate(runtime),
-        cleaner: new FakeCleaner(),
-        resetter: new FakeResetter(),
-        clock: new SystemClock(),
-        fence: fence.fence,
-      });
+      const manager = fakeMembersManager(parsePoolOptions(options), store, { runtime, fence });
       // The pool's part of a failover, wired as PoolRun wires it: members whose leases the bump revoked are
       // recycled now (an agent hears the recycle channel instead).
       recycleOnFailover(store, manager, { warn: (line) => warnings.push(line) });

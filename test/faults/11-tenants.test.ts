@@ -9,16 +9,15 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SystemClock } from '../../src/clock/clock.js';
 import { parsePoolOptions } from '../../src/config/pool-config.js';
 import type { PoolOptionsInput } from '../../src/config/schemas.js';
 import type { TestPriority } from '../../src/domain/priority.js';
-import { ContainerPoolManager, type Allocation } from '../../src/pool/container-pool-manager.js';
+import type { Allocation, ContainerPoolManager } from '../../src/pool/container-pool-manager.js';
 import { RedisPoolStore } from '../../src/store/redis-store.js';
-import { FakeCleaner, FakeFence, FakeHealthGate, FakeResetter, FakeRuntime } from '../support/fakes.js';
+import { FakeFence, FakeRuntime } from '../support/fakes.js';
 import { freePorts } from '../support/ports.js';
 import { deletePrefix, startTestRedis, uniquePrefix, type TestRedis } from '../support/redis-server.js';
-import { until, uniquePoolId } from './support/fake-pool.js';
+import { fakeMembersManager, until, uniquePoolId } from './support/fake-pool.js';
 import { reportFault } from './support/report.js';
 
 let server: TestRedis;
@@ -55,16 +54,7 @@ describe('fault: two tenants with quota 1 on 2 members (issue 11)', () => {
         resources: { maxWaitTimeMs: 120_000, maxConcurrentAllocations: 100, queueSizeThreshold: 1_000 },
       };
       const store = new RedisPoolStore({ redis: server.url, keyPrefix: prefix });
-      const manager = new ContainerPoolManager({
-        config: parsePoolOptions(options),
-        store,
-        runtime,
-        health: new FakeHealthGate(runtime),
-        cleaner: new FakeCleaner(),
-        resetter: new FakeResetter(),
-        clock: new SystemClock(),
-        fence: fence.fence,
-      });
+      const manager = fakeMembersManager(parsePoolOptions(options), store, { runtime, fence });
       cleanups.push(() => store.close(), () => manager.shutdown());
       return { manager, store };
     };

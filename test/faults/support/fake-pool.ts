@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { SystemClock, type Clock } from '../../../src/clock/clock.js';
-import { parsePoolOptions } from '../../../src/config/pool-config.js';
+import { parsePoolOptions, type PoolConfig } from '../../../src/config/pool-config.js';
 import type { PoolOptionsInput } from '../../../src/config/schemas.js';
 import { ContainerPoolManager } from '../../../src/pool/container-pool-manager.js';
 import type { PoolStore } from '../../../src/store/pool-store.js';
@@ -38,13 +38,27 @@ export async function startFakePool(options: { store: PoolStore; containers: num
     poolId,
     containerSpecs: ports.map((port, i) => ({ id: `container-${i + 1}`, name: `${poolId}-${i + 1}`, port })),
   });
-  const runtime = new FakeRuntime();
-  const cleaner = new FakeCleaner();
-  const resetter = new FakeResetter();
-  const fence = new FakeFence();
-  const manager = new ContainerPoolManager({ config, store, runtime, health: new FakeHealthGate(runtime), cleaner, resetter, clock, fence: fence.fence });
+  const members = { runtime: new FakeRuntime(), cleaner: new FakeCleaner(), resetter: new FakeResetter(), fence: new FakeFence() };
+  const manager = fakeMembersManager(config, store, members, clock);
   await manager.initialize();
-  return { manager, runtime, cleaner, resetter, fence, poolId, store };
+  return { manager, ...members, poolId, store };
+}
+
+/** The fakes a manager's members are made of; coordinators that share one pool's members share these. */
+export interface FakeMembers {
+  runtime: FakeRuntime;
+  fence: FakeFence;
+  cleaner?: FakeCleaner;
+  resetter?: FakeResetter;
+}
+
+/**
+ * A ContainerPoolManager (not yet initialized) over fake members. Several coordinators of one shared pool pass
+ * the same runtime and fence: one host's members and their guards are the same to all of them.
+ */
+export function fakeMembersManager(config: PoolConfig, store: PoolStore, members: FakeMembers, clock: Clock = new SystemClock()): ContainerPoolManager {
+  const { runtime, fence, cleaner = new FakeCleaner(), resetter = new FakeResetter() } = members;
+  return new ContainerPoolManager({ config, store, runtime, health: new FakeHealthGate(runtime), cleaner, resetter, clock, fence: fence.fence });
 }
 
 /** Everything a refused call must leave as it was (the audit trail is compared separately: refusals may log). */
