@@ -46,13 +46,8 @@ return run(function()
       local ok, rec = pcall(cjson.decode, old)
       if ok and type(rec) == 'table' then
         if rec.hostId ~= hostId then fail(ERR.MEMBER_TAKEN, id, rec.hostId or '') end
-        if type(rec.leaseId) == 'string' and redis.call('ZSCORE', k.leaseExpiry, rec.leaseId) then
-          local leaseKey = k.leasePrefix .. rec.leaseId
-          local leaseRaw = redis.call('GET', leaseKey)
-          local lease = nil
-          if leaseRaw then lease = decode(leaseRaw, validLease, leaseKey) end
-          ending[#ending + 1] = { id = rec.leaseId, raw = leaseRaw or false, lease = lease }
-        end
+        local held = heldLeaseOf(k, rec)
+        if held then ending[#ending + 1] = held end
       end
     end
     local record = decode(ARGV[i + 1], validContainer, 'registerMembers argument', id)

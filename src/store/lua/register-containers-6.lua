@@ -32,14 +32,8 @@ return run(function()
     local old = redis.call('HGET', k.containers, ARGV[i])
     if old then
       local ok, rec = pcall(cjson.decode, old)
-      if ok and type(rec) == 'table' and type(rec.leaseId) == 'string'
-        and redis.call('ZSCORE', k.leaseExpiry, rec.leaseId) then
-        local leaseKey = k.leasePrefix .. rec.leaseId
-        local leaseRaw = redis.call('GET', leaseKey)
-        local lease = nil
-        if leaseRaw then lease = decode(leaseRaw, validLease, leaseKey) end
-        ending[#ending + 1] = { id = rec.leaseId, raw = leaseRaw or false, lease = lease }
-      end
+      local held = ok and heldLeaseOf(k, rec)
+      if held then ending[#ending + 1] = held end
     end
   end
 

@@ -126,6 +126,19 @@ local function setState(container, to, now, err)
   end
 end
 
+-- The active lease a member record names, read for ending it: { id, raw (false when its key's safety-net TTL
+-- already fired), lease (decoded) }, or nil when the record names none or its lease is no longer active.
+local function heldLeaseOf(k, rec)
+  if type(rec) ~= 'table' or type(rec.leaseId) ~= 'string' or not redis.call('ZSCORE', k.leaseExpiry, rec.leaseId) then
+    return nil
+  end
+  local leaseKey = k.leasePrefix .. rec.leaseId
+  local leaseRaw = redis.call('GET', leaseKey)
+  local lease = nil
+  if leaseRaw then lease = decode(leaseRaw, validLease, leaseKey) end
+  return { id = rec.leaseId, raw = leaseRaw or false, lease = lease }
+end
+
 -- Ends an active lease: ended record (with a TTL), lease key, expiry entry and grant pickup go.
 -- `leaseRaw` may be false when the lease key's safety-net TTL already fired; then only the index entry goes.
 -- `err` (optional) is kept in the ended record: why a revoked lease ended.

@@ -38,12 +38,9 @@ local function planMemberRemoval(k, hostId, members)
       local ours = not ok or type(c) ~= 'table' or c.hostId == nil or c.hostId == hostId
       if ours then
         local p = { id = id }
-        if ok and type(c) == 'table' and type(c.leaseId) == 'string' and redis.call('ZSCORE', k.leaseExpiry, c.leaseId) then
-          local leaseKey = k.leasePrefix .. c.leaseId
-          local leaseRaw = redis.call('GET', leaseKey)
-          p.leaseId = c.leaseId
-          p.leaseRaw = leaseRaw or false
-          if leaseRaw then p.lease = decode(leaseRaw, validLease, leaseKey) end
+        local held = ok and heldLeaseOf(k, c)
+        if held then
+          p.leaseId, p.leaseRaw, p.lease = held.id, held.raw, held.lease
         end
         plan[#plan + 1] = p
       end
