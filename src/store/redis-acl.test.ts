@@ -64,6 +64,14 @@ describe('aclDeniedError', () => {
     expect(inScript.data['command']).toBeUndefined();
   });
 
+  it("finds the refusal of a MULTI's queued command (EXECABORT) or of MULTI itself ('EXEC without MULTI')", () => {
+    const execAbort = Object.assign(new Error('EXECABORT Transaction discarded because of previous errors.'), { previousErrors: [new Error(KEY)] });
+    expect(aclDeniedError(execAbort, 'p', 'listContainers')!.message).toContain("a key outside the prefix 'p:*'");
+    const noMulti = Object.assign(new Error('ERR EXEC without MULTI'), { previousErrors: [new Error("NOPERM this user has no permissions to run the 'multi' command")] });
+    expect(aclDeniedError(noMulti, 'p', 'signingKeys')!.data['command']).toBe('multi');
+    expect(aclDeniedError(Object.assign(new Error('EXECABORT'), { previousErrors: [new Error('WRONGTYPE')] }), 'p', 'x')).toBeUndefined();
+  });
+
   it('leaves other errors alone; redisFailure maps NOPERM before its STORE_UNAVAILABLE fallback', () => {
     expect(aclDeniedError(new Error('ECONNREFUSED 127.0.0.1:6379'), 'p', 'x')).toBeUndefined();
     const keys = new RedisKeys('p');

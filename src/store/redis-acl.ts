@@ -85,15 +85,21 @@ function globEscape(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
 }
 
+/** How Redis 7.0 words an ACL refusal of a call made inside a script (7.2+ says NOPERM). */
+const SCRIPT_REFUSAL = "The user executing the script can't";
+
 /**
  * The PoolError for a Redis ACL refusal (NOPERM, or the refusal of a command a script ran), or undefined for any
  * other error. Names the command when Redis does (a direct call; 7.0 does not for a call inside a script: its
  * ACL LOG does), says whether a key or channel outside the prefix was refused, and points at `cinnamon-pool acl`.
  */
 export function aclDeniedError(error: unknown, prefix: string, operation: string): PoolError | undefined {
-  const message = error instanceof Error ? error.message : String(error);
-  const inScript = message.includes("The user executing the script can't");
-  if (!message.includes('NOPERM') && !inScript) return undefined;
+  // In a MULTI the refusal is the reply of a queued command (or of MULTI itself): ioredis rejects EXEC with
+  // EXECABORT (or 'EXEC without MULTI') and keeps the queued replies' errors as `previousErrors`.
+  const previous = (error as { previousErrors?: unknown } | undefined)?.previousErrors;
+  const candidates = [error, ...(Array.isArray(previous) ? previous : [])].map((e) => (e instanceof Error ? e.message : String(e)));
+  const message = candidates.find((m) => m.includes('NOPERM') || m.includes(SCRIPT_REFUSAL));
+  if (message === undefined) return undefined;
   const command = /'([a-z|-]+)' command/i.exec(message)?.[1]?.toLowerCase();
   const refused = /\bkeys?\b/.test(message)
     ? `a key outside the prefix '${prefix}:*'`
