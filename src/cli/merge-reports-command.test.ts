@@ -78,6 +78,29 @@ describe('cinnamon-pool merge-reports (through npx tsx src/cli/main.ts)', { time
     await expect(stat(join(dir, 'merged'))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
+  const grouped = (name: string, audit: AuditEvent[], runGroup: string) => writeReportFiles(join(dir, name), { analytics: { ...fixtureAnalytics(), runGroup }, audit });
+
+  it('merges the shards of one run group into a report of that group', async () => {
+    await grouped('shard-1', fixtureAudit(), 'github:100-1');
+    await grouped('shard-2', fixtureAudit(), 'github:100-1');
+    const same = await cli([join(dir, 'shard-1'), join(dir, 'shard-2'), '-o', join(dir, 'merged')]);
+    expect(same.stderr).toBe('');
+    expect(same.code).toBe(0);
+    expect(same.stdout).toContain('run group github:100-1: every report is of this build');
+    expect(same.stdout).toContain('Container pool analytics · run group github:100-1');
+    expect((await mergedJson()).runGroup).toBe('github:100-1');
+  });
+
+  it('exits 1 naming the run groups when reports of two builds are given, and writes nothing', async () => {
+    await grouped('shard-1', fixtureAudit(), 'github:100-1');
+    await grouped('shard-3', anotherPoolsAudit(), 'github:200-1');
+    const mixed = await cli([join(dir, 'shard-1'), join(dir, 'shard-3'), '-o', join(dir, 'merged-mixed')]);
+    expect(mixed.code).toBe(1);
+    expect(mixed.stderr).toContain('The reports are of 2 run groups');
+    expect(mixed.stderr).toContain('github:100-1 (shard-1); github:200-1 (shard-3). Nothing merged.');
+    await expect(stat(join(dir, 'merged-mixed'))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('exits 2 on bad usage', async () => {
     const run = await cli([]);
     expect(run.code).toBe(2);

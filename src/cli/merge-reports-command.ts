@@ -11,7 +11,8 @@ export interface MergeReportsIo {
 
 /**
  * `cinnamon-pool merge-reports`: reads every shard folder first and writes nothing unless all of them are
- * readable (a ReportReadError lists each bad file; the CLI exits 1), then writes the merged pool-analytics.json,
+ * readable (a ReportReadError lists each bad file; the CLI exits 1) and of one run group (else ReportMergeError
+ * names the groups), then writes the merged pool-analytics.json,
  * pool-audit.jsonl and pool-analytics.html into the output folder and prints the summary.
  */
 export async function runMergeReports(command: MergeReportsCommand, io: MergeReportsIo): Promise<number> {
@@ -45,6 +46,7 @@ export async function runMergeReports(command: MergeReportsCommand, io: MergeRep
 export function mergeHeading(merged: MergedReport, outputDir: string): string {
   const shards = merged.stores.flatMap((s) => s.labels);
   const lines = [`Merged ${shards.length} shard report${shards.length === 1 ? '' : 's'} (${shards.join(', ')}) into ${display(outputDir)}`];
+  if (merged.runGroup !== undefined) lines.push(`  run group ${merged.runGroup}: every report is of this build`);
   for (const store of merged.stores) {
     if (store.labels.length > 1) {
       lines.push(`  ${store.labels.join(', ')}: one pool store (their audit trails share lease or run events): its counters and containers are the newest report's (${store.latest}), not their sum`);

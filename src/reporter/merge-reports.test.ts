@@ -6,7 +6,7 @@ import { resourceConfigSchema, timeoutConfigObject } from '../config/schemas.js'
 import { asPoolAuditEvents } from '../pool/audit-events.js';
 import { computeAnalytics } from '../pool/pool-analytics.js';
 import type { AuditEvent, ContainerRecord } from '../store/pool-store.js';
-import { eventIdentity, groupByStore, mergeShardReports, readShardReport, ReportReadError, shardLabels, type ShardReport } from './merge-reports.js';
+import { eventIdentity, groupByRunGroup, groupByStore, mergeShardReports, readShardReport, ReportMergeError, ReportReadError, shardLabels, type ShardReport } from './merge-reports.js';
 import { writeReportFiles } from './write-files.js';
 
 const T0 = Date.UTC(2026, 11, 2, 8, 0, 0);
@@ -160,6 +160,74 @@ describe('mergeShardReports: separate stores (disjoint trails)', () => {
   });
 });
 
+describe('mergeShardReports: run groups', () => {
+  // Two shards of one build that each ran their own pool (separate stores), and a third from another build.
+  const poolOne = [started('run-1', T0), ...lease('1:t1', 'container-1', T0 + 1_000, 400)];
+  const poolTwo = [started('run-2', T0 + 100), ...lease('2:t1', 'container-1', T0 + 900, 300)];
+  const poolThree = [started('run-3', T0 + 200), ...lease('3:t1', 'container-1', T0 + 800, 300)];
+  const inGroup = (shard: ShardReport, runGroup: string | undefined): ShardReport =>
+    runGroup === undefined ? shard : { ...shard, analytics: { ...shard.analytics, runGroup } };
+  const one = inGroup(shardAt('shard-1', poolOne, T0 + 3_000), 'github:100-1');
+  const two = inGroup(shardAt('shard-2', poolTwo, T0 + 4_000), 'github:100-1');
+  const other = inGroup(shardAt('shard-3', poolThree, T0 + 4_000), 'github:200-1');
+  const local = shardAt('local', poolThree, T0 + 4_000);
+
+  function refusal(shards: ShardReport[]): ReportMergeError {
+    let caught: unknown;
+    try {
+      mergeShardReports(shards);
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(ReportMergeError);
+    return caught as ReportMergeError;
+  }
+
+  it('merges the reports of one group into one report of that group (store rules unchanged inside it)', () => {
+    const merged = mergeShardReports([one, two]);
+    expect(merged.runGroup).toBe('github:100-1');
+    expect(merged.analytics.runGroup).toBe('github:100-1');
+    expect(merged.stores.map((s) => s.labels)).toEqual([['shard-1'], ['shard-2']]);
+    expect(merged.analytics.poolMetrics.totalAllocations).toBe(2);
+  });
+
+  it('refuses reports of two groups, naming each group with its reports and the fix', () => {
+    const error = refusal([one, other, two]);
+    expect(error.code).toBe('RUN_GROUPS_DIFFER');
+    expect(error.groups).toEqual([
+      { runGroup: 'github:100-1', labels: ['shard-1', 'shard-2'] },
+      { runGroup: 'github:200-1', labels: ['shard-3'] },
+    ]);
+    expect(error.message).toContain('The reports are of 2 run groups');
+    expect(error.message).toContain('github:100-1 (shard-1, shard-2); github:200-1 (shard-3). Nothing merged.');
+    expect(error.message).toContain('one merge-reports per run group');
+    expect(error.message).toContain('CINNAMON_POOL_RUN_GROUP');
+  });
+
+  it('refuses a report without a group given with reports of one (a local run among a build)', () => {
+    expect(refusal([local, one]).groups).toEqual([
+      { runGroup: undefined, labels: ['local'] },
+      { runGroup: 'github:100-1', labels: ['shard-1'] },
+    ]);
+    expect(refusal([local, one]).message).toContain('no run group (local)');
+  });
+
+  it('merges reports without a group as before: no group in the result', () => {
+    const merged = mergeShardReports([shardAt('a', poolOne, T0 + 3_000), shardAt('b', poolTwo, T0 + 4_000)]);
+    expect('runGroup' in merged).toBe(false);
+    expect('runGroup' in merged.analytics).toBe(false);
+    expect(merged.analytics.poolMetrics.totalAllocations).toBe(2);
+  });
+
+  it('groupByRunGroup lists groups in order of first appearance', () => {
+    expect(groupByRunGroup([other, local, one, two]).map((g) => [g.runGroup, g.labels])).toEqual([
+      ['github:200-1', ['shard-3']],
+      [undefined, ['local']],
+      ['github:100-1', ['shard-1', 'shard-2']],
+    ]);
+  });
+});
+
 describe('readShardReport', () => {
   let dir: string;
   beforeEach(async () => {
@@ -182,6 +250,15 @@ describe('readShardReport', () => {
     const back = await readShardReport(dir, 's');
     expect(back.audit).toEqual(shard.audit);
     expect(back.analytics.poolMetrics).toEqual(shard.analytics.poolMetrics);
+  });
+
+  it('reads the run group back, and refuses one the option would not allow', async () => {
+    await writeReportFiles(dir, { analytics: { ...shard.analytics, runGroup: 'gitlab:4411' }, audit: shard.audit });
+    expect((await readShardReport(dir, 's')).analytics.runGroup).toBe('gitlab:4411');
+    await writeFile(join(dir, 'pool-analytics.json'), JSON.stringify({ ...shard.analytics, runGroup: 'two words' }));
+    const bad = await failure(dir);
+    expect(bad).toMatchObject({ code: 'REPORT_INVALID', file: join(dir, 'pool-analytics.json') });
+    expect(bad.message).toContain('runGroup: must be 1-128 letters');
   });
 
   it('names a folder that is not there, and a missing file', async () => {

@@ -26,6 +26,8 @@ export interface StoreGroup {
 }
 
 export interface MergedReport {
+  /** The run group every report was of (their `runGroup`); absent when none had one. Also in `analytics`. */
+  runGroup?: string;
   analytics: SystemAnalytics;
   audit: AuditEvent[];
   stores: StoreGroup[];
@@ -44,6 +46,29 @@ export class ReportReadError extends Error {
     message: string,
   ) {
     super(message);
+  }
+}
+
+/** Reports of one run group, or of none (`runGroup` undefined), with their labels in argument order. */
+export interface RunGroupReports {
+  runGroup: string | undefined;
+  labels: string[];
+}
+
+/**
+ * Reports of several run groups given to one merge: `groups` lists each group (none: `runGroup` undefined) with
+ * its reports' labels; nothing is merged or written.
+ */
+export class ReportMergeError extends Error {
+  override readonly name = 'ReportMergeError';
+  readonly code = 'RUN_GROUPS_DIFFER';
+  constructor(readonly groups: RunGroupReports[]) {
+    const list = groups.map((g) => `${g.runGroup ?? 'no run group'} (${g.labels.join(', ')})`).join('; ');
+    super(
+      `The reports are of ${groups.length} run groups, which are different CI builds (or a build and a local run): ${list}. Nothing merged. ` +
+        'Merge the folders of one build at a time (one merge-reports per run group), or, if these shards are one build, ' +
+        'give each of them the same CINNAMON_POOL_RUN_GROUP (or runGroup option) when they run.',
+    );
   }
 }
 
@@ -97,11 +122,17 @@ export function shardLabels(dirs: readonly string[]): string[] {
  *   keep no samples; the suggested timeout is the largest).
  * - **Recommendations** are the newest snapshot's of each group (titled with the group's label when there are
  *   several groups): they were made with the pool's own configuration, which the files do not carry.
+ * - **Run groups.** Every report must be of one run group (its `runGroup`: the CI build the shard ran in), or all of
+ *   none; otherwise ReportMergeError and nothing is merged. Refused rather than merged per group into separate
+ *   outputs: the command has one output folder that CI uploads as the build's report, and reports of two builds
+ *   given together are a mistake in the artifact download (a previous attempt's, another pipeline's) that a
+ *   silent split would hide. Reports without a group (a local run, a version before runGroup) merge as before.
  * - **Container ids** that occur in more than one group (`container-1` in two separate pools) are prefixed with
  *   the group's label (`shard-2/container-1`), in every group, so the per-container figures do not mix pools.
  */
 export function mergeShardReports(shards: readonly ShardReport[]): MergedReport {
   if (shards.length === 0) throw new Error('mergeShardReports needs at least one shard report');
+  const runGroup = commonRunGroup(shards);
   const groups = groupByStore(shards);
   const latestOf = groups.map((g) => g.reduce((a, b) => (b.analytics.generatedAt > a.analytics.generatedAt ? b : a)));
   const idsOf = groups.map((g, i) => containerIds(latestOf[i]!.analytics, g));
@@ -146,13 +177,29 @@ export function mergeShardReports(shards: readonly ShardReport[]): MergedReport 
     },
     timeoutMetrics: { ...computed.timeoutMetrics, ...mergeExecutions(latest.map((a) => a.timeoutMetrics)) },
     optimizationRecommendations: mergeRecommendations(latestOf, groups.length > 1),
+    ...(runGroup !== undefined ? { runGroup } : {}),
   };
   return {
+    ...(runGroup !== undefined ? { runGroup } : {}),
     analytics,
     audit,
     stores: groups.map((g, i) => ({ labels: g.map((s) => s.label), latest: latestOf[i]!.label })),
     qualifiedIds: qualify,
   };
+}
+
+/** The reports by run group (none: undefined), groups in order of first appearance. */
+export function groupByRunGroup(shards: readonly ShardReport[]): RunGroupReports[] {
+  const groups = new Map<string | undefined, string[]>();
+  for (const shard of shards) groups.set(shard.analytics.runGroup, [...(groups.get(shard.analytics.runGroup) ?? []), shard.label]);
+  return [...groups].map(([runGroup, labels]) => ({ runGroup, labels }));
+}
+
+/** The one run group of every report (undefined: none has one); ReportMergeError when they differ. */
+function commonRunGroup(shards: readonly ShardReport[]): string | undefined {
+  const groups = groupByRunGroup(shards);
+  if (groups.length > 1) throw new ReportMergeError(groups);
+  return groups[0]?.runGroup;
 }
 
 /** An event's identity: its JSON with keys sorted at every level, so key order from different writers does not matter. */
