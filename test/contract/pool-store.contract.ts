@@ -411,6 +411,16 @@ export function describePoolStoreContract(name: string, makeStore: () => Promise
         expect((await store.getCounters()).revocations).toBe(1);
       });
 
+      it('registering a leased container again ends its lease as revoked (the container it named is gone)', async () => {
+        const lease = await leased();
+        const [record] = await store.registerContainers([spec(1)], T0 + 5);
+        expect(record!.state).toBe('Starting');
+        expect(await store.listLeases()).toEqual([]);
+        const ended = await store.getEndedLease(lease.leaseId);
+        expect(ended).toMatchObject({ lease, reason: 'revoked' });
+        await expectRefusal(store.renew(lease.leaseId, lease.token, T0 + 6, TTL), { kind: 'LEASE_ENDED', ended: ended!, operation: 'renew' });
+      });
+
       it('revokes an idle container without a lease, refuses other states', async () => {
         await pool(2);
         expect(await store.revoke('container-2', T0, 'died')).toBeUndefined();
