@@ -15,13 +15,17 @@ export interface AgentOptions {
   readonly hostLeaseMs?: number;
   /** `--drain-grace-ms`; @defaultValue the agent's own (30 s) */
   readonly drainGraceMs?: number;
+  /** `--runtime`; for 'docker' pass the namespace's daemon in `env` (DOCKER_HOST). @defaultValue 'process' */
+  readonly runtime?: 'process' | 'docker';
+  /** Added to the agent's environment (e.g. DOCKER_HOST). */
+  readonly env?: Record<string, string>;
 }
 
 /** Starting members on a loaded 2-core machine: Chromium-capable MCP servers through a three-stage gate each. */
 export const AGENT_READY_BUDGET_MS = 180_000;
 
 /**
- * `cinnamon-pool agent` from source in `host`'s namespace (process runtime), advertising the host's bridge
+ * `cinnamon-pool agent` from source in `host`'s namespace (process runtime unless `runtime` says), advertising the host's bridge
  * address. Run as `node --import tsx src/cli/main.ts` rather than `npx tsx ...`: one process, so SIGTERM reaches
  * the agent itself (and its drain), not a wrapper that may or may not forward it.
  * Resolves once the agent printed its one ready line (it says "healthy").
@@ -46,7 +50,7 @@ export async function startAgent(network: TestNetwork, host: string, options: Ag
       '--base-port',
       String(options.basePort ?? 3001),
       '--runtime',
-      'process',
+      options.runtime ?? 'process',
       '--advertise',
       network.addressOf(host),
       '--pool-id',
@@ -54,7 +58,7 @@ export async function startAgent(network: TestNetwork, host: string, options: Ag
       ...(options.hostLeaseMs !== undefined ? ['--host-lease-ms', String(options.hostLeaseMs)] : []),
       ...(options.drainGraceMs !== undefined ? ['--drain-grace-ms', String(options.drainGraceMs)] : []),
     ],
-    { cwd: REPO_ROOT, env: { TMPDIR: tmp, CINNAMON_POOL_RUNTIME: 'process' } },
+    { cwd: REPO_ROOT, env: { TMPDIR: tmp, CINNAMON_POOL_RUNTIME: options.runtime ?? 'process', ...options.env } },
   );
   const readyLine = await agent.waitForLine(/healthy/i, AGENT_READY_BUDGET_MS);
   return { agent, readyLine };

@@ -1,6 +1,7 @@
 import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeRules } from './bridge-firewall.js';
+import { sweepStaleDaemons } from './netns-dockerd-sweep.js';
 import { DEFAULT_NETNS_PREFIX, SHORT_TMP_ROOT, idOfName } from './netns-names.js';
 import { forgetOwner, killRootChildren, ownerAlive, recordedNetworks } from './netns-owner.js';
 import { runCommand } from './run-command.js';
@@ -44,6 +45,8 @@ export interface StaleSweep {
   readonly tmpDirs: string[];
   /** Pids of processes the crashed owner had started in the root namespace (its Redis). */
   readonly rootProcesses: number[];
+  /** Namespaces whose own Docker daemon (netns-dockerd.ts) was removed: processes, containers, mounts, state. */
+  readonly daemons: string[];
 }
 
 /**
@@ -56,7 +59,10 @@ export async function cleanupStale(prefix: string = DEFAULT_NETNS_PREFIX): Promi
     const id = idOfName(prefix, name);
     return id !== undefined && !ownerAlive(`${prefix}-${id}`);
   };
-  const sweep: StaleSweep = { namespaces: [], links: [], rules: [], tmpDirs: [], rootProcesses: [] };
+  const sweep: StaleSweep = { namespaces: [], links: [], rules: [], tmpDirs: [], rootProcesses: [], daemons: [] };
+
+  // First: a namespace's dockerd runs containers outside the namespace's process list (see netns-dockerd-sweep.ts).
+  sweep.daemons.push(...(await sweepStaleDaemons(stale)));
 
   const nsList = await runCommand('ip', ['netns', 'list']);
   for (const line of nsList.stdout.split('\n')) {
