@@ -6,7 +6,8 @@ export const DEFAULT_MERGED_REPORT_DIR = 'pool-report-merged';
 
 /** The command's lines in `cinnamon-pool help`. */
 export const MERGE_REPORTS_USAGE = `  merge-reports DIR...   merge the pool reports of several shards into one (each DIR is a shard's
-               pool-report/ folder; shards of one shared pool are not counted twice)
+               pool-report/ folder; shards of one shared pool are not counted twice; reports
+               of different run groups, i.e. CI builds, are refused)
     --output DIR                    where to write the merged report (default ${DEFAULT_MERGED_REPORT_DIR}/)
 `;
 
