@@ -8,7 +8,8 @@ import type { Lease } from '../../src/store/pool-store.js';
 import { REDIS_ACL_COMMANDS, redisAclRule, type RedisAclCommand } from '../../src/store/redis-acl.js';
 import { RedisHostRegistry } from '../../src/store/redis-host-registry.js';
 import { RedisPoolStore } from '../../src/store/redis-store.js';
-import { describePoolStoreContract, request, type StoreHandle } from '../contract/pool-store.contract.js';
+import { describePoolStoreContract, request, spec, type StoreHandle } from '../contract/pool-store.contract.js';
+import { startSentinelRedis, type SentinelRedis } from '../support/redis-sentinel.js';
 import { deletePrefix, uniquePrefix } from '../support/redis-server.js';
 import { useTestRedis } from '../support/use-test-redis.js';
 
@@ -250,6 +251,65 @@ describe('the pool ACL (src/store/redis-acl.ts) on real Redis', () => {
       await intruder.close();
       await store.close();
       await deletePrefix(testRedis.admin, prefix);
+    }
+  });
+});
+
+describe('the pool ACL through Sentinel', () => {
+  let cluster: SentinelRedis | undefined;
+  afterEach(async () => {
+    await cluster?.stop();
+    cluster = undefined;
+  });
+
+  it('a user created on the master and the replica keeps serving the pool across a failover (redis-sentinel:// URL)', async () => {
+    cluster = await startSentinelRedis();
+    const prefix = uniquePrefix('acl-sentinel');
+    const user = `cq-acl-${randomUUID().slice(0, 8)}`;
+    // ACL SETUSER is not replicated: the promoted replica must know the user too.
+    for (const port of [cluster.masterPort, cluster.replicaPort]) {
+      const admin = cluster.connectTo(port);
+      await admin.call('ACL', 'SETUSER', user, 'on', `>${PASSWORD}`, ...redisAclRule(prefix).split(' '));
+      admin.disconnect();
+    }
+    const url = cluster.url.replace('redis-sentinel://', `redis-sentinel://${user}:${PASSWORD}@`);
+    const store = new RedisPoolStore({ redis: url, keyPrefix: prefix });
+    try {
+      await store.registerContainers([spec(1)], Date.now());
+      await store.transition('container-1', 'Starting', 'Available', Date.now());
+      expect(await store.poolEpoch()).toBe(0);
+      const now = Date.now();
+      const { grants } = await store.enqueue(request('before', 'normal', { requestedAt: now, deadline: now + LEASE_TTL }), now, LEASE_TTL, 10);
+      const old = grants[0]!.lease;
+      // The admin's own write acknowledged by the replica: everything the user wrote before it is there too.
+      const master = cluster.connectTo(cluster.masterPort);
+      await master.set(`${prefix}:replicated`, '1');
+      expect(await master.wait(1, 10_000)).toBe(1);
+      master.disconnect();
+
+      const promoted = await cluster.waitForPromotion(await cluster.killMaster());
+      const deadline = performance.now() + 60_000; // bounds a hang only: the promotion takes ≈ 2 s when quiet
+      let epoch = 0;
+      while (epoch < 1) {
+        epoch = await store.poolEpoch().catch((e: unknown) => {
+          if (!(e instanceof PoolError) || e.code !== 'STORE_UNAVAILABLE' || performance.now() > deadline) throw e;
+          return 0;
+        });
+        if (epoch < 1) await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(epoch).toBe(1);
+      expect((await store.getEndedLease(old.leaseId))?.reason).toBe('revoked');
+      await store.transition('container-1', 'Cleaning', 'Available', Date.now());
+      const later = Date.now();
+      expect((await store.enqueue(request('after', 'normal', { requestedAt: later, deadline: later + LEASE_TTL }), later, LEASE_TTL, 10)).grants).toHaveLength(1);
+
+      const admin = cluster.connectTo(promoted);
+      const log = (await admin.call('ACL', 'LOG', '128')) as unknown[][];
+      admin.disconnect();
+      const refused = log.filter((flat) => flat.includes(user) && !flat.includes('client|setinfo'));
+      expect(refused).toEqual([]);
+    } finally {
+      await store.close();
     }
   });
 });
