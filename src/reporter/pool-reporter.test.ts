@@ -61,6 +61,20 @@ describe('PoolAnalyticsReporter', () => {
     expect(await readFile(join(out, 'pool-analytics.html'), 'utf8')).toContain('checkout › pays');
   });
 
+  it('counts attempts whose member was revoked (host-lost, failover) and, with retries 0, says to set retries', async () => {
+    const revoked = { type: 'cinnamon-pool', description: 'lease revoked: host-lost (member h1-1 on host h1)' };
+    for (const retries of [0, 1]) {
+      stdout = output();
+      const reporter = make([]);
+      reporter.onBegin({ ...config(), projects: [{ retries }] } as unknown as FullConfig, SUITE);
+      reporter.onTestEnd(fakeTest({ title: 'a' }), fakeResult({ status: 'failed', annotations: [revoked] }));
+      reporter.onTestEnd(fakeTest({ title: 'b' }), fakeResult());
+      await reporter.onEnd(RESULT);
+      expect(stdout.text).toContain(retries === 0 ? '1 test attempt lost its pool member under it (host-lost 1) and failed with retries 0: set `retries: 1`' : "(host-lost 1); Playwright's retries (1) re-ran them");
+    }
+    expect(stderr.text).toBe('');
+  });
+
   it('hands the timings file and the snapshot path over through the environment, and removes them at the end', async () => {
     const reporter = make([]);
     reporter.onBegin(config(), SUITE);

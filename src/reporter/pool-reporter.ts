@@ -6,6 +6,7 @@ import { parseAuditEvents, parseSystemAnalytics } from './analytics-schema.js';
 import { ANALYTICS_SNAPSHOT_ENV } from './analytics-snapshot.js';
 import { type AnalyticsSource, CapturedSource, coordinatorSourceFromEnv, loadFirstAvailable, snapshotFileSource, type SourceAttempt } from './analytics-source.js';
 import { HookGuard } from './hook-guard.js';
+import { revocationAdvice, tallyRevocation, type RevocationTally } from './revocation-advice.js';
 import { DEFAULT_POOL_REPORT_DIR, parsePoolReporterOptions, type PoolReporterOptions } from './reporter-options.js';
 import { renderTerminalSummary, useColor } from './terminal-summary.js';
 import { appendTiming, resetTimingsFile, TEST_TIMINGS_ENV, timingFromResult, type TestTiming } from './test-timings.js';
@@ -51,6 +52,10 @@ export class PoolAnalyticsReporter implements Reporter {
   private snapshotFile: string | undefined;
   private timingsFile: string | undefined;
   private readonly tests: TestTiming[] = [];
+  /** Attempts whose member was revoked under them (host-lost, failover), from the fixture's annotation. */
+  private readonly revoked: RevocationTally = new Map();
+  /** The highest `retries` of the run's projects. */
+  private retries = 0;
 
   constructor(rawOptions: unknown = {}, deps: PoolReporterDeps = {}) {
     const stderr = deps.stderr ?? process.stderr;
@@ -75,6 +80,7 @@ export class PoolAnalyticsReporter implements Reporter {
     this.guard.run('onBegin', () => {
       this.beganAt = this.now();
       this.rootDir = config.rootDir;
+      this.retries = Math.max(0, ...(config.projects ?? []).map((p) => p.retries ?? 0));
       if (this.listMode) return;
       // The teardown writes the final analytics here (unless globalSetup chose a path itself).
       if (!this.env[ANALYTICS_SNAPSHOT_ENV]) {
@@ -95,6 +101,7 @@ export class PoolAnalyticsReporter implements Reporter {
         this.captureFromAnalyticsTest(result);
         return;
       }
+      tallyRevocation(this.revoked, result.annotations ?? []);
       const timing = timingFromResult(test, result, this.rootDir);
       this.tests.push(timing);
       if (this.timingsFile) appendTiming(this.timingsFile, timing);
@@ -103,6 +110,10 @@ export class PoolAnalyticsReporter implements Reporter {
 
   async onEnd(_result: FullResult): Promise<void> {
     await this.guard.runAsync('onEnd', () => this.finish());
+    this.guard.run('onEnd', () => {
+      const advice = revocationAdvice(this.revoked, this.retries);
+      if (advice) this.stdout.write(advice);
+    });
     this.guard.flushRepeats();
   }
 
