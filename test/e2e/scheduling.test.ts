@@ -31,6 +31,8 @@ for (let i = 0; i < 3; i++) {
   test('${priority} ' + i, async ({ mcpContainer }) => {
     const result = await mcpContainer.client.callTool({ name: 'browser_navigate', arguments: { url: mcpContainer.appUrl('http://localhost:${web}/${priority}/' + i) } });
     expect(JSON.stringify(result)).toContain('inline app');
+    // globalSetup hands the run group (here CINNAMON_POOL_RUN_GROUP's) to every worker.
+    expect(process.env.CINNAMON_POOL_RUN_RUN_GROUP).toBe('e2e-build-7');
     await new Promise((r) => setTimeout(r, 300));
   });
 }
@@ -43,9 +45,11 @@ for (let i = 0; i < 3; i++) {
       'tests/critical.spec.ts': spec('critical'),
     });
     projects.push(project.dir);
-    const run = await runPlaywright(project, { timeoutMs: RUN_GUARD_MS });
+    const run = await runPlaywright(project, { timeoutMs: RUN_GUARD_MS, env: { CINNAMON_POOL_RUN_GROUP: 'e2e-build-7' } });
     expect(run.exitCode, run.output).toBe(0);
 
+    expect(run.snapshot!.analytics.runGroup).toBe('e2e-build-7');
+    expect(run.output).toContain('Container pool analytics · run group e2e-build-7');
     expect(run.output).toMatch(/\[cinnamon-pool\] runtime: process \(requested by CINNAMON_POOL_RUNTIME=process\); store: memory \(no redisUrl/);
     const specs = run.tests.filter((t) => t.projectName !== 'container-pool-analytics');
     expect(specs).toHaveLength(9);
