@@ -52,6 +52,8 @@ export class HostAgent {
   private unsubscribe: (() => Promise<void>) | undefined;
   private pollTimer: TimerHandle | undefined;
   private reclaimTimer: TimerHandle | undefined;
+  /** Ends the pause between claims at once (close). */
+  private wakeReclaim: (() => void) | undefined;
   private phase: 'new' | 'serving' | 'draining' | 'closed' = 'new';
   private closing: Promise<void> | undefined;
   /** The agent left the registry (drain or a second signal): it leaves once. */
@@ -94,7 +96,7 @@ export class HostAgent {
         target: () => (this.credentials ? this.session?.target(this.credentials.keyOf(options.hostId)) : undefined),
         onError: (message) => this.logger.warn(message),
       });
-      await this.serveNewEpoch();
+      await this.serveUntilServing(false);
       this.unsubscribe = await this.store.subscribeRecycle((ids) => this.session?.recycle(ids));
       this.schedulePoll();
       this.phase = 'serving';
@@ -158,23 +160,61 @@ export class HostAgent {
     return new DockerRuntime({ image: plan.image, clock: this.clock, webmcp: this.config.mcpServer.webmcp, bindAddress: '0.0.0.0', advertisedHost: this.options.advertise });
   }
 
-  /** After a self-fence: claim the host again until it is ours (the old lease must run out first), then serve anew. */
+  /**
+   * Claims the host and serves a new epoch. An epoch that fences itself while its members start (STALE_EPOCH from
+   * its start: a renewal could not get through, or the store refused a write) has stopped its partial start; the
+   * host is claimed again, every renew interval, until an epoch serves. `afterFence` (a re-claim after a serving
+   * epoch fenced): every failure is retried, HOST_TAKEN while the old lease runs out and an unreachable Redis
+   * among them; otherwise only STALE_EPOCH is, and a first start fails as before (HOST_TAKEN, a member's gate).
+   * Rejects only once the agent drains or closes.
+   */
+  private async serveUntilServing(afterFence: boolean): Promise<void> {
+    const { hostId, hostLeaseMs } = this.options;
+    for (let retryAll = afterFence; ; ) {
+      try {
+        await this.serveNewEpoch();
+        return;
+      } catch (error) {
+        if (this.stopping) throw error;
+        if (!retryAll && !isPoolError(error, 'STALE_EPOCH')) throw error;
+        // After a fence, the host lease of the fenced epoch may still be live (HOST_TAKEN) until Redis expires it.
+        retryAll = true;
+        const pauseMs = hostLeaseTimings(hostLeaseMs).renewEveryMs;
+        this.logger.warn(`claiming host ${hostId} again in ${pauseMs} ms: ${error instanceof Error ? error.message : String(error)}`);
+        await this.pauseBeforeClaim(pauseMs);
+        if (this.stopping) {
+          throw new PoolError('POOL_SHUT_DOWN', `Agent of host ${hostId} stopped while claiming the host again.`, { hostId });
+        }
+      }
+    }
+  }
+
+  /** Draining or closed: no new epoch may start. */
+  private get stopping(): boolean {
+    return this.phase === 'closed' || this.phase === 'draining';
+  }
+
+  private pauseBeforeClaim(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.wakeReclaim = resolve;
+      this.reclaimTimer = this.clock.setTimeout(() => {
+        this.reclaimTimer = this.wakeReclaim = undefined;
+        resolve();
+      }, ms, { keepAlive: true });
+    });
+  }
+
+  /** After a serving epoch's self-fence: stop it, claim the host again until it is ours (the old lease must run out first), serve anew. */
   private onFenced(fenced: AgentSession): void {
-    if (this.session !== fenced || this.phase !== 'serving') return;
-    const retry = () => {
-      this.reclaimTimer = undefined;
-      if (this.phase !== 'serving') return;
-      void fenced
-        .stop()
-        .then(() => this.serveNewEpoch())
-        .then(() => this.logger.info(`serving again: host ${this.options.hostId} epoch ${this.session?.epoch}`))
-        .catch((error: unknown) => {
-          this.logger.warn(`claiming host ${this.options.hostId} again failed (retrying): ${error instanceof Error ? error.message : String(error)}`);
-          if (this.session && this.session !== fenced) void this.session.stop().catch(() => undefined);
-          this.reclaimTimer = this.clock.setTimeout(retry, hostLeaseTimings(this.options.hostLeaseMs).renewEveryMs, { keepAlive: true });
-        });
-    };
-    retry();
+    // A fence between the first epoch's start and the agent's 'serving' (phase 'new') is handled here too.
+    if (this.session !== fenced || this.stopping) return;
+    void fenced
+      .stop()
+      .then(() => this.serveUntilServing(true))
+      .then(() => this.logger.info(`serving again: host ${this.options.hostId} epoch ${this.session?.epoch}`))
+      .catch((error: unknown) => {
+        if (this.phase !== 'closed') this.logger.warn(`host ${this.options.hostId} stopped claiming: ${error instanceof Error ? error.message : String(error)}`);
+      });
   }
 
   private schedulePoll(): void {
@@ -242,6 +282,7 @@ export class HostAgent {
     this.phase = 'closed';
     if (this.pollTimer) this.clock.clearTimeout(this.pollTimer);
     if (this.reclaimTimer) this.clock.clearTimeout(this.reclaimTimer);
+    this.wakeReclaim?.();
     const steps: Array<[string, () => Promise<unknown> | undefined]> = [
       ['unsubscribe', () => this.unsubscribe?.()],
       ['control server', () => this.control?.close()],

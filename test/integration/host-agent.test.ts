@@ -41,10 +41,10 @@ interface Agent {
   firstLine: Promise<string>;
 }
 
-function startAgent(host: string, ports: number): Agent {
+function startAgent(host: string, ports: number, pool = poolId): Agent {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'agent', '--redis-url', redis.url, '--host-id', host, '--containers', '2', '--base-port', String(ports), '--runtime', 'process', '--advertise', advertise, '--pool-id', poolId, '--host-lease-ms', '10000', '--drain-grace-ms', String(DRAIN_GRACE_MS)],
+    ['--import', 'tsx', 'src/cli/main.ts', 'agent', '--redis-url', redis.url, '--host-id', host, '--containers', '2', '--base-port', String(ports), '--runtime', 'process', '--advertise', advertise, '--pool-id', pool, '--host-lease-ms', '10000', '--drain-grace-ms', String(DRAIN_GRACE_MS)],
     { cwd: process.cwd(), env: { ...process.env, TMPDIR: tmp, REDIS_URL: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let err = '';
@@ -224,5 +224,74 @@ describe('cinnamon-pool agent (a host of a shared pool, real Redis, process runt
     expect(run.stderr()).not.toMatch(/revoking/);
     expect((await registry.listHosts()).find((h) => h.hostId === 'h2')).toBeUndefined();
     expect(sandboxProcesses()).toEqual([]);
+  });
+
+  it('an epoch that fences itself while its members are still starting stops that partial start and claims the host again on a new epoch (it used to exit 1)', async () => {
+    const ports = (await freePorts(1))[0]!;
+    const host = 'h3';
+    // A pool of its own: a request an earlier case left queued would take this host's members as they serve.
+    const pool = `${poolId}-fs`;
+    const prefix = `cinnamon-pool:${pool}`;
+    const run = startAgent(host, ports, pool);
+    agent = run.child;
+    const admin = redis.connect();
+    let firstEpoch: number;
+    try {
+      // The moment the claim's members are registered and at least one is still Starting, the host lease goes
+      // (as when Redis expired it): atomically, so the check and the delete see the same state. Every later write
+      // of that epoch (a member's Starting -> Available, the next renewal) is refused STALE_EPOCH, so the epoch
+      // fences before it can serve. Only the agent moves its members out of Starting, and gating a Chromium-capable
+      // server takes far longer than one poll, so the poll sees Starting (a starved test process would see every
+      // member Available instead, and fail below naming the missed precondition rather than pass).
+      const dropLeaseWhileStarting = `
+        local raw = redis.call('HGET', KEYS[1], ARGV[1])
+        if not raw then return -1 end
+        local epoch = cjson.decode(raw).epoch
+        local starting, members = 0, 0
+        for _, rec in ipairs(redis.call('HVALS', KEYS[2])) do
+          local m = cjson.decode(rec)
+          if m.hostId == ARGV[1] then
+            members = members + 1
+            if m.state == 'Starting' then starting = starting + 1 end
+          end
+        end
+        if members == 0 then return -1 end
+        if starting == 0 then return -2 end
+        redis.call('DEL', KEYS[3])
+        return epoch`;
+      const outcome = await until(async () => {
+        const result = Number(await admin.eval(dropLeaseWhileStarting, 3, `${prefix}:hosts`, `${prefix}:containers`, `${prefix}:host-lease:${host}`, host));
+        return result === -1 ? undefined : result;
+      }, 'the claim registered its members');
+      expect(outcome, 'precondition: a member was still Starting when the host lease was dropped').not.toBe(-2);
+      firstEpoch = outcome;
+    } finally {
+      admin.disconnect();
+    }
+    const ownStore = new RedisPoolStore({ redis: redis.url, keyPrefix: prefix, serverTime: true });
+    const ownRegistry = new RedisHostRegistry(ownStore);
+    try {
+      // It fences while starting, stops those members and serves on the next epoch.
+      const ready = await within(run.firstLine, READY_BUDGET_MS, 'ready line after the fenced start');
+      expect(ready).toContain(`host ${host} (epoch ${firstEpoch + 1}) serves 2 healthy members`);
+      expect(run.stderr()).toMatch(new RegExp(`host ${host} epoch ${firstEpoch} stops serving \\(self-fence\\)`));
+      expect(run.stderr()).toMatch(new RegExp(`claiming host ${host} again in \\d+ ms: .*epoch ${firstEpoch} fenced itself while its members were starting`));
+      expect(run.child.exitCode).toBeNull();
+      const listed = (await ownRegistry.listHosts()).find((h) => h.hostId === host)!;
+      expect(listed).toMatchObject({ epoch: firstEpoch + 1, live: true });
+      const members = (await ownStore.listContainers()).filter((c) => c.hostId === host);
+      expect(members.map((m) => [m.id, m.state])).toEqual([
+        [`${host}-1`, 'Available'],
+        [`${host}-2`, 'Available'],
+      ]);
+
+      // SIGTERM: drains and exits 0; nothing of either epoch is left running.
+      run.child.kill('SIGTERM');
+      expect(await within(run.exited, STEP_BUDGET_MS, 'drain')).toBe(0);
+      expect((await ownRegistry.listHosts()).find((h) => h.hostId === host)).toBeUndefined();
+      expect(sandboxProcesses()).toEqual([]);
+    } finally {
+      await ownStore.close();
+    }
   });
 });
