@@ -10,6 +10,8 @@ export interface LeaseSpan {
   readonly containerId: string;
   readonly token: number;
   readonly requestId: string;
+  /** `<test> @<runId>` (fixtures' testRunIdOf): the runId names the coordinator run, i.e. the shard, that asked. */
+  readonly testRunId: string;
   readonly priority: TestPriority;
   /** The granted try's arrival counter and when it joined the queue (absent: written by an older version). */
   readonly seq: number | undefined;
@@ -21,8 +23,8 @@ export interface LeaseSpan {
 }
 
 function spanOf(lease: Lease, endedAt: number | null, reason: LeaseSpan['reason']): LeaseSpan {
-  const { leaseId, containerId, token, requestId, priority, seq, queuedAt, grantedAt } = lease;
-  return { leaseId, containerId, token, requestId, priority, seq, queuedAt, grantedAt, endedAt, reason };
+  const { leaseId, containerId, token, requestId, testRunId, priority, seq, queuedAt, grantedAt } = lease;
+  return { leaseId, containerId, token, requestId, testRunId, priority, seq, queuedAt, grantedAt, endedAt, reason };
 }
 
 export interface LeaseHistory {
