@@ -177,15 +177,17 @@ describe('coordinator leases over HTTP', () => {
   });
 
   it('heartbeat renews at TTL/3 and surfaces contention', async () => {
-    const { client } = await setup({ lease: { ttlMs: 400, sweepIntervalMs: 50 }, resources: { handBackAfterMs: 0 } });
+    // A TTL long enough that a renewal every TTL/3 is never late with both cores busy.
+    const { client } = await setup({ lease: { ttlMs: 2_000, sweepIntervalMs: 50 }, resources: { handBackAfterMs: 0 } });
     const { allocation } = await client.allocate({ testRunId: 'beat' });
     const beats: boolean[] = [];
     const heartbeat = client.startHeartbeat(allocation.lease, { onRenewed: (r) => beats.push(r.contended) });
     const waiter = new AbortController();
-    void client.allocate({ testRunId: 'w' }, { signal: waiter.signal }).catch(() => undefined);
-    // Three TTLs: without the heartbeat the lease would have expired and the waiter been served.
-    await new Promise((r) => setTimeout(r, 1_200));
-    expect(beats.length).toBeGreaterThanOrEqual(4);
+    let waiterServed = false;
+    void client.allocate({ testRunId: 'w' }, { signal: waiter.signal }).then(() => (waiterServed = true), () => undefined);
+    // Four renewals span more than a TTL: without them the lease would have expired and the waiter been served.
+    await until(() => beats.length >= 4, 15_000);
+    expect(waiterServed).toBe(false);
     expect(heartbeat.contended).toBe(true);
     expect(heartbeat.lost).toBeUndefined();
     expect((await heartbeat.renewNow())?.contended).toBe(true);
