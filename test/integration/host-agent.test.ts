@@ -111,7 +111,9 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-describe('cinnamon-pool agent (a host of a shared pool, real Redis, process runtime)', () => {
+// Each case waits up to READY_BUDGET_MS for a ready line and then a few STEP_BUDGET_MS steps: the project's 120 s
+// per test would cut a slow start short at load 30 (seen once), so the cases get room for their own budgets.
+describe('cinnamon-pool agent (a host of a shared pool, real Redis, process runtime)', { timeout: READY_BUDGET_MS + 4 * STEP_BUDGET_MS }, () => {
   it('registers healthy members, refuses a second agent for its host id, cleans released members, answers only holders, and drains on SIGTERM', async () => {
     const first = startAgent(hostId, basePort);
     agent = first.child;
