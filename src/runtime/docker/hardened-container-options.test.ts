@@ -40,6 +40,11 @@ describe('hardenedContainerOptions', () => {
     ]);
   });
 
+  it("lengthens only the timeout of the image's health check, so Docker keeps the image's command, interval and retries", () => {
+    // Docker fills the fields left out (Test, Interval, Retries, StartPeriod) from the image's HEALTHCHECK.
+    expect(hardenedContainerOptions(input).Healthcheck).toEqual({ Timeout: 10_000_000_000 });
+  });
+
   it('publishes on 127.0.0.1 unless given a bind address, and names the advertised host:port for the guard only when given one (issue 11)', () => {
     const local = hardenedContainerOptions(input);
     expect(local.HostConfig?.PortBindings).toEqual({ '40001/tcp': [{ HostIp: '127.0.0.1', HostPort: '40001' }] });

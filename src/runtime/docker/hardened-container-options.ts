@@ -49,6 +49,9 @@ const MB = 1024 * 1024;
  * process that reaps Chromium's orphans, a network where pool containers cannot reach each other, and no mounts
  * at all (in particular never the Docker socket).
  */
+/** Docker's own health check may take this long (ns) before it counts as failed. */
+export const HEALTHCHECK_TIMEOUT_NS = 10 * 1e9;
+
 export function hardenedContainerOptions(input: ContainerOptionsInput): Docker.ContainerCreateOptions {
   const { spec, ctx, image, networkName, layout, limits, serverArgs = [], serverEnv = {}, owner: runOwner, bindAddress = '127.0.0.1', advertisedHost } = input;
   const portKey = `${spec.port}/tcp`;
@@ -80,6 +83,11 @@ export function hardenedContainerOptions(input: ContainerOptionsInput): Docker.C
     Cmd: [...serverArgs],
     Labels: runLabels(ctx, spec.id, runOwner),
     ExposedPorts: { [portKey]: {} },
+    // The image's HEALTHCHECK (every 3 s, 3 tries) with a longer timeout: its 2 s is too short for starting node on
+    // a member's CPU share when the machine is busy (load 30, seen in the multi-host tests), and three timeouts in a
+    // row make Docker report the member unhealthy, which fails it and revokes its holder. Docker keeps the image's
+    // command, interval and retries for the fields left out here (checked on Docker 28).
+    Healthcheck: { Timeout: HEALTHCHECK_TIMEOUT_NS },
     HostConfig: {
       PortBindings: { [portKey]: [{ HostIp: bindAddress, HostPort: String(spec.port) }] },
       NetworkMode: networkName,
