@@ -29,3 +29,25 @@ describe('LeaseHeartbeat options', () => {
     for (const [input, problem] of cases) expectOneRefusal(() => new LeaseHeartbeat(renewer, lease, input).stop(), 'LeaseHeartbeat options', problem);
   });
 });
+
+describe('LeaseHeartbeat: how long the lease is known to live', () => {
+  const renewed = (ttlMs: number): RenewResponse => ({ lease: { ...lease, ttlMs }, contended: false }) as unknown as RenewResponse;
+
+  it('a renewal that got through extends the cover by its TTL; one that failed leaves it as it was', async () => {
+    let answer: () => Promise<RenewResponse> = () => Promise.resolve(renewed(60_000));
+    const heartbeat = new LeaseHeartbeat({ renew: () => answer() }, { ...lease, ttlMs: 1_000 }, { intervalMs: 3_600_000 });
+    try {
+      // The grant's own TTL: at most 1 s from when the heartbeat started.
+      expect(heartbeat.confirmedMsLeft()).toBeLessThanOrEqual(1_000);
+      await heartbeat.renewNow();
+      const afterRenewal = heartbeat.confirmedMsLeft();
+      expect(afterRenewal).toBeGreaterThan(1_000);
+      answer = () => Promise.reject(new Error('socket hang up'));
+      await expect(heartbeat.renewNow()).rejects.toThrow('socket hang up');
+      expect(heartbeat.confirmedMsLeft()).toBeLessThanOrEqual(afterRenewal);
+      expect(heartbeat.lost).toBeUndefined();
+    } finally {
+      heartbeat.stop();
+    }
+  });
+});

@@ -61,6 +61,13 @@ export class LeaseHeartbeat {
   private stopped = false;
   private ttlMs: number | undefined;
   private readonly options: HeartbeatConfig;
+  /** Time between beats, ms. */
+  readonly intervalMs: number;
+  /**
+   * performance.now() until which the lease is known to live: the grant's TTL from when the heartbeat started, then
+   * each successful renewal's TTL from when its request was sent (the store counts from when it got it, later).
+   */
+  private confirmedUntil: number;
 
   constructor(
     private readonly client: LeaseRenewer,
@@ -69,8 +76,9 @@ export class LeaseHeartbeat {
   ) {
     this.options = parseHeartbeatOptions(options);
     this.ttlMs = this.options.ttlMs;
-    const interval = this.options.intervalMs ?? defaultHeartbeatInterval(lease.ttlMs);
-    this.timer = setInterval(() => this.beat(), interval);
+    this.confirmedUntil = performance.now() + lease.ttlMs;
+    this.intervalMs = this.options.intervalMs ?? defaultHeartbeatInterval(lease.ttlMs);
+    this.timer = setInterval(() => this.beat(), this.intervalMs);
     // The heartbeat must never be what keeps a finished worker alive.
     this.timer.unref();
   }
@@ -92,6 +100,14 @@ export class LeaseHeartbeat {
     this.ttlMs = ttlMs;
   }
 
+  /**
+   * How long, ms, the lease is sure to live by the last renewal that succeeded (or the grant): ≤ 0 when it may have
+   * expired since, e.g. while the coordinator did not answer.
+   */
+  confirmedMsLeft(): number {
+    return this.confirmedUntil - performance.now();
+  }
+
   stop(): void {
     this.stopped = true;
     clearInterval(this.timer);
@@ -105,10 +121,12 @@ export class LeaseHeartbeat {
   private renewOnce(): Promise<RenewResponse | undefined> {
     if (this.stopped || this.lost) return Promise.resolve(undefined);
     // One renewal at a time: a boundary renewal joins the background one in flight.
+    const sentAt = performance.now();
     this.inFlight ??= this.client
       .renew({ leaseId: this.lease.leaseId, token: this.lease.token }, this.ttlMs === undefined ? {} : { ttlMs: this.ttlMs })
       .then(
         (response) => {
+          this.confirmedUntil = Math.max(this.confirmedUntil, sentAt + response.lease.ttlMs);
           this.contended = response.contended;
           this.options.onRenewed?.(response);
           return response;
