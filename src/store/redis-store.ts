@@ -340,30 +340,20 @@ export class RedisPoolStore implements PoolStore {
     return this.records.listAudit();
   }
 
-  // ---- notifications (shared pool) ----
+  // ---- notifications (shared pool): each resolves once subscribed, to its unsubscribe function. At-most-once (a
+  // message sent while the connection is down is lost), so each has a poll behind it. One duplicated connection.
 
-  /**
-   * Hears the request ids each dispatch pass of any participant on this prefix grants (a grant another shard's
-   * release made, at once). Resolves once subscribed, to the unsubscribe function. At-most-once (a message sent
-   * while the connection is down is lost): poll grantsFor as well. One duplicated connection serves all.
-   */
+  /** Request ids each dispatch pass of any participant grants (another shard's release, at once); poll grantsFor too. */
   subscribeGrants(listener: (requestIds: string[]) => void): Promise<() => Promise<void>> {
     return this.notifications.subscribe(this.keys.grantsChannel, listener);
   }
 
-  /**
-   * Hears the container ids that went to Cleaning (release, reclaimExpired) or Unhealthy (revoke), for the
-   * agent that recycles them. At-most-once like subscribeGrants: poll listContainers as well.
-   */
+  /** Container ids gone to Cleaning (release, reclaimExpired) or Unhealthy (revoke), for their agent; poll listContainers too. */
   subscribeRecycle(listener: (containerIds: string[]) => void): Promise<() => Promise<void>> {
     return this.notifications.subscribe(this.keys.recycleChannel, listener);
   }
 
-  /**
-   * Hears the lease ids that a host's removal (its agent reaped as host-lost, replaced, or leaving) or a Redis
-   * failover revoked, so their holders' coordinators tell them at once. At-most-once like subscribeGrants: a
-   * holder's renewal still hears LEASE_REVOKED.
-   */
+  /** Lease ids a host's removal (reaped, replaced, leaving) or a failover revoked, for their holders; renewals hear it too. */
   subscribeRevocations(listener: (leaseIds: string[]) => void): Promise<() => Promise<void>> {
     return this.notifications.subscribe(this.keys.revocationsChannel, listener);
   }
