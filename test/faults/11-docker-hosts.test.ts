@@ -154,8 +154,10 @@ describe.skipIf(!!unavailable)(unavailable ? `docker hosts (skipped: ${unavailab
       const agentTails = [...agents].map(([host, agent]) => `agent ${host} stderr:\n${agent.stderr().slice(-2500)}`).join('\n');
       const shardOutput = `${shard.stdout().slice(-6000)}\n${shard.stderr().slice(-3000)}\n${agentTails}`;
       expect(exit, `shard failed:\n${shardOutput}`).toEqual({ code: 0, signal: null });
-      expect(shard.stdout(), shardOutput).toMatch(new RegExp(`\\b${TESTS_EXPECTED} passed\\b`));
-      expect(shard.stdout(), shardOutput).not.toMatch(/\b(failed|flaky|skipped)\b/);
+      // The tests plus the pool's analytics entry (its own teardown project) are what Playwright counts.
+      expect(shard.stdout(), shardOutput).toMatch(new RegExp(`\\b${TESTS_EXPECTED + 1} passed\\b`));
+      // Playwright's own summary lines ('  1 failed'); the pool's analytics say '0 failed' of allocations and cleanups.
+      expect(shard.stdout(), shardOutput).not.toMatch(/^\s*\d+ (failed|flaky|skipped)\b/m);
 
       // ---- the store: leases on both hosts' members, every one ended, none overlapping ----
       const { spans } = await readLeaseHistory(client, prefix);
@@ -163,7 +165,8 @@ describe.skipIf(!!unavailable)(unavailable ? `docker hosts (skipped: ${unavailab
       expect(overlappingLeases(spans)).toEqual([]);
       const perMember = Object.fromEntries(members.map((m) => [m.id, spans.filter((s) => s.containerId === m.id).length]));
       console.log(`docker hosts ${poolId}: ${spans.length} leases ${JSON.stringify(perMember)}`);
-      expect(spans.length).toBeGreaterThanOrEqual(TESTS_EXPECTED);
+      // A worker may keep its lease for its next test (hand-back), so tests can outnumber leases; each member had one.
+      expect(spans.length).toBeGreaterThanOrEqual(members.length);
       expect(Object.values(perMember).every((n) => n > 0), `leases per member: ${JSON.stringify(perMember)}`).toBe(true);
 
       // ---- SIGTERM: agents drain and exit 0; no container left in either daemon ----

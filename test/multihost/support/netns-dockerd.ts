@@ -98,7 +98,9 @@ export async function startNamespaceDockerd(network: TestNetwork, host: string):
         await exit;
         clearTimeout(timer);
       }
-      return removeDaemonState(namespace);
+      const left = await removeDaemonState(namespace);
+      // The state folder's tmpfs is the harness's own mount, not something the daemon left behind.
+      return { ...left, mounts: left.mounts.filter((mount) => mount !== stateDir) };
     })());
 
   try {
