@@ -117,6 +117,21 @@ describe('RemoteHosts', () => {
     expect(other).toMatchObject({ admit: false });
   });
 
+  it("takes the member's place from the lease just granted (Lease.member) without reading the store", async () => {
+    const { remote, store } = await setup([host('h1', ['h1-1'])]);
+    await remote.start();
+    let reads = 0;
+    const getContainer = store.getContainer.bind(store);
+    store.getContainer = (id) => (reads++, getContainer(id));
+    const lease = { ...leaseOn('h1-1'), member: { hostId: 'h1', name: 'h1-mcp-1', address: '10.231.0.9', port: 3005 } };
+    const endpoint = await remote.endpoint('h1-1', lease);
+    expect(endpoint).toEqual({ id: 'h1-1', name: 'h1-mcp-1', port: 3005, url: 'http://10.231.0.9:3005/mcp' });
+    expect(reads).toBe(0);
+    // A lease of another member, or one without a place (granted by an earlier version), reads the record.
+    expect((await remote.endpoint('h1-1', leaseOn('h1-1'))).url).toBe('http://10.231.0.2:3001/mcp');
+    expect(reads).toBe(1);
+  });
+
   it('a member without an address (not registered by an agent) is refused with the fix', async () => {
     const { remote } = await setup([host('local', ['container-1'])]);
     expect((await refusal(remote.endpoint('container-1'))).message).toMatch(/no host agent registered it .*own redisKeyPrefix or poolId/);

@@ -7,7 +7,7 @@ import type { MemberEndpoint, PoolHost, PoolHostWiring } from '../pool/pool-host
 import { AGENT_API_PATHS, agentTraceResponseSchema, type AgentResetBody, type AgentTraceBody } from '../protocol/agent-api.js';
 import { credentialKeysFromStored, MemberCredentials } from '../runtime/member-credentials.js';
 import type { HostListing, HostRegistry, StoredSigningKeys } from '../store/host-registry.js';
-import type { Lease } from '../store/pool-store.js';
+import type { Lease, LeasedMember } from '../store/pool-store.js';
 import { callAgent, type AgentTarget } from './agent-control-client.js';
 
 /** @defaultValue 300000 ms: a holder's reset through its host's agent (a hard reset recreates the container). */
@@ -62,9 +62,25 @@ export class RemoteHosts implements PoolHost {
     return this.start().then(() => undefined);
   }
 
-  async endpoint(containerId: string): Promise<MemberEndpoint> {
+  /**
+   * From the lease's Lease.member when it names this member (the grant wrote it from the member's record in the
+   * same script: no second round trip to Redis), else from the member's record.
+   */
+  async endpoint(containerId: string, lease?: Lease): Promise<MemberEndpoint> {
+    const place = lease?.containerId === containerId && lease.member ? lease.member : await this.placeOf(containerId);
+    this.hostOfMember.set(containerId, place.hostId);
+    const key = `${containerId}\u0000${place.address}:${place.port}`;
+    let found = this.endpoints.get(key);
+    if (!found) {
+      found = { id: containerId, name: place.name, port: place.port, url: `http://${urlHost(place.address)}:${place.port}/mcp` };
+      this.endpoints.set(key, found);
+    }
+    return found;
+  }
+
+  private async placeOf(containerId: string): Promise<LeasedMember> {
     const record = await this.options.wiring.store.getContainer(containerId);
-    if (!record.address) {
+    if (!record.address || !record.hostId) {
       throw new PoolError(
         'NO_LIVE_HOST',
         `Member ${containerId} of pool '${this.options.wiring.config.poolId}' has no address: no host agent registered it (a run in mode 'local' on the same Redis prefix?). ` +
@@ -72,14 +88,7 @@ export class RemoteHosts implements PoolHost {
         { containerId },
       );
     }
-    if (record.hostId) this.hostOfMember.set(containerId, record.hostId);
-    const key = `${containerId}\u0000${record.address}:${record.port}`;
-    let found = this.endpoints.get(key);
-    if (!found) {
-      found = { id: containerId, name: record.name, port: record.port, url: `http://${urlHost(record.address)}:${record.port}/mcp` };
-      this.endpoints.set(key, found);
-    }
-    return found;
+    return { hostId: record.hostId, name: record.name, address: record.address, port: record.port };
   }
 
   leaseCredential(lease: Lease): string {

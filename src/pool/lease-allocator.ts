@@ -112,7 +112,7 @@ export class LeaseAllocator {
       }
       const waitMs = Math.max(0, lease.grantedAt - requestedAt);
       this.resources.recordAllocation(waitMs);
-      const container = await this.deps.host.endpoint(lease.containerId);
+      const container = await this.deps.host.endpoint(lease.containerId, lease);
       emit('containerAllocated', { lease, waitMs, requestedAt, attempts: attempt + 1 });
       if (config.cleanup.resetOnAllocation !== 'none') await this.deps.host.resetLeased(lease, config.cleanup.resetOnAllocation);
       return {

@@ -32,8 +32,11 @@ export interface ContainerHost {
   readTrace(containerId: string, traceName: string, budgetMs: number): Promise<TraceFile[]>;
   /** True while cleanup, reset or recovery of the container runs on its host. */
   isBusy(containerId: string): boolean;
-  /** Where the holder of a lease on `containerId` connects. */
-  endpoint(containerId: string): Promise<MemberEndpoint>;
+  /**
+   * Where the holder of a lease on `containerId` connects. `lease`, when given, is the lease just granted: a host
+   * may take the member's place from it (Lease.member) instead of reading the store.
+   */
+  endpoint(containerId: string, lease?: Lease): Promise<MemberEndpoint>;
 }
 
 /** A ContainerHost with a lifecycle: what the ContainerPoolManager starts, watches and stops. */

@@ -94,6 +94,19 @@ export interface Lease {
    */
   seq?: number;
   queuedAt?: number;
+  /**
+   * Where a host agent's member was when this lease was granted (shared pool, issue 11): written by the same
+   * atomic dispatch from the member's record, so a shard needs no second read to reach it. Absent for local members.
+   */
+  member?: LeasedMember;
+}
+
+/** A hosted member's place as its record said at the grant (a member re-registered elsewhere ends its leases). */
+export interface LeasedMember {
+  hostId: string;
+  name: string;
+  address: string;
+  port: number;
 }
 
 export type LeaseEndReason = 'released' | 'expired' | 'revoked';

@@ -59,6 +59,7 @@ export const leaseSchema = z.object({
   tenant: z.string().optional(),
   seq: z.number().int().positive().optional(),
   queuedAt: finite.optional(),
+  member: z.object({ hostId: z.string(), name: z.string(), address: z.string(), port: z.number().int().positive() }).optional(),
 }) satisfies z.ZodType<Lease>;
 
 export const endedLeaseSchema = z.object({

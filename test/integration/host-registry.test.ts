@@ -112,6 +112,9 @@ describe('RedisHostRegistry on real Redis', () => {
     const { grants } = await shard.enqueue(request('holder'), T0, LEASE_TTL, 10);
     const lease = grants[0]!.lease;
     expect(lease.containerId).toBe(specs[0]!.id);
+    // The grant carries where the member is (from its record, in the same script): a shard reads nothing more.
+    expect(lease.member).toEqual({ hostId: 'alpha', name: specs[0]!.name, address: claimInput('alpha').address, port: specs[0]!.port });
+    expect(await shard.getLease(lease.leaseId)).toEqual(lease);
 
     await letDie(registry, shard, 'alpha', epoch);
     const claim = await participant().registry.claim(claimInput('alpha'));

@@ -146,6 +146,12 @@ local function applyGrants(k, grants, now, ttlMs, leaseKeyTtlMs, nonce)
     token = token + 1
     local req = g.entry.req
     local leaseId = 'lease-' .. string.format('%d', token) .. '-' .. nonce
+    local c = g.container.rec
+    -- A host agent's member: where it is goes with the lease (the shard then reads no record to reach it).
+    local member = nil
+    if type(c.hostId) == 'string' and type(c.address) == 'string' then
+      member = { hostId = c.hostId, name = c.name, address = c.address, port = c.port }
+    end
     local leaseRaw = cjson.encode({
       leaseId = leaseId,
       containerId = g.container.id,
@@ -160,13 +166,13 @@ local function applyGrants(k, grants, now, ttlMs, leaseKeyTtlMs, nonce)
       tenant = req.tenant,
       seq = req.seq,
       queuedAt = req.queuedAt,
+      member = member,
     })
     redis.call('SET', k.leasePrefix .. leaseId, leaseRaw, 'PX', leaseKeyTtlMs)
     redis.call('ZADD', k.leaseExpiry, nowNumber + ttlNumber, leaseId)
     redis.call('SET', k.grantPrefix .. req.requestId, leaseId, 'PX', leaseKeyTtlMs)
     redis.call('SET', k.grantedRequestPrefix .. req.requestId, g.entry.raw, 'PX', leaseKeyTtlMs)
     granted[#granted + 1] = req.requestId
-    local c = g.container.rec
     c.leaseId = leaseId
     setState(c, 'Allocated', now, nil)
     c.tenant = req.tenant
