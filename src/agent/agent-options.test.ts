@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { containerSpecSchema } from '../config/schemas.js';
 import { isPoolError } from '../errors/pool-error.js';
-import { agentKeyPrefix, agentMemberSpecs, DEFAULT_AGENT_POOL_ID, DEFAULT_DRAIN_GRACE_MS, DEFAULT_HOST_LEASE_MS, defaultAdvertise, parseAgentOptions } from './agent-options.js';
+import { poolKeyPrefix } from '../store/redis-acl.js';
+import { agentMemberSpecs, DEFAULT_AGENT_POOL_ID, DEFAULT_DRAIN_GRACE_MS, DEFAULT_HOST_LEASE_MS, defaultAdvertise, parseAgentOptions } from './agent-options.js';
 
 const required = { redisUrl: 'redis://127.0.0.1:6379', hostId: 'h1', containers: 2, basePort: 3001, runtime: 'process' as const };
 const lan = () => ({
@@ -26,7 +27,7 @@ describe('host agent options (cinnamon-pool agent flags)', () => {
   it('fills the defaults and advertises the first non-internal IPv4 address', () => {
     const options = parseAgentOptions(required, {}, lan);
     expect(options).toMatchObject({ ...required, poolId: DEFAULT_AGENT_POOL_ID, prefix: 'cinnamon-qa-mcp', hostLeaseMs: DEFAULT_HOST_LEASE_MS, drainGraceMs: DEFAULT_DRAIN_GRACE_MS, controlPort: 0, advertise: '10.231.0.2' });
-    expect(agentKeyPrefix(options.poolId)).toBe('cinnamon-pool:cinnamon-qa');
+    expect(poolKeyPrefix(options.poolId)).toBe('cinnamon-pool:cinnamon-qa');
   });
 
   it('takes the Redis URL and pool id from the environment when no flag says, the flag winning', () => {

@@ -103,7 +103,3 @@ export function agentMemberSpecs(options: Pick<AgentOptions, 'hostId' | 'contain
   }));
 }
 
-/** The Redis key prefix of pool `poolId`, the one a run with `redisUrl` and no `redisKeyPrefix` uses (src/coordinator/pool-run.ts). */
-export function agentKeyPrefix(poolId: string): string {
-  return `cinnamon-pool:${poolId}`;
-}

@@ -11,7 +11,8 @@ import { ProcessRuntime } from '../runtime/process/process-runtime.js';
 import { redactUrl } from '../store/redact-url.js';
 import { RedisHostRegistry } from '../store/redis-host-registry.js';
 import { RedisPoolStore } from '../store/redis-store.js';
-import { agentKeyPrefix, agentMemberSpecs, type AgentOptions } from './agent-options.js';
+import { agentMemberSpecs, type AgentOptions } from './agent-options.js';
+import { poolKeyPrefix } from '../store/redis-acl.js';
 import { startAgentControlServer, type AgentControlServer } from './agent-control-server.js';
 import { AgentSession } from './agent-session.js';
 import { hostLeaseTimings } from './host-lease-policy.js';
@@ -79,7 +80,7 @@ export class HostAgent {
   /** Resolves with the ready line once every member is registered and healthy. */
   async start(): Promise<string> {
     const { options } = this;
-    const keyPrefix = agentKeyPrefix(options.poolId);
+    const keyPrefix = poolKeyPrefix(options.poolId);
     try {
       this.logger.info(`opening Redis ${redactUrl(options.redisUrl)} (key prefix '${keyPrefix}')`);
       this.store = new RedisPoolStore({ redis: options.redisUrl, keyPrefix, serverTime: true });

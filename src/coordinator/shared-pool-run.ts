@@ -6,6 +6,7 @@ import type { PoolLogger } from '../pool/pool-events.js';
 import type { RuntimeKind } from '../runtime/container-runtime.js';
 import type { HostListing } from '../store/host-registry.js';
 import { redactUrl } from '../store/redact-url.js';
+import { poolKeyPrefix } from '../store/redis-acl.js';
 import { RedisHostRegistry } from '../store/redis-host-registry.js';
 import { RedisPoolStore } from '../store/redis-store.js';
 import { resolveAppHost } from './app-host.js';
@@ -49,7 +50,7 @@ export async function openSharedPool(input: SharedPoolInput): Promise<SharedPool
   const url = plugin.redisUrl;
   if (!url) throw new Error("openSharedPool: mode 'shared' needs redisUrl (parseContainerPoolOptions refuses it without)");
   const appHost = resolveAppHost(plugin.appHost);
-  const keyPrefix = plugin.redisKeyPrefix ?? `cinnamon-pool:${pool.poolId}`;
+  const keyPrefix = plugin.redisKeyPrefix ?? poolKeyPrefix(pool.poolId);
   const where = redactUrl(url);
   const store = new RedisPoolStore({ redis: url, keyPrefix, serverTime: true });
   input.onCleanup(() => store.close());
