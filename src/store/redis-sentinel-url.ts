@@ -59,9 +59,12 @@ export function parseSentinelUrl(url: string): SentinelTarget {
  * through the sentinels (ioredis asks them for the master and again after each failover). `options` apply to both.
  */
 export function openRedis(url: string, options: RedisOptions): Redis {
-  if (!isSentinelUrl(url)) return new Redis(url, options);
+  // No CLIENT SETINFO on connect (Redis 7.2+): a user made by `cinnamon-pool acl` may run only the pool's commands,
+  // and every connection would leave a denied-command entry in the server's ACL LOG.
+  const withDefaults: RedisOptions = { disableClientInfo: true, ...options };
+  if (!isSentinelUrl(url)) return new Redis(url, withDefaults);
   const target = parseSentinelUrl(url);
-  return new Redis({ ...options, sentinels: target.sentinels, name: target.name, password: target.password, username: target.username });
+  return new Redis({ ...withDefaults, sentinels: target.sentinels, name: target.name, password: target.password, username: target.username });
 }
 
 function sentinelAddress(url: string, entry: string): { host: string; port: number } {
