@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containerRecordSchema } from '../../src/store/record-schemas.js';
-import { REPO_ROOT, startAgent } from '../multihost/support/host-agent.js';
+import { startAgent, startShard } from '../multihost/support/host-agent.js';
 import { overlappingLeases, readLeaseHistory } from '../multihost/support/lease-history.js';
 import { cleanupStale, createTestNetwork, type NetnsChild, type TestNetwork } from '../multihost/support/netns.js';
 import { daemonCgroupParent } from '../multihost/support/netns-dockerd-sweep.js';
@@ -136,17 +136,10 @@ describe.skipIf(!!unavailable)(unavailable ? `docker hosts (skipped: ${unavailab
 
       // ---- a shard from its own namespace: `playwright test` in shared mode on those members ----
       const out = join(network.tmpDirFor(SHARD), 'out');
-      const shard = network.exec(SHARD, ['npx', 'playwright', 'test', '-c', SHARD_CONFIG, `--timeout=${TEST_TIMEOUT_MS}`, '--grep', TEST_GREP, ...SPEC_FILTERS], {
-        cwd: REPO_ROOT,
-        env: {
-          CI: '1',
-          CINNAMON_POOL_MODE: 'shared',
-          REDIS_URL: redis.url,
-          CINNAMON_POOL_ID: poolId,
-          CINNAMON_POOL_APP_HOST: network.addressOf(SHARD),
-          [SHARD_OUTPUT_DIR_ENV]: out,
-          TMPDIR: network.tmpDirFor(SHARD),
-        },
+      const shard = startShard(network, SHARD, ['-c', SHARD_CONFIG, `--timeout=${TEST_TIMEOUT_MS}`, '--grep', TEST_GREP, ...SPEC_FILTERS], {
+        redisUrl: redis.url,
+        poolId,
+        env: { [SHARD_OUTPUT_DIR_ENV]: out },
       });
       const exit = await shard.exited;
       phase('shard done');

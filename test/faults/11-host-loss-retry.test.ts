@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endedLeaseSchema } from '../../src/store/record-schemas.js';
-import { REPO_ROOT } from '../multihost/support/host-agent.js';
+import { startShard } from '../multihost/support/host-agent.js';
 import { cleanupStale, createTestNetwork, type NetnsChild, type TestNetwork } from '../multihost/support/netns.js';
 import { multihostUnavailable } from '../multihost/support/preconditions.js';
 import { startRedisOnBridge, type BridgeRedis } from '../multihost/support/redis-on-bridge.js';
@@ -88,18 +88,7 @@ describe.skipIf(!!unavailable)(unavailable ? `host loss under a running test (sk
   it('the host serving a running test crashes: the attempt fails LEASE_REVOKED host-lost, the retry passes on the other host, the run passes flaky', async () => {
     const dir = join(network.tmpDirFor('s1'), 'host-loss');
     mkdirSync(dir, { recursive: true });
-    const shard = network.exec('s1', ['npx', 'playwright', 'test', '-c', SUITE], {
-      cwd: REPO_ROOT,
-      env: {
-        CI: '1',
-        CINNAMON_POOL_MODE: 'shared',
-        REDIS_URL: redis.url,
-        CINNAMON_POOL_ID: poolId,
-        CINNAMON_POOL_APP_HOST: network.addressOf('s1'),
-        HOST_LOSS_DIR: dir,
-        TMPDIR: network.tmpDirFor('s1'),
-      },
-    });
+    const shard = startShard(network, 's1', ['-c', SUITE], { redisUrl: redis.url, poolId, env: { HOST_LOSS_DIR: dir } });
     const shardSaid = () => `shard stdout:\n${shard.stdout().slice(-6000)}\nstderr:\n${shard.stderr().slice(-3000)}`;
     let exit: Awaited<typeof shard.exited> | undefined;
     void shard.exited.then((e) => (exit = e));

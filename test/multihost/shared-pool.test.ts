@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SystemAnalytics } from '../../src/pool/analytics-types.js';
 import { containerRecordSchema } from '../../src/store/record-schemas.js';
-import { REPO_ROOT, startAgent } from './support/host-agent.js';
+import { REPO_ROOT, startAgent, startShard } from './support/host-agent.js';
 import { checkPriorityOrder, overlappingLeases, readLeaseHistory } from './support/lease-history.js';
 import { runCommand } from './support/run-command.js';
 import { cleanupStale, createTestNetwork, type NetnsChild, type TestNetwork } from './support/netns.js';
@@ -67,18 +67,10 @@ describe.skipIf(!!unavailable)(unavailable ? `shared pool across hosts (skipped:
       const shards = SHARDS.map((shard, i) => {
         // Under the shard's TMPDIR: removed with the network, and by the next run's sweep after a crash.
         const out = join(network.tmpDirFor(shard), 'out');
-        const child = network.exec(shard, ['npx', 'playwright', 'test', '-c', SHARD_CONFIG, `--shard=${i + 1}/${SHARDS.length}`], {
-          cwd: REPO_ROOT,
-          env: {
-            CI: '1',
-            CINNAMON_POOL_MODE: 'shared',
-            REDIS_URL: redis.url,
-            CINNAMON_POOL_ID: poolId,
-            CINNAMON_POOL_RUN_GROUP: runGroup,
-            CINNAMON_POOL_APP_HOST: network.addressOf(shard),
-            [SHARD_OUTPUT_DIR_ENV]: out,
-            TMPDIR: network.tmpDirFor(shard),
-          },
+        const child = startShard(network, shard, ['-c', SHARD_CONFIG, `--shard=${i + 1}/${SHARDS.length}`], {
+          redisUrl: redis.url,
+          poolId,
+          env: { CINNAMON_POOL_RUN_GROUP: runGroup, [SHARD_OUTPUT_DIR_ENV]: out },
         });
         return { shard, out, child };
       });

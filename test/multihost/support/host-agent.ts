@@ -63,3 +63,30 @@ export async function startAgent(network: TestNetwork, host: string, options: Ag
   const readyLine = await agent.waitForLine(/healthy/i, AGENT_READY_BUDGET_MS);
   return { agent, readyLine };
 }
+
+export interface ShardOptions {
+  readonly redisUrl: string;
+  readonly poolId: string;
+  /** Added to the shard's environment (run group, output folder, the spec's own variables). */
+  readonly env?: Record<string, string>;
+}
+
+/**
+ * `npx playwright test <args>` as a shard of the shared pool, from `shard`'s namespace: CI on, shared mode, the
+ * members' browsers open this namespace's app at its bridge address, TMPDIR under the namespace's folder (removed
+ * with the network, and by the next run's sweep after a crash).
+ */
+export function startShard(network: TestNetwork, shard: string, args: readonly string[], options: ShardOptions): NetnsChild {
+  return network.exec(shard, ['npx', 'playwright', 'test', ...args], {
+    cwd: REPO_ROOT,
+    env: {
+      CI: '1',
+      CINNAMON_POOL_MODE: 'shared',
+      REDIS_URL: options.redisUrl,
+      CINNAMON_POOL_ID: options.poolId,
+      CINNAMON_POOL_APP_HOST: network.addressOf(shard),
+      TMPDIR: network.tmpDirFor(shard),
+      ...options.env,
+    },
+  });
+}
