@@ -22,3 +22,8 @@ export const POOL_RUN_MODE_ENV = 'CINNAMON_POOL_RUN_MODE';
 export const POOL_RUN_GROUP_ENV = 'CINNAMON_POOL_RUN_RUN_GROUP';
 /** Shared mode: the address of the shard's machine that loopback hosts in appUrl() become. */
 export const POOL_APP_HOST_ENV = 'CINNAMON_POOL_RUN_APP_HOST';
+/**
+ * '0' turns off the pre-warmed sessions of the fixtures (issue 13: the next test's MCP session and browser
+ * context are opened while a test runs). On by default; the bench sets it to compare.
+ */
+export const POOL_PREWARM_SESSIONS_ENV = 'CINNAMON_POOL_PREWARM_SESSIONS';
