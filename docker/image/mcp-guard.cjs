@@ -288,9 +288,11 @@ async function startMcpGuard({ port, upstreamPort, host = '127.0.0.1', key, memb
   // Once listening, a server error (accept failing under fd exhaustion) must not end the guard, nor the test
   // process it may run in: the affected client sees its connection fail, which the health checks report.
   server.on('error', () => undefined);
+  const activity = trackActivity(server);
   let closed;
   return {
     port,
+    activity,
     close: () =>
       (closed ??= new Promise((resolve) => {
         server.close(() => resolve());
@@ -299,6 +301,63 @@ async function startMcpGuard({ port, upstreamPort, host = '127.0.0.1', key, memb
       })),
     unref: () => void server.unref(),
   };
+}
+
+/**
+ * When a connection last opened or closed or a request arrived, and how many connections are open: what an idle
+ * stop (stopWhenIdle) decides on. The pool's health monitor connects every few seconds, so a member in a run is
+ * never idle.
+ */
+function trackActivity(server) {
+  let lastAt = Date.now();
+  let open = 0;
+  server.on('connection', (socket) => {
+    open++;
+    lastAt = Date.now();
+    socket.once('close', () => {
+      open--;
+      lastAt = Date.now();
+    });
+  });
+  server.on('request', () => (lastAt = Date.now()));
+  return () => ({ lastAt, open });
+}
+
+/**
+ * A warm pool's member (issue 13: kept between runs) stops itself after `idleMs` with no connection and no
+ * request: `stop()` ends the server behind the guard, then the guard exits. Checked every tenth of idleMs (at
+ * most every 30 s). Nothing of a warm pool runs forever after its last run, even when that run crashed.
+ */
+function stopWhenIdle(guard, idleMs, stop) {
+  const timer = setInterval(() => {
+    const { lastAt, open } = guard.activity();
+    if (open > 0 || Date.now() - lastAt < idleMs) return;
+    clearInterval(timer);
+    void Promise.resolve()
+      .then(stop)
+      .catch(() => undefined)
+      .then(() => guard.close())
+      .then(() => process.exit(0));
+  }, Math.min(30_000, Math.max(100, Math.floor(idleMs / 10))));
+}
+
+/** Ends a process group: SIGTERM, then SIGKILL after `graceMs` if any of it is left. */
+async function endProcessGroup(pgid, graceMs) {
+  const signal = (name) => {
+    try {
+      process.kill(-pgid, name);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!signal('SIGTERM')) return;
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (!signal(0)) return;
+  }
+  signal('SIGKILL');
 }
 
 /** The image's entry: ports from the environment, every interface (docker-proxy forwards from the host). */
@@ -317,10 +376,21 @@ function main() {
   }
   // MCP_GUARD_HOSTS: extra Host values (comma-separated host:port) a shared pool's member is reached as.
   const allowedHosts = (process.env.MCP_GUARD_HOSTS ?? '').split(',').map((h) => h.trim()).filter((h) => h !== '');
-  startMcpGuard({ port, upstreamPort, host: '0.0.0.0', key, member, allowedHosts }).catch((error) => {
-    console.error(`mcp-guard: cannot listen on 0.0.0.0:${port}: ${error.message}`);
-    process.exit(1);
-  });
+  // MCP_GUARD_BIND: the process runtime's warm members run this file as a process of its own on 127.0.0.1.
+  const host = process.env.MCP_GUARD_BIND || '0.0.0.0';
+  // MCP_GUARD_IDLE_MS with MCP_GUARD_IDLE_PGID: a warm member; after that long idle, end that process group (the
+  // server and its browser) and exit.
+  const idleMs = Number(process.env.MCP_GUARD_IDLE_MS ?? '');
+  const idlePgid = Number(process.env.MCP_GUARD_IDLE_PGID ?? '');
+  startMcpGuard({ port, upstreamPort, host, key, member, allowedHosts }).then(
+    (guard) => {
+      if (Number.isSafeInteger(idleMs) && idleMs > 0 && Number.isSafeInteger(idlePgid) && idlePgid > 1) stopWhenIdle(guard, idleMs, () => endProcessGroup(idlePgid, 2_000));
+    },
+    (error) => {
+      console.error(`mcp-guard: cannot listen on ${host}:${port}: ${error.message}`);
+      process.exit(1);
+    },
+  );
 }
 
 module.exports = { mcpRequestRefusal, startMcpGuard, credentialDecision, signCredential, newCredentialKeys, FENCE_PATH, HEALTH_PATH };
