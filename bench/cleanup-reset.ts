@@ -31,7 +31,8 @@ import { machine } from './latency.js';
  * credential: no pool fences the member for a lease here.
  *
  * The `exec floor` row is `runtime.exec(id, ['true'])`, timed in the same rounds as the soft reset (one after
- * each): what one exec costs before its script does anything, the part of a soft reset no script change removes.
+ * each): what one exec costs before its script does anything. The soft reset itself runs no exec since issue 13
+ * (one call to the member's guard, which ends the sessions and keeps the browser); the row is the comparison.
  * `BENCH_CLEANUP_RUNTIMES=docker` (or `process`) measures one runtime only; the default is both.
  */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
@@ -111,7 +112,7 @@ async function benchRuntime(target: RuntimeUnderTest, stageSamples: Map<string, 
   const credential = credentials.forPool(spec.id);
   const health = new HealthChecker({ runtime: target.runtime, config: { startupTimeoutMs: 30_000 }, credentialFor: (id) => credentials.forPool(id) });
   const cleaner = new CleanupService({ runtime: target.runtime });
-  const resetter = new ContainerResetManager({ runtime: target.runtime, health, portOf: () => port });
+  const resetter = new ContainerResetManager({ runtime: target.runtime, health, portOf: () => port, credentialFor: (id) => credentials.forPool(id) });
   const series = (operation: Operation): Series => ({ runtime: target.name, operation, samples: [], failures: [] });
   const soft = series('soft');
   const cleanup = series('cleanup');
@@ -123,9 +124,10 @@ async function benchRuntime(target: RuntimeUnderTest, stageSamples: Map<string, 
     const gate = await health.isContainerReady(port, spec.id, { timeoutMs: 60_000, starting: true });
     if (!gate.ready) throw new Error(`${target.name}: the server did not pass its health gate: ${JSON.stringify(gate.stages)}`);
 
-    // Soft reset between two tests of one holder: the session stays, its browser is replaced.
-    const holder = await connect(port, credential);
+    // Soft reset between two tests of one holder: the test's session browses, the reset ends it (the browser stays
+    // up, held by the guard's keeper); each round opens a session of its own, as each test does.
     for (let i = 0; i < WARMUP + ROUNDS; i++) {
+      const holder = await connect(port, credential);
       await holder.navigate(url(`/soft/${i}`));
       const { ms, failure } = await timed(async () => {
         const r = await resetter.reset(spec.id, 'soft');
@@ -134,13 +136,14 @@ async function benchRuntime(target: RuntimeUnderTest, stageSamples: Map<string, 
       const execStarted = performance.now();
       const exec = await target.runtime.exec(spec.id, ['true']).then((r) => (r.exitCode === 0 ? undefined : `exit code ${r.exitCode}`), (e: unknown) => String(e));
       const execMs = performance.now() - execStarted;
+      // The session is over already (the server answers its DELETE 404): this only lets the client go.
+      await holder.close();
       if (i < WARMUP) continue;
       soft.samples.push(ms);
       if (failure) soft.failures.push(failure);
       floor.samples.push(execMs);
       if (exec) floor.failures.push(exec);
     }
-    await holder.close();
 
     // Cleanup between two holders: the first one browses and lets go, then the six stages run.
     for (let i = 0; i < WARMUP + ROUNDS; i++) {

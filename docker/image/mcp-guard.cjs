@@ -7,6 +7,8 @@
 //      call). A lease credential passes only while its token is at or above the member's floor: the pool raises
 //      the floor when a lease ends (POST /cinnamon-qa/fence), and every token the guard admits raises it too, so
 //      an ended or older lease is refused and its open connections and MCP sessions are cut. Refused: 401.
+// The pool's soft reset is a call here too (POST /cinnamon-qa/reset, pool credential): every MCP session on the
+// server ends, its browser stays (guard-sessions.cjs says how and why).
 // Everything else is forwarded unchanged, minus the credential, streamed both ways (Streamable HTTP keeps SSE
 // responses open for the whole session).
 //
@@ -32,6 +34,7 @@
 'use strict';
 const http = require('node:http');
 const { credentialDecision, signCredential, newCredentialKeys, isGuardKey } = require('./guard-credential.cjs');
+const { createSessionBook } = require('./guard-sessions.cjs');
 
 /**
  * Why a request must be refused (403), or undefined when it may pass. `port` is the port clients connect to
@@ -58,6 +61,10 @@ function mcpRequestRefusal(host, origin, port, allowedHosts = []) {
 
 /** Where the pool sets a member's floor. Outside /mcp, so no MCP client ever reaches it by accident. */
 const FENCE_PATH = '/cinnamon-qa/fence';
+/** Where the pool soft-resets a member: every MCP session ended, the browser kept (guard-sessions.cjs). */
+const RESET_PATH = '/cinnamon-qa/reset';
+/** The MCP endpoint of @playwright/mcp's Streamable HTTP transport (the keeper's, and the path clients use). */
+const MCP_PATH = '/mcp';
 /**
  * Liveness of the guard and the server behind it, without a credential (Docker's HEALTHCHECK holds none): 200
  * when the server answers HTTP, 502 when not. Says nothing else.
@@ -70,22 +77,6 @@ function endToEnd(headers) {
   const out = {};
   for (const [name, value] of Object.entries(headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) out[name] = value;
   return out;
-}
-
-/** Ends one MCP session on the server behind the guard (DELETE, as its client would); true when the server agreed. */
-function endUpstreamSession(upstreamPort, port, path, sessionId) {
-  return new Promise((resolve) => {
-    const req = http.request(
-      { host: '127.0.0.1', port: upstreamPort, method: 'DELETE', path, agent: false, timeout: 5_000, headers: { host: `localhost:${port}`, 'mcp-session-id': sessionId } },
-      (res) => {
-        res.resume();
-        resolve((res.statusCode ?? 500) < 300);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve(false));
-    req.end();
-  });
 }
 
 /** Whether the server behind the guard answers HTTP: GET /mcp without a session (a live server says 400). */
@@ -154,9 +145,10 @@ async function startMcpGuard({ port, upstreamPort, host = '127.0.0.1', key, memb
   const agent = new http.Agent({ keepAlive: true });
   /** Lowest lease token admitted; null while closed (see credentialDecision). */
   let floor = null;
-  /** Client sockets and MCP sessions opened with a lease credential, by token: cut when the floor passes it. */
+  /** Client sockets opened with a lease credential, by token: cut when the floor passes it. */
   const leaseSockets = new Map();
-  const leaseSessions = new Map();
+  /** Every MCP session opened through the guard (lease ones with their token), and the guard's own keeper. */
+  const sessions = createSessionBook({ upstreamPort, port, path: MCP_PATH });
 
   function cutBelow(limit) {
     let connections = 0;
@@ -166,15 +158,13 @@ async function startMcpGuard({ port, upstreamPort, host = '127.0.0.1', key, memb
       socket.destroy();
       connections++;
     }
-    const ended = [...leaseSessions].filter(([, s]) => s.token < limit);
-    for (const [id] of ended) leaseSessions.delete(id);
-    const sessions = Promise.all(ended.map(([id, s]) => endUpstreamSession(upstreamPort, port, s.path, id)));
-    return { connections, sessions };
+    return { connections, sessions: sessions.endBelow(limit) };
   }
 
   function raiseFloor(to) {
     if (floor !== null && to <= floor) return cutBelow(floor);
     floor = to;
+    sessions.newLease();
     return cutBelow(to);
   }
 
@@ -198,6 +188,13 @@ async function startMcpGuard({ port, upstreamPort, host = '127.0.0.1', key, memb
     );
   }
 
+  async function softReset(req, res) {
+    req.resume();
+    const result = await sessions.reset(() => upstreamAnswers(upstreamPort, port));
+    const ok = result.failed === 0 && result.down === undefined;
+    res.writeHead(ok ? 200 : 502, { 'content-type': 'application/json' }).end(JSON.stringify({ member, ...result }));
+  }
+
   function forward(req, res, token) {
     const path = req.url ?? '/';
     // The server admits only its local Host values: one of `allowedHosts` (checked by the guard already) is
@@ -207,12 +204,10 @@ async function startMcpGuard({ port, upstreamPort, host = '127.0.0.1', key, memb
     const upstream = http.request(
       { host: '127.0.0.1', port: upstreamPort, method: req.method, path, headers, agent },
       (upstreamRes) => {
-        if (token !== undefined) {
-          const sessionId = upstreamRes.headers['mcp-session-id'];
-          if (typeof sessionId === 'string' && !leaseSessions.has(sessionId)) leaseSessions.set(sessionId, { token, path: path.split('?')[0] });
-          const asked = req.headers['mcp-session-id'];
-          if (req.method === 'DELETE' && typeof asked === 'string' && (upstreamRes.statusCode ?? 500) < 300) leaseSessions.delete(asked);
-        }
+        const sessionId = upstreamRes.headers['mcp-session-id'];
+        if (typeof sessionId === 'string') sessions.add(sessionId, token, path.split('?')[0]);
+        const asked = req.headers['mcp-session-id'];
+        if (req.method === 'DELETE' && typeof asked === 'string' && (upstreamRes.statusCode ?? 500) < 300) sessions.remove(asked);
         res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.statusMessage, endToEnd(upstreamRes.headers));
         // SSE: the headers must reach the client now, not with the first event.
         res.flushHeaders();
@@ -247,8 +242,15 @@ async function startMcpGuard({ port, upstreamPort, host = '127.0.0.1', key, memb
       return;
     }
     const fenceCall = path === FENCE_PATH;
+    const resetCall = path === RESET_PATH;
+    const asked = req.headers['mcp-session-id'];
+    if (typeof asked === 'string' && sessions.isKeeper(asked)) {
+      refuse(req, res, 403, 'this MCP session is the guard\'s own (it keeps the browser running); open a session of your own', member);
+      return;
+    }
     if (key === null) {
       if (fenceCall) refuse(req, res, 404, 'fence: this guard checks no credentials, so it has no floor', member);
+      else if (resetCall) refuse(req, res, 404, 'reset: this guard checks no credentials, so nobody may reset through it', member);
       else forward(req, res, undefined);
       return;
     }
@@ -265,6 +267,11 @@ async function startMcpGuard({ port, upstreamPort, host = '127.0.0.1', key, memb
       else void fence(req, res);
       return;
     }
+    if (resetCall) {
+      if (claims.r !== 'pool' || req.method !== 'POST') refuse(req, res, 403, 'reset: only the pool may reset the member (POST with a pool credential)', member);
+      else void softReset(req, res);
+      return;
+    }
     if (claims.r !== 'lease') {
       forward(req, res, undefined);
       return;
@@ -274,8 +281,7 @@ async function startMcpGuard({ port, upstreamPort, host = '127.0.0.1', key, memb
     if (!leaseSockets.has(req.socket)) req.socket.once('close', () => leaseSockets.delete(req.socket));
     leaseSockets.set(req.socket, claims.t);
     if (decision.floor !== floor) raiseFloor(decision.floor);
-    const asked = req.headers['mcp-session-id'];
-    if (typeof asked === 'string' && !leaseSessions.has(asked)) leaseSessions.set(asked, { token: claims.t, path: (req.url ?? '/').split('?')[0] });
+    if (typeof asked === 'string') sessions.add(asked, claims.t, path);
     forward(req, res, claims.t);
   });
   await new Promise((resolve, reject) => {
@@ -295,6 +301,7 @@ async function startMcpGuard({ port, upstreamPort, host = '127.0.0.1', key, memb
     activity,
     close: () =>
       (closed ??= new Promise((resolve) => {
+        sessions.close();
         server.close(() => resolve());
         server.closeAllConnections();
         agent.destroy();
@@ -393,5 +400,5 @@ function main() {
   );
 }
 
-module.exports = { mcpRequestRefusal, startMcpGuard, credentialDecision, signCredential, newCredentialKeys, FENCE_PATH, HEALTH_PATH };
+module.exports = { mcpRequestRefusal, startMcpGuard, credentialDecision, signCredential, newCredentialKeys, FENCE_PATH, RESET_PATH, HEALTH_PATH };
 if (require.main === module) main();

@@ -3,17 +3,20 @@ import { FakeClock } from '../clock/fake-clock.js';
 import type { ResetStrategy } from '../config/schemas.js';
 import type { HealthReport } from '../health/health-gate.js';
 import type { ExecResult } from '../runtime/container-runtime.js';
+import type { GuardTarget } from '../runtime/guard-call.js';
+import { endMemberSessions, type MemberSessionReset } from '../runtime/member-reset.js';
+import { PoolError } from '../errors/pool-error.js';
 import { FakeHealthGate, FakeRuntime } from '../../test/support/fakes.js';
 import { ContainerResetManager } from './container-reset-manager.js';
 
-/** Soft and medium run a script each; tell them apart by a line only the medium script has. */
-function strategyOf(argv: readonly string[]): 'soft' | 'medium' {
-  return (argv[2] ?? '').includes('cq_end_browser 0 1 0') ? 'medium' : 'soft';
+/** Only medium runs a script (soft is a call to the member's guard); a script that is not medium's is a bug. */
+function strategyOf(argv: readonly string[]): 'medium' | 'other' {
+  return (argv[2] ?? '').includes('cq_end_browser 0 1 0') ? 'medium' : 'other';
 }
 
 class ScriptedRuntime extends FakeRuntime {
   readonly log: string[] = [];
-  execReplies: Partial<Record<'soft' | 'medium', ExecResult | Error>> = {};
+  execReplies: Partial<Record<'medium', ExecResult | Error>> = {};
   restartError: Error | undefined;
   /** When set, restart() waits for it: a runtime call that hangs. */
   restartHang: Promise<void> | undefined;
@@ -24,7 +27,7 @@ class ScriptedRuntime extends FakeRuntime {
     const strategy = strategyOf(argv);
     this.log.push(`exec ${strategy}`);
     if (this.clock) await this.clock.advance(20);
-    const reply = this.execReplies[strategy];
+    const reply = strategy === 'medium' ? this.execReplies[strategy] : undefined;
     if (reply instanceof Error) throw reply;
     return reply ?? { exitCode: 0, stdout: '', stderr: '' };
   }
@@ -40,9 +43,29 @@ class ScriptedRuntime extends FakeRuntime {
   }
 }
 
+const ended: MemberSessionReset = { member: 'container-1', ended: 2, gone: 0, failed: 0, keeperAttached: true };
+
+/** The guard's soft reset as the manager sees it: records each call, answers `reply` (or throws it). */
+class FakeGuard {
+  readonly calls: Array<{ target: GuardTarget; timeoutMs: number }> = [];
+  reply: MemberSessionReset | Error = ended;
+  constructor(
+    private readonly log: string[],
+    private readonly clock?: FakeClock,
+  ) {}
+  readonly endSessions = async (target: GuardTarget, timeoutMs: number): Promise<MemberSessionReset> => {
+    this.calls.push({ target, timeoutMs });
+    this.log.push('guard reset');
+    if (this.clock) await this.clock.advance(5);
+    if (this.reply instanceof Error) throw this.reply;
+    return this.reply;
+  };
+}
+
 function setUp(clock?: FakeClock) {
   const runtime = new ScriptedRuntime(clock);
   const health = new FakeHealthGate();
+  const guard = new FakeGuard(runtime.log, clock);
   const ports: string[] = [];
   const manager = new ContainerResetManager({
     runtime,
@@ -52,34 +75,43 @@ function setUp(clock?: FakeClock) {
       ports.push(id);
       return 3001;
     },
+    credentialFor: (id) => `pool-credential-of-${id}`,
+    endSessions: guard.endSessions,
   });
-  return { runtime, health, manager, ports };
+  return { runtime, health, guard, manager, ports };
 }
 
-const survivor: ExecResult = { exitCode: 1, stdout: 'SIGNAL TERM 77 chromium\nSURVIVOR 77 chromium\n', stderr: '' };
+/** What endMemberSessions throws when a session could not be ended (its own words in data.problem). */
+const notEnded = new PoolError('RUNTIME_ERROR', 'Soft reset of container container-1 (port 3001) through its guard failed: 1 session(s) could not be ended. Fix: ...', {
+  containerId: 'container-1',
+  operation: 'reset',
+  problem: '1 session(s) could not be ended',
+});
+const survivor: ExecResult = { exitCode: 1, stdout: 'SIGNAL KILL 77 chromium\nSURVIVOR 77 chromium\n', stderr: '' };
 
 describe('ContainerResetManager', () => {
-  it('soft: one script, no health gate, success when the script verifies the browser is gone', async () => {
+  it('soft: one call to the guard (port, pool credential, the budget left), no exec, no health gate', async () => {
     const clock = new FakeClock();
-    const { runtime, health, manager } = setUp(clock);
+    const { runtime, health, guard, manager } = setUp(clock);
     const result = await manager.reset('container-1', 'soft');
-    expect(runtime.log).toEqual(['exec soft']);
+    expect(runtime.log).toEqual(['guard reset']);
+    expect(guard.calls).toEqual([{ target: { containerId: 'container-1', port: 3001, credential: 'pool-credential-of-container-1' }, timeoutMs: 5_000 }]);
     expect(health.checks).toEqual([]);
     expect(result).toEqual({
       containerId: 'container-1',
       requested: 'soft',
       applied: 'soft',
       success: true,
-      durationMs: 20,
-      attempts: [{ strategy: 'soft', success: true, durationMs: 20 }],
+      durationMs: 5,
+      attempts: [{ strategy: 'soft', success: true, durationMs: 5 }],
     });
   });
 
-  it('escalates soft → medium when a browser process outlives SIGTERM, with the reason in the attempt', async () => {
-    const { runtime, health, manager } = setUp();
-    runtime.execReplies.soft = survivor;
+  it('escalates soft → medium when the guard could not end every session, with its words in the attempt', async () => {
+    const { runtime, health, guard, manager } = setUp();
+    guard.reply = notEnded;
     const result = await manager.reset('container-1', 'soft');
-    expect(runtime.log).toEqual(['exec soft', 'exec medium']);
+    expect(runtime.log).toEqual(['guard reset', 'exec medium']);
     expect(health.checks).toEqual(['container-1']); // medium proves the server answers MCP
     expect(result).toMatchObject({ success: true, requested: 'soft', applied: 'medium' });
     expect(result.attempts.map((a) => [a.strategy, a.success])).toEqual([
@@ -87,9 +119,18 @@ describe('ContainerResetManager', () => {
       ['medium', true],
     ]);
     expect(result.attempts[0]!.error).toBe(
-      'Reset (soft) of container container-1 failed: browser process(es) still running after the signals: 77 chromium. ' +
+      'Reset (soft) of container container-1 failed: the guard on port 3001 could not end the sessions: 1 session(s) could not be ended. ' +
         'Fix: the reset escalates to medium (SIGKILL of the browser) by itself.',
     );
+  });
+
+  it('escalates soft → medium when the guard does not answer at all (the real call, nothing listening)', async () => {
+    const runtime = new ScriptedRuntime();
+    const manager = new ContainerResetManager({ runtime, health: new FakeHealthGate(), portOf: () => 1, credentialFor: () => 'cq1.x.y', endSessions: endMemberSessions });
+    const result = await manager.reset('container-1', 'soft');
+    expect(runtime.log).toEqual(['exec medium']);
+    expect(result).toMatchObject({ success: true, applied: 'medium' });
+    expect(result.attempts[0]!.error).toMatch(/^Reset \(soft\) of container container-1 failed: the guard on port 1 could not end the sessions: connect ECONNREFUSED 127\.0\.0\.1:1\. Fix: /);
   });
 
   it('medium fails when the health gate does not pass after it, and hard takes over', async () => {
@@ -108,21 +149,22 @@ describe('ContainerResetManager', () => {
   });
 
   it('escalates through every strategy to recovery (recreate + health gate)', async () => {
-    const { runtime, manager, ports } = setUp();
-    runtime.execReplies.soft = survivor;
+    const { runtime, guard, manager, ports } = setUp();
+    guard.reply = new Error('socket hang up');
     runtime.execReplies.medium = new Error('exec failed: container is restarting');
     runtime.restartError = new Error('Docker runtime: restart of container container-1 failed: 500 server error');
     const result = await manager.reset('container-1', 'soft');
-    expect(runtime.log).toEqual(['exec soft', 'exec medium', 'restart', 'recreate']);
-    expect(ports).toEqual(['container-1']);
+    expect(runtime.log).toEqual(['guard reset', 'exec medium', 'restart', 'recreate']);
+    expect(ports).toEqual(['container-1', 'container-1']);
+    expect(result.attempts[0]!.error).toContain('could not end the sessions: socket hang up.');
     expect(result).toMatchObject({ success: true, requested: 'soft', applied: 'recovery' });
     expect(result.attempts.map((a) => a.strategy)).toEqual(['soft', 'medium', 'hard', 'recovery']);
     expect(result.attempts[2]!.error).toContain('Reset (hard) of container container-1 failed: Docker runtime: restart of container container-1 failed: 500 server error.');
   });
 
   it('returns (never throws) a failed result with every attempt when even recovery fails', async () => {
-    const { runtime, health, manager } = setUp();
-    runtime.execReplies.soft = survivor;
+    const { runtime, health, guard, manager } = setUp();
+    guard.reply = notEnded;
     runtime.execReplies.medium = survivor;
     health.notReady.set('container-1', 'tcp');
     const result = await manager.reset('container-1', 'soft');
@@ -152,7 +194,7 @@ describe('ContainerResetManager', () => {
     const clock = new FakeClock();
     const runtime = new ScriptedRuntime(clock);
     runtime.restartHang = new Promise(() => undefined);
-    const manager = new ContainerResetManager({ runtime, health: new FakeHealthGate(), portOf: () => 3001, clock, budgetsMs: { hard: 2_000 } });
+    const manager = new ContainerResetManager({ runtime, health: new FakeHealthGate(), portOf: () => 3001, credentialFor: () => 'unused', clock, budgetsMs: { hard: 2_000 } });
     const pending = manager.reset('container-1', 'hard');
     await clock.advance(2_000);
     const result = await pending;

@@ -1,20 +1,21 @@
 import { withinBudget } from '../clock/clock-wait.js';
 import { RESET_STRATEGIES, type ResetStrategy } from '../config/schemas.js';
+import { PoolError } from '../errors/pool-error.js';
 import { describeReport, errorText, resetAttemptError } from './cleanup-errors.js';
 import type { ContainerResetter, ResetResult } from './cleanup-types.js';
 import { parseContainerResetOptions, type ContainerResetManagerConfig, type ContainerResetManagerOptions } from './container-reset-options.js';
 import { runSandboxScript } from './run-sandbox-script.js';
-import { mediumResetArgv, softResetArgv } from './sandbox-scripts.js';
+import { mediumResetArgv } from './sandbox-scripts.js';
 
 type Attempt = ResetResult['attempts'][number];
 
 /**
  * Resets a container's server to a clean browser state, cheapest strategy first:
- * - soft: SIGTERM to the server's browser, so Chromium shuts down cleanly. @playwright/mcp drops every
- *   session's browser context when its browser disconnects and launches a fresh browser on the session's next
- *   tool call (checked with 0.0.83). Sessions themselves stay open: only their client knows the session id
- *   needed to DELETE one, so from outside the browser is what can be reset. Verified in the same exec: no
- *   browser process left, the server process runs and listens.
+ * - soft: one call to the member's guard (no exec): it ends every MCP session on the server, which closes each
+ *   session's browser context (pages, cookies, storage, routes), while a session of the guard's own keeps the
+ *   browser running (docker/image/guard-sessions.cjs). Every holder opens a new session afterwards and gets a
+ *   fresh context in the warm browser. Verified by the guard: every session ended (or already gone), and the
+ *   server answered. Processes a holder started itself stay until a medium reset or the cleanup between leases.
  * - medium: SIGKILL of every browser process, MCP_TMPDIR and the MCP output emptied; verified as soft plus
  *   an MCP handshake through the health gate (the server really answers).
  * - hard: `runtime.restart` (drops every session), then the health gate.
@@ -64,7 +65,7 @@ export class ContainerResetManager implements ContainerResetter {
   private async apply(containerId: string, strategy: ResetStrategy, deadline: number): Promise<string | undefined> {
     switch (strategy) {
       case 'soft':
-        return this.inSandbox(containerId, softResetArgv(this.config.softGraceMs), deadline);
+        return this.endSessions(containerId, deadline);
       case 'medium': {
         const failure = await this.inSandbox(containerId, mediumResetArgv(), deadline);
         return failure ?? this.gate(containerId, deadline);
@@ -75,6 +76,18 @@ export class ContainerResetManager implements ContainerResetter {
       case 'recovery':
         await this.config.runtime.recreate(containerId);
         return this.gate(containerId, deadline);
+    }
+  }
+
+  /** The guard's soft reset; what went wrong in its own words (endMemberSessions puts them in `data.problem`). */
+  private async endSessions(containerId: string, deadline: number): Promise<string | undefined> {
+    const target = { containerId, port: this.config.portOf(containerId), credential: this.config.credentialFor(containerId) };
+    try {
+      await this.config.endSessions(target, this.remaining(deadline));
+      return undefined;
+    } catch (error) {
+      const problem = error instanceof PoolError && typeof error.data.problem === 'string' ? error.data.problem : errorText(error);
+      return `the guard on port ${target.port} could not end the sessions: ${problem}`;
     }
   }
 

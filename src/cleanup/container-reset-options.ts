@@ -4,11 +4,8 @@ import { parseOptions } from '../config/parse-options.js';
 import { RESET_STRATEGIES, type ResetStrategy } from '../config/schemas.js';
 import type { HealthGate } from '../health/health-gate.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
-import { nonNegativeMs } from './cleanup-service-options.js';
+import { endMemberSessions, type MemberSessionEnder } from '../runtime/member-reset.js';
 import { injected, callback } from '../config/injected.js';
-
-/** @defaultValue 1000 ms: how long Chromium gets to exit after SIGTERM in a soft reset (it needs ~50 ms). */
-export const DEFAULT_SOFT_GRACE_MS = 1_000;
 
 /**
  * Budget of one attempt per strategy, in ms. Hard and recovery include the health gate that proves the
@@ -30,6 +27,10 @@ export const containerResetOptionsSchema = z
     health: injected<HealthGate>('HealthGate'),
     /** The port a container's server is reached on (its ContainerSpec.port). */
     portOf: callback<(containerId: string) => number>(),
+    /** The pool's credential for a member (MemberCredentials.forPool): the soft reset is a call to its guard. */
+    credentialFor: callback<(containerId: string) => string>(),
+    /** The soft reset: every MCP session on the member ended, its browser kept. @defaultValue endMemberSessions */
+    endSessions: callback<MemberSessionEnder>().default(() => endMemberSessions),
     /** Times attempts and enforces budgets. @defaultValue SystemClock */
     clock: injected<Clock>('Clock').default(() => new SystemClock()),
     /**
@@ -40,8 +41,6 @@ export const containerResetOptionsSchema = z
       .partialRecord(z.enum(RESET_STRATEGIES), z.number().int('must be a whole number of ms').positive('must be more than 0 ms'))
       .default({})
       .transform((budgets): Record<ResetStrategy, number> => ({ ...DEFAULT_RESET_BUDGETS_MS, ...budgets })),
-    /** Chromium's time to exit on SIGTERM in a soft reset, ms. @defaultValue {@link DEFAULT_SOFT_GRACE_MS} */
-    softGraceMs: nonNegativeMs.default(DEFAULT_SOFT_GRACE_MS),
   })
   .strict();
 export type ContainerResetManagerOptions = z.input<typeof containerResetOptionsSchema>;

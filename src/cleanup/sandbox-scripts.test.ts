@@ -438,44 +438,26 @@ describe('sandbox scripts, run with sh against a temporary sandbox', () => {
   });
 
   describe('resets', () => {
-    it('soft: SIGTERM to the top browser process ends its tree, and the server still runs and listens', async () => {
-      const serverPid = await sandbox.startServer('sh -c \'"$BIN/chromium" 304 & wait\' & exec sleep 600');
+    it('medium: SIGKILL ends a browser that ignores SIGTERM, and empties the temporary folder and the MCP output', async () => {
+      const serverPid = await sandbox.startServer('sh -c \'trap "" TERM; "$BIN/chromium" 305 & wait\' & exec sleep 600');
       const [top] = childrenOf(serverPid);
-      const helpers = childrenOf(top!);
       await leaveBrowserDebris();
-      const resetter = new ContainerResetManager({ runtime: sandbox, health: readyGate, portOf: () => sandbox.port, softGraceMs: 500 });
-      const result = await resetter.reset('c1', 'soft');
-      expect(result).toMatchObject({ success: true, requested: 'soft', applied: 'soft' });
+      const resetter = new ContainerResetManager({ runtime: sandbox, health: readyGate, portOf: () => sandbox.port, credentialFor: () => 'unused' });
+      const result = await resetter.reset('c1', 'medium');
+      expect(result).toMatchObject({ success: true, requested: 'medium', applied: 'medium' });
       expect(result.attempts).toHaveLength(1);
-      for (const pid of [top, ...helpers]) expect(alive(pid)).toBe(false);
+      expect(alive(top)).toBe(false);
       expect(alive(serverPid)).toBe(true);
-      // Soft touches only the browser: files are the cleanup's business.
-      expect(listTree(sandbox.work)).toContain('.playwright-mcp');
-    });
-
-    it('soft fails (and medium takes over) when the browser ignores SIGTERM', async () => {
-      await sandbox.startServer('sh -c \'trap "" TERM; "$BIN/chromium" 305 & wait\' & exec sleep 600');
-      await leaveBrowserDebris();
-      const resetter = new ContainerResetManager({ runtime: sandbox, health: readyGate, portOf: () => sandbox.port, softGraceMs: 150 });
-      const result = await resetter.reset('c1', 'soft');
-      expect(result.success).toBe(true);
-      expect(result.applied).toBe('medium');
-      expect(result.attempts[0]).toMatchObject({ strategy: 'soft', success: false });
-      expect(result.attempts[0]!.error).toMatch(/^Reset \(soft\) of container c1 failed: browser process\(es\) still running after the signals: \d+ sh, \d+ chromium\. Fix: /);
-      // Medium emptied the temporary folder and the MCP output.
       expect(listTree(sandbox.tmp)).toEqual([]);
       expect(listTree(sandbox.work)).not.toContain('.playwright-mcp');
     });
 
-    it('soft and medium fail their verification when nothing listens on MCP_PORT any more', async () => {
+    it('medium fails its verification when nothing listens on MCP_PORT any more, and hard takes over', async () => {
       await sandbox.startServer('exec sleep 600');
       sandbox.env = { MCP_PORT: '1' };
-      const resetter = new ContainerResetManager({ runtime: sandbox, health: readyGate, portOf: () => sandbox.port });
-      const result = await resetter.reset('c1', 'soft');
-      expect(result.attempts.slice(0, 2).map((a) => [a.strategy, a.success])).toEqual([
-        ['soft', false],
-        ['medium', false],
-      ]);
+      const resetter = new ContainerResetManager({ runtime: sandbox, health: readyGate, portOf: () => sandbox.port, credentialFor: () => 'unused' });
+      const result = await resetter.reset('c1', 'medium');
+      expect(result.attempts[0]).toMatchObject({ strategy: 'medium', success: false });
       expect(result.attempts[0]!.error).toContain('the MCP server does not answer: nothing listens on port 1');
       // Hard (a restart of the fake) then succeeds.
       expect(result).toMatchObject({ success: true, applied: 'hard' });

@@ -39,7 +39,6 @@ const SCRIPT_NAMES = [
   'clear-logs',
   'reset-environment',
   'validate-cleanup',
-  'soft-reset',
   'medium-reset',
 ] as const;
 
@@ -82,11 +81,6 @@ export function resetEnvironmentArgv(keep: readonly string[]): string[] {
  */
 export function validateArgv(drainMs: number | undefined): string[] {
   return shellArgv(cleanupScript('validate-cleanup'), [drainMs === undefined ? 'none' : String(drainMs)]);
-}
-
-/** Soft reset: SIGTERM to the browser's top processes only, then the server must still run and listen. */
-export function softResetArgv(graceMs: number): string[] {
-  return shellArgv(cleanupScript('soft-reset'), [String(graceMs)]);
 }
 
 /** Medium reset: SIGKILL every browser process, empty the temporary folders, check the server still answers. */

@@ -43,7 +43,7 @@ export function createPoolManager(options: CreatePoolManagerOptions): ContainerP
     runtime,
     health,
     cleaner: new CleanupService({ runtime, clock, stageTimeoutMs: config.cleanup.stageTimeoutMs }),
-    resetter: new ContainerResetManager({ runtime, health, portOf, clock }),
+    resetter: new ContainerResetManager({ runtime, health, portOf, clock, credentialFor: (id) => credentials.forPool(id) }),
     clock,
     credentials,
     ...(options.logger ? { logger: options.logger } : {}),

@@ -64,6 +64,7 @@ interface McpGuardModule {
   signCredential(privateKey: KeyObject, claims: CredentialClaims): string;
   newCredentialKeys(): CredentialKeys;
   FENCE_PATH: string;
+  RESET_PATH: string;
   HEALTH_PATH: string;
 }
 
@@ -129,4 +130,12 @@ export function newCredentialKeys(): CredentialKeys {
 /** The path the pool POSTs `{"floor": token}` to, with a pool credential, to end every lease below `token`. */
 export function fencePath(): string {
   return guardModule().FENCE_PATH;
+}
+
+/**
+ * The path the pool POSTs to, with a pool credential, to soft-reset a member: the guard ends every MCP session on
+ * the server (each a browser context) but its own keeper's, so the browser keeps running (guard-sessions.cjs).
+ */
+export function resetPath(): string {
+  return guardModule().RESET_PATH;
 }

@@ -1,6 +1,5 @@
-import { request } from 'node:http';
 import { PoolError } from '../errors/pool-error.js';
-import { credentialHeaders } from './member-credentials.js';
+import { postToGuard, type GuardTarget } from './guard-call.js';
 import { fencePath } from './mcp-guard.js';
 
 /** @defaultValue 10000 ms: the fence ends the old holder's MCP sessions on the server, each a browser context. */
@@ -16,14 +15,7 @@ export interface FenceResult {
 /** The fence call as the pool depends on it ({@link fenceMember}; unit tests inject a fake). */
 export type MemberFence = (target: FenceTarget, floor: number) => Promise<FenceResult>;
 
-export interface FenceTarget {
-  /** Pool member id (`container-1`), for the error. */
-  containerId: string;
-  /** The member's port on 127.0.0.1 (its guard). */
-  port: number;
-  /** The pool's credential for this member (MemberCredentials.forPool). */
-  credential: string;
-}
+export type FenceTarget = GuardTarget;
 
 /**
  * Tells a member's guard that every lease below `floor` is over: from now on it admits only tokens from `floor`,
@@ -31,8 +23,7 @@ export interface FenceTarget {
  * RUNTIME_ERROR naming the member when the guard cannot be reached or refuses. A plain connection that is closed
  * afterwards: an idle keep-alive socket would look like an open session to cleanup.
  */
-export function fenceMember(target: FenceTarget, floor: number, timeoutMs: number = DEFAULT_FENCE_TIMEOUT_MS): Promise<FenceResult> {
-  const body = JSON.stringify({ floor });
+export async function fenceMember(target: FenceTarget, floor: number, timeoutMs: number = DEFAULT_FENCE_TIMEOUT_MS): Promise<FenceResult> {
   const fail = (problem: string, cause?: unknown) =>
     new PoolError(
       'RUNTIME_ERROR',
@@ -40,34 +31,16 @@ export function fenceMember(target: FenceTarget, floor: number, timeoutMs: numbe
       { containerId: target.containerId, operation: 'fence', floor },
       cause === undefined ? undefined : { cause },
     );
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port: target.port,
-        method: 'POST',
-        path: fencePath(),
-        agent: false,
-        timeout: timeoutMs,
-        headers: { host: `localhost:${target.port}`, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)), ...credentialHeaders(target.credential) },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => {
-          if (res.statusCode !== 200) return reject(fail(`the guard answered HTTP ${res.statusCode}: ${text.trim()}`));
-          try {
-            resolve(JSON.parse(text) as FenceResult);
-          } catch (error) {
-            reject(fail(`the guard's answer is not JSON: ${text.slice(0, 200)}`, error));
-          }
-        });
-        res.on('error', (error) => reject(fail(error.message, error)));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', (error) => reject(fail(error.message, error)));
-    req.end(body);
-  });
+  let answer: { status: number; text: string };
+  try {
+    answer = await postToGuard(target, fencePath(), { floor }, timeoutMs);
+  } catch (error) {
+    throw fail(error instanceof Error ? error.message : String(error), error);
+  }
+  if (answer.status !== 200) throw fail(`the guard answered HTTP ${answer.status}: ${answer.text.trim()}`);
+  try {
+    return JSON.parse(answer.text) as FenceResult;
+  } catch (error) {
+    throw fail(`the guard's answer is not JSON: ${answer.text.slice(0, 200)}`, error);
+  }
 }

@@ -231,7 +231,7 @@ for (const target of targets) {
       site = await startStatefulSite(target.listenHost);
       health = new HealthChecker({ runtime, config: { startupTimeoutMs: 30_000 }, credentialFor: (id) => credentials.forPool(id) });
       cleaner = new CleanupService({ runtime });
-      resetter = new ContainerResetManager({ runtime, health, portOf: () => spec.port });
+      resetter = new ContainerResetManager({ runtime, health, portOf: () => spec.port, credentialFor: (id) => credentials.forPool(id) });
       await runtime.start(spec, startCtx);
       const gate = await health.isContainerReady(spec.port, spec.id, { timeoutMs: 30_000 });
       expect(gate.ready, JSON.stringify(gate.stages)).toBe(true);
@@ -330,16 +330,31 @@ for (const target of targets) {
       expect(clean.success, JSON.stringify(clean.stages)).toBe(true);
     });
 
-    it('soft reset: the same session keeps working, in a fresh browser without the earlier state', async () => {
+    it('soft reset: every session ended, the browser kept, and the next session starts without the earlier state', async () => {
       const session = await browseAndLeaveState(spec.port);
+      const other = await browseAndLeaveState(spec.port);
+      // Chromium's main process: the first one it started (its renderers and helpers come and go with pages).
+      const mainOf = (view: OutsideView) => view.browser.filter((p) => / chrom/.test(p)).sort((a, b) => parseInt(a, 10) - parseInt(b, 10))[0];
+      const browserBefore = mainOf(await lookInside(runtime, spec.id));
+      expect(browserBefore).toBeDefined();
       try {
         const result = await resetter.reset(spec.id, 'soft');
         timings.softMs = result.durationMs;
         expect(result.attempts.map((a) => [a.strategy, a.success, a.error])).toEqual([['soft', true, undefined]]);
-        expect((await lookInside(runtime, spec.id)).browser).toEqual([]);
-        await expectFreshState(session.tools);
+        // Both sessions are over for their clients too: the server no longer knows them.
+        for (const ended of [session, other]) await expect(ended.tools.navigate(url('/read'))).rejects.toThrow(/Session not found|404/);
+        expect((await lookInside(runtime, spec.id)).browser).toContain(browserBefore);
       } finally {
         await session.close();
+        await other.close();
+      }
+      const next = await connectClient(spec.port, credentials.forPool(spec.id));
+      try {
+        await expectFreshState(await browserTools(next.client));
+        // The next session's context is in the same browser: no Chromium was launched for it.
+        expect(mainOf(await lookInside(runtime, spec.id))).toBe(browserBefore);
+      } finally {
+        await next.close();
       }
     });
 
