@@ -119,6 +119,11 @@ export const POOL_ERROR_CODES = [
   'STALE_EPOCH',
   /** A shared pool has no live host: start `cinnamon-pool agent` on a machine with containers. */
   'NO_LIVE_HOST',
+  /**
+   * Another run holds this pool's warm members (option `reuse`, issue 13): two runs never share one warm pool.
+   * The message names the holder's pid; wait for it, or run this one with another poolId and ports.
+   */
+  'WARM_POOL_BUSY',
 ] as const;
 
 export type PoolErrorCode = (typeof POOL_ERROR_CODES)[number];

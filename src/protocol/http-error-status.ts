@@ -38,6 +38,7 @@ const STATUS_BY_CODE: Readonly<Record<PoolErrorCode, number>> = {
   HOST_TAKEN: 409,
   STALE_EPOCH: 409,
   NO_LIVE_HOST: 503,
+  WARM_POOL_BUSY: 409,
 };
 
 export function httpStatusOf(code: PoolErrorCode): number {

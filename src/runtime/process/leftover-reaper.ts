@@ -7,6 +7,7 @@ import { listProcesses, readEnvironVariable, readProcEntry } from '../proc-table
 import { terminateProcessGroup } from './process-group.js';
 import { isAlive, readRunState } from './run-state-file.js';
 import { stateFilePath } from './sandbox-layout.js';
+import { GUARD_MARKER_ENV } from './warm-members.js';
 
 /**
  * Removes what crashed earlier runs of one pool left on this machine: their process groups (MCP servers,
@@ -36,7 +37,8 @@ export async function reapLeftoverRuns(poolDirectory: string, graceMs: number, c
   const prefix = poolDirectory + sep;
   for (const entry of listProcesses()) {
     if (entry.state === 'Z' || entry.pid === process.pid || entry.pgid === ownGroup) continue;
-    const marker = readEnvironVariable(entry.pid, SANDBOX_MARKER_ENV);
+    // Warm guards (issue 13) run outside the sandbox marker, with one of their own.
+    const marker = readEnvironVariable(entry.pid, SANDBOX_MARKER_ENV) ?? readEnvironVariable(entry.pid, GUARD_MARKER_ENV);
     if (!marker?.startsWith(prefix)) continue;
     const runName = relative(poolDirectory, marker).split(sep)[0] ?? '';
     if (aliveRuns.has(runName)) continue;

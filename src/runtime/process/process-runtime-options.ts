@@ -44,6 +44,12 @@ export const processRuntimeOptionsSchema = z
      * `<advertisedHost>:<port>`. @defaultValue none (only localhost:<port> and 127.0.0.1:<port>)
      */
     advertisedHost: z.string().regex(/^[^\s/:*,]+$/, 'an IP address or DNS name without a port').optional(),
+    /**
+     * Warm members (issue 13, pool option `reuse`): each guard runs as a process of its own, so members can
+     * outlive the run (detach()) and a later run can take them over (adopt()); after this many ms without a
+     * connection a guard ends its server and itself. @defaultValue unset (in-process guards, members end with the run)
+     */
+    warmIdleMs: z.number().int().positive().optional(),
   })
   .strict();
 

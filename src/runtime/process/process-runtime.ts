@@ -28,28 +28,37 @@ import { signalGroup, terminateProcessGroup } from './process-group.js';
 import { parseProcessRuntimeOptions, type ProcessRuntimeConfig, type ProcessRuntimeOptions } from './process-runtime-options.js';
 import { serverTreeStats, type CpuSample } from './process-stats.js';
 import { RunFolders, type RunFolder } from './run-folders.js';
-import { identify } from './run-state-file.js';
+import { identify, isAlive } from './run-state-file.js';
+import { killGuardNow, startGuardProcess, type GuardProcess } from './guard-process.js';
+import type { WarmMember } from './warm-members.js';
 import { poolDir, sandboxPaths, stateFilePath, type SandboxPaths } from './sandbox-layout.js';
 import { execEnv, sandboxEnv } from './server-env.js';
 import { spawnServer } from './server-launch.js';
 
 export type { ProcessRuntimeOptions } from './process-runtime-options.js';
 
+/** How often an adopted server (not our child, no exit event) is checked in /proc. */
+const ADOPTED_EXIT_POLL_MS = 500;
 /** A dead server's Chromium gets this long after SIGTERM before SIGKILL: nobody is waiting for it. */
 const ORPHAN_GRACE_MS = 1_000;
 /** How long a stop waits for Node's exit event once the group is gone (libuv reaps the child at once). */
 const EXIT_EVENT_WAIT_MS = 2_000;
 
 interface ServerProcess {
-  child: ChildProcess;
+  /** Absent for a server adopted from an earlier run (not our child): its exit is seen by polling /proc. */
+  child?: ChildProcess;
   pid: number;
+  /** The private loopback port it listens on, behind the guard. */
+  serverPort: number;
+  /** Polls /proc for an adopted server's exit. */
+  watch?: NodeJS.Timeout;
   /** Set before a stop signals the group, so its exit is not reported as a death. */
   expectedExit: boolean;
   exit?: { code: number | null; signal: NodeJS.Signals | null };
   exited: Promise<void>;
   cpuSample?: CpuSample;
   /** The guard (Origin/Host, lease credential) on the member's port, in front of the server's private port; lives and dies with it. */
-  guard?: McpGuard;
+  guard?: McpGuard | GuardProcess;
 }
 
 interface Member {
@@ -92,7 +101,11 @@ export class ProcessRuntime implements ContainerRuntime, AsyncDisposable {
   private readonly orphanKills = new Set<Promise<unknown>>();
   /** Last-resort cleanup if the host process exits without close(): kill(2) is synchronous, so it can run. */
   private readonly onHostExit = (): void => {
-    for (const member of this.members.values()) if (member.server) signalGroup(member.server.pid, 'SIGKILL');
+    for (const member of this.members.values()) {
+      if (!member.server) continue;
+      signalGroup(member.server.pid, 'SIGKILL');
+      if (member.server.guard && 'identity' in member.server.guard) killGuardNow(member.server.guard);
+    }
   };
 
   constructor(input: ProcessRuntimeOptions = {}) {
@@ -223,6 +236,103 @@ export class ProcessRuntime implements ContainerRuntime, AsyncDisposable {
     return this.members.get(id)?.paths;
   }
 
+  /**
+   * Makes `ctx`'s run folder this runtime's (its state file names this process as owner), so reaping spares it:
+   * a warm pool's members live there between runs (issue 13).
+   */
+  async claimRun(ctx: RunContext): Promise<void> {
+    await this.runs.get(ctx);
+  }
+
+  /**
+   * Takes over a warm member an earlier run left running (issue 13): its server and browser are kept; its guard
+   * is replaced by one checking this run's key (so no private key is ever written down, and the new guard starts
+   * closed until the pool fences it). Throws RUNTIME_ERROR, changing nothing, when the recorded server is gone
+   * or lives in another sandbox folder than `ctx` gives this member.
+   */
+  async adopt(spec: ContainerSpec, ctx: StartContext, warm: WarmMember): Promise<RuntimeContainerInfo> {
+    this.assertOpen(spec.id, 'adopt');
+    if (this.members.get(spec.id)?.server) throw fail(spec.id, 'adopt', 'a server of this runtime already runs for it', 'Stop it first.');
+    const run = await this.runs.get(ctx);
+    const paths = sandboxPaths(run.dir, spec.id);
+    if (paths.dir !== warm.sandboxDir || warm.port !== spec.port || !isAlive(warm.server)) {
+      throw fail(spec.id, 'adopt', `the warm member (pid ${warm.server.pid}, ${warm.sandboxDir}, port ${warm.port}) is gone or not this member's`, 'Start it anew.');
+    }
+    const member: Member = { spec, run, paths, guardKey: ctx.guardKey(spec.id), queue: Promise.resolve() };
+    this.members.set(spec.id, member);
+    return this.enqueue(member, async () => {
+      let markExited!: () => void;
+      const server: ServerProcess = { pid: warm.server.pid, serverPort: warm.serverPort, expectedExit: false, exited: new Promise<void>((r) => (markExited = r)) };
+      server.watch = setInterval(() => {
+        if (isAlive(warm.server)) return;
+        server.exit = { code: null, signal: null };
+        markExited();
+        this.onServerExit(member, server);
+      }, ADOPTED_EXIT_POLL_MS);
+      server.watch.unref();
+      member.server = server;
+      if (!this.exitHookInstalled) {
+        process.on('exit', this.onHostExit);
+        this.exitHookInstalled = true;
+      }
+      try {
+        await terminateProcessGroup(warm.guard.pid, this.killGraceMs).catch(() => undefined);
+        await this.runs.record(run, spec.id, { containerId: spec.id, pid: warm.server.pid, pgid: warm.server.pid, startTime: warm.server.startTime, port: spec.port, sandboxDir: paths.dir });
+        const { advertisedHost } = this.options;
+        server.guard = await this.startGuard(member, server.pid, server.serverPort, advertisedHost ? [`${advertisedHost}:${spec.port}`] : []);
+      } catch (error) {
+        await this.halt(member).catch(() => undefined);
+        this.members.delete(spec.id);
+        throw fail(spec.id, 'adopt', `could not take the warm member over: ${String(error)}`, 'It was stopped; start it anew.', error);
+      }
+      return info(member);
+    });
+  }
+
+  /**
+   * Forgets every running member without stopping it (a warm pool's end of run, issue 13) and closes the
+   * runtime; returns what a later run needs to adopt them. Only with `warmIdleMs` (guards of their own).
+   */
+  async detach(): Promise<WarmMember[]> {
+    if (this.options.warmIdleMs === undefined) throw fail('*', 'detach', 'its guards run in this process and end with it', 'Create the runtime with warmIdleMs.');
+    const kept: WarmMember[] = [];
+    for (const member of this.members.values()) {
+      await member.queue;
+      const server = member.server;
+      if (server?.watch) clearInterval(server.watch);
+      const guard = server?.guard;
+      const identity = server ? identify(server.pid) : undefined;
+      if (!server || server.exit || !identity || !guard || !('identity' in guard)) continue;
+      server.expectedExit = true;
+      kept.push({ containerId: member.spec.id, port: member.spec.port, serverPort: server.serverPort, server: identity, guard: guard.identity, sandboxDir: member.paths.dir });
+    }
+    this.members.clear();
+    process.off('exit', this.onHostExit);
+    this.closing ??= Promise.all(this.orphanKills).then(() => undefined);
+    return kept;
+  }
+
+  private startGuard(member: Member, serverPid: number, serverPort: number, allowedHosts: string[]): Promise<McpGuard | GuardProcess> {
+    const { spec, paths } = member;
+    const { bindAddress, warmIdleMs } = this.options;
+    if (warmIdleMs === undefined) {
+      return startMcpGuard({ port: spec.port, upstreamPort: serverPort, host: bindAddress, key: member.guardKey, member: spec.id, allowedHosts });
+    }
+    return startGuardProcess({
+      containerId: spec.id,
+      port: spec.port,
+      upstreamPort: serverPort,
+      host: bindAddress,
+      key: member.guardKey,
+      allowedHosts,
+      sandboxDir: paths.dir,
+      logPath: `${paths.dir}/guard.log`,
+      idleMs: warmIdleMs,
+      idlePgid: serverPid,
+      clock: this.clock,
+    });
+  }
+
   private async shutdown(): Promise<void> {
     // Every step runs even when one fails; the first failure is reported at the end.
     const failures: unknown[] = [];
@@ -279,7 +389,7 @@ export class ProcessRuntime implements ContainerRuntime, AsyncDisposable {
       clock: this.clock,
     });
     let markExited!: () => void;
-    const server: ServerProcess = { child, pid, expectedExit: false, exited: new Promise<void>((r) => (markExited = r)) };
+    const server: ServerProcess = { child, pid, serverPort, expectedExit: false, exited: new Promise<void>((r) => (markExited = r)) };
     child.once('exit', (code, signal) => {
       server.exit = { code, signal };
       markExited();
@@ -301,9 +411,9 @@ export class ProcessRuntime implements ContainerRuntime, AsyncDisposable {
       throw fail(spec.id, 'start', `could not record the server in ${stateFilePath(member.run.dir)}: ${String(error)}`, 'Check the sandbox root is writable.', error);
     }
     try {
-      const { bindAddress, advertisedHost } = this.options;
+      const { advertisedHost } = this.options;
       const allowedHosts = advertisedHost ? [`${advertisedHost}:${spec.port}`] : [];
-      const guard = await startMcpGuard({ port: spec.port, upstreamPort: serverPort, host: bindAddress, key: member.guardKey, member: spec.id, allowedHosts });
+      const guard = await this.startGuard(member, pid, serverPort, allowedHosts);
       // Like the server child (unref'd), an idle guard must not keep a pool left running by mistake alive.
       guard.unref();
       server.guard = guard;
@@ -321,11 +431,13 @@ export class ProcessRuntime implements ContainerRuntime, AsyncDisposable {
     const server = member.server;
     if (!server) return;
     server.expectedExit = true;
+    if (server.watch) clearInterval(server.watch);
     // First the guard, so the port stops taking requests for a server that is going away.
     await server.guard?.close();
     await terminateProcessGroup(server.pid, this.killGraceMs);
     // The group is gone; Node's exit event follows as soon as libuv reaps the child.
-    await Promise.race([server.exited, sleepOn(this.clock, EXIT_EVENT_WAIT_MS)]);
+    // An adopted server is not our child: no exit event comes, and the group being gone is all there is to know.
+    if (server.child) await Promise.race([server.exited, sleepOn(this.clock, EXIT_EVENT_WAIT_MS)]);
     member.server = undefined;
     member.lastExit = { ...(server.exit ? describeExit(server.exit.code, server.exit.signal) : {}), reason: 'stopped' };
     // The state file only helps reaping (which also finds processes by their marker): a failed write must
@@ -334,6 +446,7 @@ export class ProcessRuntime implements ContainerRuntime, AsyncDisposable {
   }
 
   private onServerExit(member: Member, server: ServerProcess): void {
+    if (server.watch) clearInterval(server.watch);
     if (server.expectedExit || member.server !== server) return;
     // The port closes with the server, as it did before there was a guard: health probes see a dead port.
     void server.guard?.close();
