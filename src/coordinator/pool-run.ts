@@ -5,6 +5,7 @@ import type { PoolConfig } from '../config/pool-config.js';
 import { isPoolError, PoolError } from '../errors/pool-error.js';
 import { COORDINATOR_FILE, type CoordinatorFileBody } from '../protocol/coordinator-file.js';
 import { ContainerPoolManager } from '../pool/container-pool-manager.js';
+import type { HealthGate } from '../health/health-gate.js';
 import type { PoolLogger } from '../pool/pool-events.js';
 import type { ContainerRuntime, RuntimeKind } from '../runtime/container-runtime.js';
 import { MemoryPoolStore } from '../store/memory-store.js';
@@ -36,6 +37,8 @@ export interface PoolRunOptions {
   logger?: PoolLogger;
   env?: NodeJS.ProcessEnv;
   clock?: Clock;
+  /** Wraps the members' health gate (local mode; a test holds one member's start). @defaultValue the HealthChecker as is */
+  wrapHealth?: (gate: HealthGate) => HealthGate;
 }
 
 export interface PoolRunStopOptions {
@@ -98,10 +101,19 @@ export class PoolRun implements AsyncDisposable {
       cleanups.push(() => coordinator.close());
       const run = new PoolRun(members.manager, coordinator, members.runtime, members.store, members.history, options.baseDir, members.appHost);
       await run.writeCoordinatorFile().catch((e: unknown) => logger.warn(`cannot write ${run.coordinatorFile}: ${String(e)}`));
+      const ready = members.ready?.() ?? members.containers;
+      const what =
+        plugin.mode === 'shared'
+          ? `${members.containers} container(s) served by host agents`
+          : ready < members.containers
+            ? `${ready} of ${members.containers} containers ready`
+            : `${members.containers} container(s) ready`;
+      const rest = ready < members.containers ? ' (the rest join as they pass their gate)' : '';
       log(
-        `${members.containers} container(s) ${plugin.mode === 'shared' ? 'served by host agents' : 'ready'} in ${((clock.monotonic() - t0) / 1000).toFixed(1)} s; coordinator ${coordinator.url} ` +
+        `${what} in ${((clock.monotonic() - t0) / 1000).toFixed(1)} s${rest}; coordinator ${coordinator.url} ` +
           `(URL and token for \`cinnamon-pool status\`: ${run.coordinatorFile})`,
       );
+      members.announced?.();
       return run;
     } catch (error) {
       await undo();
@@ -176,6 +188,10 @@ interface StartedMembers {
   history?: HistoryFile;
   containers: number;
   appHost?: string;
+  /** Members serving now (local: the rest join after the start); absent: all of them. */
+  ready?: () => number;
+  /** The start line is out: members joining from now on get a line each. */
+  announced?: () => void;
 }
 
 /** One machine: pick the runtime and store, start and gate this run's own containers. */
@@ -199,20 +215,40 @@ async function startLocal(
   const runtime = createRuntime(plan, clock, pool.mcpServer);
   cleanups.push(() => runtime.close());
   if (runtime.limitations.length) logger.info(`${runtime.kind} runtime limits not enforced: ${runtime.limitations.join('; ')}`);
-  const manager = createPoolManager({ config: pool, runtime, store, clock, logger });
+  const manager = createPoolManager({ config: pool, runtime, store, clock, logger, ...(options.wrapHealth ? { wrapHealth: options.wrapHealth } : {}) });
   cleanups.push(() => manager.shutdown());
   if (store instanceof RedisPoolStore) recycleOnFailover(store, manager, logger);
   // Ctrl-C during start: stop the runtime at once, so initialize() fails fast instead of finishing.
   const onAbort = () => void runtime.close().catch(() => undefined);
   signal?.addEventListener('abort', onAbort, { once: true });
+  // Tests may start once one member passed its gate; the others join as they pass theirs (a member that
+  // fails later is reported and recovered by the pool, never handed out).
+  const joins = { ready: 0, announced: false };
+  manager.on('memberJoined', ({ name, ready, total, afterMs }) => {
+    joins.ready = Math.max(joins.ready, ready);
+    if (joins.announced) log(`${name} joined: ${ready} of ${total} containers ready (${(afterMs / 1000).toFixed(1)} s after the start)`);
+  });
+  let ready: number;
   try {
-    await manager.initialize();
+    ready = await manager.initialize({ serveFrom: 'first' });
   } catch (error) {
     throw startFailure(error, signal);
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
-  return { manager, store, clock, runtime, runtimeKind: runtime.kind, ...(history ? { history } : {}), containers: pool.containers };
+  return {
+    manager,
+    store,
+    clock,
+    runtime,
+    runtimeKind: runtime.kind,
+    ...(history ? { history } : {}),
+    containers: pool.containers,
+    ready: () => Math.max(ready, joins.ready),
+    announced: () => {
+      joins.announced = true;
+    },
+  };
 }
 
 /** A shard of a shared pool: no runtime, no containers; the host agents' members through RemoteHosts. */

@@ -66,19 +66,19 @@ export class HealthChecker implements HealthGate {
     // exit during a backoff pause.
     const keepAlive = setInterval(() => undefined, 60_000);
     try {
-      return await this.check(port, containerId, options.timeoutMs ?? this.startupTimeoutMs, options.starting === true);
+      return await this.check(port, containerId, options.timeoutMs ?? this.startupTimeoutMs, options.starting === true, options.signal);
     } finally {
       clearInterval(keepAlive);
     }
   }
 
-  private async check(port: number, containerId: string | undefined, totalBudgetMs: number, starting: boolean): Promise<HealthCheckReport> {
+  private async check(port: number, containerId: string | undefined, totalBudgetMs: number, starting: boolean, signal: AbortSignal | undefined): Promise<HealthCheckReport> {
     const started = this.clock.monotonic();
     const overallDeadline = started + totalBudgetMs;
     const stages: CheckedStage[] = [];
     const plan: Array<[HealthStage, (deadline: number) => Promise<StageOutcome>]> = [
-      ['tcp', (deadline) => this.tcpStage(port, containerId, deadline)],
-      ['mcp', (deadline) => this.mcpStage(port, containerId, deadline)],
+      ['tcp', (deadline) => this.tcpStage(port, containerId, deadline, signal)],
+      ['mcp', (deadline) => this.mcpStage(port, containerId, deadline, signal)],
       ['runtime', (deadline) => this.runtimeStage(containerId, deadline)],
     ];
     let failedStage: HealthStage | undefined;
@@ -87,7 +87,7 @@ export class HealthChecker implements HealthGate {
       const deadline = starting ? overallDeadline : Math.min(overallDeadline, stageStart + this.stageTimeoutMs);
       let outcome: StageOutcome;
       try {
-        outcome = await run(deadline);
+        outcome = signal?.aborted ? stopped() : await run(deadline);
       } catch (error) {
         outcome = { ok: false, error: describeMcpError(error) };
       }
@@ -111,10 +111,11 @@ export class HealthChecker implements HealthGate {
     return report;
   }
 
-  private async tcpStage(port: number, containerId: string | undefined, deadline: number): Promise<StageOutcome> {
+  private async tcpStage(port: number, containerId: string | undefined, deadline: number, signal: AbortSignal | undefined): Promise<StageOutcome> {
     let delay = TCP_FIRST_DELAY_MS;
     let lastCode = 'no attempt';
     for (let attempt = 1; ; attempt++) {
+      if (signal?.aborted) return stopped();
       const left = deadline - this.clock.monotonic();
       if (left <= 0) {
         return { ok: false, error: `nothing accepted a connection on ${this.tcpHost}:${port} within the budget (${attempt - 1} attempts, last: ${lastCode})` };
@@ -143,13 +144,14 @@ export class HealthChecker implements HealthGate {
     }
   }
 
-  private async mcpStage(port: number, containerId: string | undefined, deadline: number): Promise<StageOutcome> {
+  private async mcpStage(port: number, containerId: string | undefined, deadline: number, signal: AbortSignal | undefined): Promise<StageOutcome> {
     const url = this.mcpUrl(port);
     let delay = MCP_FIRST_DELAY_MS;
     let lastError = 'no attempt';
     // Retried because an open port is not yet a serving server: Docker's port proxy accepts connections
     // before the server inside listens, and resets them.
     for (let attempt = 1; ; attempt++) {
+      if (signal?.aborted) return stopped();
       const left = deadline - this.clock.monotonic();
       if (left <= 0) return { ok: false, error: `no MCP answer from ${url.href} within the budget (${attempt - 1} attempts, last: ${lastError})` };
       try {
@@ -183,6 +185,11 @@ export class HealthChecker implements HealthGate {
     if (state.health === 'unhealthy') return { ok: false, error: `${runtime.kind} runtime reports container ${containerId} running but its health check says unhealthy` };
     return { ok: true, detail: `running, health ${state.health}` };
   }
+}
+
+/** The check was stopped from outside (HealthCheckOptions.signal): not the member's fault. */
+function stopped(): StageOutcome {
+  return { ok: false, error: 'stopped: the check was called off (the pool is shutting down)' };
 }
 
 function round(ms: number): number {

@@ -26,6 +26,11 @@ export interface HealthCheckOptions {
    * stage budget to answer its first request. @defaultValue false (a routine check of a running server)
    */
   starting?: boolean;
+  /**
+   * Ends the check early (the pool shuts down while a member is still starting): the report fails the stage in
+   * progress with "stopped". @defaultValue none
+   */
+  signal?: AbortSignal;
 }
 
 /** The three-stage check (TCP → MCP initialize+ping → runtime state). */

@@ -34,6 +34,7 @@ export function subscribeAudit(pool: PoolEventSource, audit: AuditLog, runId: st
     containerUnhealthy: ({ containerId, reason, cause, leaseId }) => {
       // A failed restart inside recovery is part of the failure already recorded, not a new one.
       if (cause === 'detected') audit.record({ type: 'container-unhealthy', actor: 'health-monitor', containerId, outcome: 'failed', detail: { reason, leaseId } });
+      if (cause === 'start-failed') audit.record({ type: 'container-unhealthy', actor: 'coordinator', containerId, outcome: 'failed', detail: { reason, leaseId: undefined } });
     },
     leaseRevoked: ({ lease, reason }) =>
       audit.record({ type: 'lease-revoked', actor: lease.testRunId, containerId: lease.containerId, outcome: 'failed', detail: { leaseId: lease.leaseId, reason } }),

@@ -6,12 +6,14 @@ import type { ContainerState } from '../domain/container-state.js';
 import { isPoolError, PoolError } from '../errors/pool-error.js';
 import { healthGateError } from '../health/health-gate-error.js';
 import { HealthMonitor } from '../health/health-monitor.js';
+import type { ContainerSpec } from '../config/pool-config.js';
 import type { RunContext } from '../runtime/container-runtime.js';
 import type { ContainerRecord, Lease } from '../store/pool-store.js';
 import { specOf } from './container-spec-lookup.js';
 import { errorMessage } from './pool-events.js';
-import type { MemberEndpoint, PoolHost } from './pool-host.js';
+import type { HostStartOptions, MemberEndpoint, PoolHost } from './pool-host.js';
 import { Recycler, type RecyclerDeps } from './recycler.js';
+import { DEFAULT_SERVE_FROM, startVerdict, type StartTally } from './start-policy.js';
 
 export type { ContainerHost } from './pool-host.js';
 
@@ -29,6 +31,13 @@ export class ContainerKeeper implements PoolHost {
   private readonly monitor: HealthMonitor;
   private readonly recycler: Recycler;
   private monitoring = false;
+  /** Member starts still running (start, gate, fence), by id; stopAll stops them and waits for them. */
+  private readonly starting = new Map<string, Promise<void>>();
+  /** Calls off the start gates still running (shutdown): a member still starting is stopped, never opened. */
+  private readonly stopStarts = new AbortController();
+  /** Members the runtime started (it can reset or recreate them). */
+  private readonly launched = new Set<string>();
+  private runContext: RunContext | undefined;
 
   constructor(private readonly deps: ContainerKeeperDeps) {
     const { config, store, runtime, health, clock } = deps;
@@ -49,36 +58,126 @@ export class ContainerKeeper implements PoolHost {
 
   /**
    * Removes leftovers of crashed runs, registers and starts every container and gates each on all health
-   * stages. If any fails, everything started is stopped again and the error names the container, stage and fix.
+   * stages. Resolves with how many passed when the pool may open (start-policy.ts: every member, or with
+   * `serveFrom: 'first'` the first one; the others join as they pass, or are recovered when they fail). If the
+   * pool may not open, everything started is stopped again and the error names each container, stage and fix.
    */
-  async start(ctx: RunContext): Promise<number> {
-    const { config, store, runtime, health, clock, logger } = this.deps;
-    const started: string[] = [];
+  async start(ctx: RunContext, options: HostStartOptions = {}): Promise<number> {
+    const serveFrom = options.serveFrom ?? DEFAULT_SERVE_FROM;
+    const { config, store, runtime, clock, logger } = this.deps;
+    this.runContext = ctx;
+    const t0 = clock.monotonic();
+    const tally: StartTally = { total: config.containerSpecs.length, ready: 0, failed: 0 };
+    const failures: Array<{ spec: ContainerSpec; error: unknown }> = [];
+    let open = false;
+    let decide!: (verdict: 'serve' | 'fail') => void;
+    const decided = new Promise<'serve' | 'fail'>((resolve) => (decide = resolve));
+    const settleOne = () => {
+      const verdict = startVerdict(tally, serveFrom);
+      // Set at once, not after `await decided`: a member settling in between already counts as late.
+      if (verdict === 'serve') open = true;
+      if (verdict !== 'wait') decide(verdict);
+    };
     try {
       const reaped = await runtime.reapLeftovers(ctx);
       if (reaped.length) logger.warn(`Removed ${reaped.length} container(s) left by an earlier run: ${reaped.join(', ')}`);
       await store.registerContainers(config.containerSpecs, clock.now());
       this.startMonitor();
-      const results = await Promise.allSettled(
-        config.containerSpecs.map(async (spec) => {
-          await runtime.start(spec, { ...ctx, guardKey: (id) => this.deps.credentials.keyOf(id) });
-          started.push(spec.id);
-          const report = await health.isContainerReady(spec.port, spec.id, { timeoutMs: config.health.startupTimeoutMs, starting: true });
-          if (!report.ready) throw healthGateError(report, { containerName: spec.name });
-          // A new guard admits no lease until the pool sets its floor.
-          await this.recycler.fence(spec.id);
-          await this.recycler.move(spec.id, 'Starting', 'Available');
-          this.deps.emit('containerHealthy', { containerId: spec.id, report });
-        }),
-      );
-      const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
-      if (failures.length) throw failures.length === 1 ? failures[0] : combineStartFailures(failures);
+      for (const spec of config.containerSpecs) {
+        const task = this.startMember(spec, ctx).then(
+          () => {
+            tally.ready++;
+            if (open) this.joined(spec, tally, t0);
+            settleOne();
+          },
+          (error: unknown) => {
+            tally.failed++;
+            if (open) this.startFailedLate(spec, error);
+            else failures.push({ spec, error });
+            settleOne();
+          },
+        );
+        this.starting.set(spec.id, task);
+        void task.finally(() => this.starting.delete(spec.id));
+      }
+      if ((await decided) === 'fail') {
+        const errors = failures.map((f) => f.error);
+        throw errors.length === 1 ? errors[0] : combineStartFailures(errors);
+      }
     } catch (error) {
+      this.stopStarts.abort();
       await this.stopMonitor();
-      await Promise.allSettled(started.map((id) => runtime.stop(id)));
+      await Promise.allSettled([...this.starting.values()]);
+      await Promise.allSettled(config.containerSpecs.map((spec) => runtime.stop(spec.id)));
       throw error;
     }
-    return started.length;
+    // Members that failed before the first passed: the pool opens without them and recovers them.
+    for (const { spec, error } of failures) this.startFailedLate(spec, error);
+    return tally.ready;
+  }
+
+  /** One member: start it, gate it, fence its guard, make it Available. Rejects naming the member and stage. */
+  private async startMember(spec: ContainerSpec, ctx: RunContext): Promise<void> {
+    const { config, runtime, health } = this.deps;
+    const signal = this.stopStarts.signal;
+    await runtime.start(spec, { ...ctx, guardKey: (id) => this.deps.credentials.keyOf(id) });
+    this.launched.add(spec.id);
+    this.assertStillStarting(spec, signal);
+    // The gate is told to stop too, but a stop must not wait for it to notice.
+    const called = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(this.stoppedWhileStarting(spec)), { once: true }));
+    called.catch(() => undefined);
+    const report = await Promise.race([health.isContainerReady(spec.port, spec.id, { timeoutMs: config.health.startupTimeoutMs, starting: true, signal }), called]);
+    this.assertStillStarting(spec, signal);
+    if (!report.ready) throw healthGateError(report, { containerName: spec.name });
+    // A new guard admits no lease until the pool sets its floor.
+    await this.recycler.fence(spec.id);
+    this.assertStillStarting(spec, signal);
+    await this.recycler.move(spec.id, 'Starting', 'Available');
+    this.deps.emit('containerHealthy', { containerId: spec.id, report });
+  }
+
+  private assertStillStarting(spec: ContainerSpec, signal: AbortSignal): void {
+    const phase = this.deps.phase();
+    if (!signal.aborted && phase !== 'closing' && phase !== 'closed') return;
+    throw this.stoppedWhileStarting(spec);
+  }
+
+  private stoppedWhileStarting(spec: ContainerSpec): PoolError {
+    return new PoolError('POOL_SHUT_DOWN', `Container ${spec.name} was still starting when the pool stopped; it was stopped too.`, { containerId: spec.id });
+  }
+
+  /** A member passed its start gate after the pool opened: it is Available now, so the queue may get it. */
+  private joined(spec: ContainerSpec, tally: StartTally, t0: number): void {
+    const afterMs = Math.round(this.deps.clock.monotonic() - t0);
+    this.deps.emit('memberJoined', { containerId: spec.id, name: spec.name, ready: tally.ready, total: tally.total, afterMs });
+    this.deps.onAvailable();
+  }
+
+  /**
+   * A member failed its start or gate while the pool serves without it: reported (container, stage, fix: the
+   * gate's error says them), never handed out (it never reached Available), and recovered like any unhealthy
+   * member (reset, restart from scratch, quarantine after MAX_RECOVERY_ATTEMPTS).
+   */
+  private startFailedLate(spec: ContainerSpec, error: unknown): void {
+    const { logger, emit, report, store } = this.deps;
+    const phase = this.deps.phase();
+    if (phase === 'closing' || phase === 'closed') return;
+    const reason = errorMessage(error);
+    logger.warn(`${reason}\n(${spec.name} is not handed out; the pool serves with the other members and recovers it.)`);
+    void (async () => {
+      await this.recycler.move(spec.id, 'Starting', 'Unhealthy', reason);
+      const record = await store.getContainer(spec.id).catch(() => undefined);
+      emit('containerUnhealthy', { containerId: spec.id, consecutiveFailures: record?.consecutiveFailures ?? 1, reason, cause: 'start-failed' });
+      // A member the runtime never started has nothing to reset: recovery's restart from scratch needs it
+      // known to the runtime, so a failed runtime start is tried again as a start.
+      if (!this.launched.has(spec.id) && this.runContext) {
+        await this.deps.runtime.start(spec, { ...this.runContext, guardKey: (id) => this.deps.credentials.keyOf(id) }).then(
+          () => this.launched.add(spec.id),
+          (e: unknown) => report(e, `start ${spec.id} again`),
+        );
+      }
+      await this.recycler.recover(spec.id);
+    })().catch((e: unknown) => report(e, `recover ${spec.id} after its failed start`));
   }
 
   /** Takes over containers already running whose records are in the store: watches them, restarts nothing. */
@@ -108,6 +207,14 @@ export class ContainerKeeper implements PoolHost {
   /** Stops every container and the runtime; records them Stopped (a leased one keeps its record). Errors are collected, not thrown. */
   async stopAll(errors: unknown[]): Promise<void> {
     const { config, store, runtime, clock } = this.deps;
+    // Members still starting: their gates are called off and they are stopped (the runtime stops a member
+    // after its start finished); the start tasks end at once after that, so waiting for them costs no gate budget.
+    this.stopStarts.abort();
+    const stillStarting = [...this.starting.values()];
+    if (stillStarting.length) {
+      await Promise.allSettled(config.containerSpecs.filter((s) => this.starting.has(s.id)).map((s) => runtime.stop(s.id)));
+      await Promise.allSettled(stillStarting);
+    }
     const containers = await store.listContainers().catch((e: unknown) => {
       errors.push(e);
       return [] as ContainerRecord[];

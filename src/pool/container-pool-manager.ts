@@ -16,7 +16,8 @@ import type { PoolStatus, SystemAnalytics } from './analytics-types.js';
 import { AuditLog } from './audit-log.js';
 import { subscribeAudit } from './audit-subscriber.js';
 import { ContainerKeeper } from './container-keeper.js';
-import type { PoolHost, PoolHostWiring } from './pool-host.js';
+import type { HostStartOptions, PoolHost, PoolHostWiring } from './pool-host.js';
+import { everyMemberLost, everyMemberLostMessage } from './start-policy.js';
 import type { HandBackAdvice } from './hand-back-policy.js';
 import { LeaseAllocator, type Allocation, type ExtensionOptions, type LeaseRef, type ReleaseResult } from './lease-allocator.js';
 import { errorMessage, SILENT_LOGGER, type PoolEventMap, type PoolEventName, type PoolLogger } from './pool-events.js';
@@ -89,6 +90,10 @@ export class ContainerPoolManager extends EventEmitter {
   private readonly revocations: RevocationWatch;
   private phase: Phase = 'new';
   private closing: Promise<void> | undefined;
+  /** Members recovery gave up on (quarantined) in this run. */
+  private readonly quarantined = new Set<string>();
+  /** Set once every member is quarantined: every request fails with it. */
+  private lost: PoolError | undefined;
   private startedAt = 0;
 
   constructor(deps: ContainerPoolManagerDeps) {
@@ -153,6 +158,8 @@ export class ContainerPoolManager extends EventEmitter {
       report,
       ...(revocationNotices ? { notices: revocationNotices } : {}),
     });
+    // Every member quarantined: nothing will ever be granted, so waiting requests fail now instead of at their deadlines.
+    this.on('containerQuarantined', ({ containerId }) => this.noteLost(containerId));
     this.on('containerAllocated', ({ lease }) => this.revocations.granted(lease.leaseId));
     this.on('containerReleased', ({ lease }) => this.revocations.ended(lease.leaseId));
     this.on('leaseExpired', ({ lease }) => this.revocations.ended(lease.leaseId));
@@ -172,22 +179,26 @@ export class ContainerPoolManager extends EventEmitter {
 
   /**
    * Removes leftovers of crashed runs, starts every container, gates each on all health stages and opens
-   * the pool. If any container fails, everything started is stopped again and the error names the
-   * container, the stage and the fix.
+   * the pool; resolves with how many members serve. By default it opens once every member passed; with
+   * `serveFrom: 'first'` once one did, and the others join as they pass their gates (a member that fails
+   * later is reported, never handed out, and recovered). If the pool cannot open (any member failed; with
+   * 'first', every member), everything started is stopped again and the error names each container, the
+   * stage and the fix.
    */
-  async initialize(): Promise<void> {
+  async initialize(options: HostStartOptions = {}): Promise<number> {
     if (this.phase !== 'new') throw new PoolError('INVALID_ARGUMENT', `initialize() was already called (pool is ${this.phase}).`);
     this.phase = 'starting';
     const t0 = this.clock.monotonic();
     let containers: number;
     try {
-      containers = await this.keeper.start({ poolId: this.config.poolId, runId: this.runId });
+      containers = await this.keeper.start({ poolId: this.config.poolId, runId: this.runId }, options);
     } catch (error) {
       this.phase = 'closed';
       throw error;
     }
     this.open();
     this.emit('initialized', { containers, durationMs: Math.round(this.clock.monotonic() - t0) });
+    return containers;
   }
 
   /**
@@ -370,7 +381,17 @@ export class ContainerPoolManager extends EventEmitter {
 
   // ---------------------------------------------------------------- helpers
 
+  private noteLost(containerId: string): void {
+    this.quarantined.add(containerId);
+    const members = this.config.containerSpecs.map((s) => s.id);
+    if (this.lost || !everyMemberLost(members, this.quarantined)) return;
+    this.lost = new PoolError('HEALTH_GATE_FAILED', everyMemberLostMessage(members), { quarantined: members });
+    this.logger.error(this.lost.message);
+    void this.allocator.queue.rejectAll(this.lost);
+  }
+
   private assertRunning(): void {
+    if (this.lost && this.phase === 'running') throw this.lost;
     if (this.phase === 'running') return;
     if (this.phase === 'closing' || this.phase === 'closed') throw new PoolError('POOL_SHUT_DOWN', 'The pool has shut down.');
     throw new PoolError('POOL_NOT_INITIALIZED', 'The pool is not initialized yet: call initialize() (globalSetup does) first.');

@@ -4,6 +4,7 @@ import { CleanupService } from '../cleanup/cleanup-service.js';
 import { ContainerResetManager } from '../cleanup/container-reset-manager.js';
 import { PoolError } from '../errors/pool-error.js';
 import { HealthChecker } from '../health/health-checker.js';
+import type { HealthGate } from '../health/health-gate.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { MemberCredentials } from '../runtime/member-credentials.js';
 import type { PoolStore } from '../store/pool-store.js';
@@ -19,6 +20,8 @@ export interface CreatePoolManagerOptions {
   runId?: string;
   /** The run's member credentials (a program that signs as the pool does passes its own). @defaultValue a new set */
   credentials?: MemberCredentials;
+  /** Wraps the members' health gate (a test holds one member's start by construction). @defaultValue the HealthChecker as is */
+  wrapHealth?: (gate: HealthGate) => HealthGate;
 }
 
 /**
@@ -31,7 +34,8 @@ export function createPoolManager(options: CreatePoolManagerOptions): ContainerP
   const clock = options.clock ?? new SystemClock();
   // One secret per run: the members' guards get keys from it, the gate and the holders credentials.
   const credentials = options.credentials ?? new MemberCredentials();
-  const health = new HealthChecker({ config: config.health, runtime, clock, credentialFor: (id) => credentials.forPool(id) });
+  const checker = new HealthChecker({ config: config.health, runtime, clock, credentialFor: (id) => credentials.forPool(id) });
+  const health = options.wrapHealth ? options.wrapHealth(checker) : checker;
   const portOf = (id: string) => {
     const spec = config.containerSpecs.find((s) => s.id === id);
     if (!spec) throw new PoolError('UNKNOWN_CONTAINER', `No container ${JSON.stringify(id)} in this pool.`, { containerId: id });

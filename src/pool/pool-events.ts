@@ -12,7 +12,13 @@ export type FailureCategory = 'timeout' | 'resource' | 'system';
 
 /** Events of a ContainerPoolManager (an EventEmitter): name → payload. The audit trail is written from these. */
 export interface PoolEventMap {
+  /** The pool opened: `containers` members passed their gates (with serveFrom 'first', the rest join later). */
   initialized: { containers: number; durationMs: number };
+  /**
+   * A member passed its start gate after the pool had opened (serveFrom 'first') and is handed out from now on.
+   * `ready`: members that passed their start gate so far, of `total`; `afterMs`: since the start began.
+   */
+  memberJoined: { containerId: string; name: string; ready: number; total: number; afterMs: number };
   /** resume() took over a running pool. */
   poolResumed: Record<string, never>;
   /** shutdown() of a running pool, once background work has settled. */
@@ -38,8 +44,9 @@ export interface PoolEventMap {
   /**
    * `cause` 'detected': a running container failed (died, failed its health check; `leaseId` if it was held).
    * 'recreate-failed': recovery's restart from scratch failed again (retried later).
+   * 'start-failed': its start or start gate failed while other members served (serveFrom 'first'); recovered.
    */
-  containerUnhealthy: { containerId: string; consecutiveFailures: number; reason: string; cause: 'detected' | 'recreate-failed'; leaseId?: string };
+  containerUnhealthy: { containerId: string; consecutiveFailures: number; reason: string; cause: 'detected' | 'recreate-failed' | 'start-failed'; leaseId?: string };
   containerRecovered: { containerId: string; durationMs: number };
   /** Recovery failed `attempts` times in a row: the container stays Unhealthy. */
   containerQuarantined: { containerId: string; attempts: number };

@@ -7,6 +7,13 @@ import type { ContainerState } from '../domain/container-state.js';
 import type { RunContext } from '../runtime/container-runtime.js';
 import type { Lease, PoolStore } from '../store/pool-store.js';
 import type { EmitPoolEvent, PoolLogger, ReportError } from './pool-events.js';
+import type { ServeFrom } from './start-policy.js';
+
+/** How a host brings its members up. */
+export interface HostStartOptions {
+  /** When start() resolves: once every member passed its gate, or the first one (start-policy.ts). @defaultValue 'all' */
+  serveFrom?: ServeFrom;
+}
 
 /** Where a holder reaches a member. */
 export interface MemberEndpoint {
@@ -41,8 +48,11 @@ export interface ContainerHost {
 
 /** A ContainerHost with a lifecycle: what the ContainerPoolManager starts, watches and stops. */
 export interface PoolHost extends ContainerHost {
-  /** Brings the members up (or, in a shared pool, checks that hosts serve them); resolves with how many serve. */
-  start(ctx: RunContext): Promise<number>;
+  /**
+   * Brings the members up (or, in a shared pool, checks that hosts serve them); resolves with how many serve.
+   * With `serveFrom: 'first'` it resolves once one member serves; the others join (or are recovered) later.
+   */
+  start(ctx: RunContext, options?: HostStartOptions): Promise<number>;
   /** Takes over members already running whose records are in the store. */
   resume(): Promise<void>;
   /** Stops watching (first step of shutdown). */
