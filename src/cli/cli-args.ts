@@ -7,6 +7,7 @@ import type { DoctorOptions } from './doctor-checks.js';
 import { MERGE_REPORTS_USAGE, type MergeReportsCommand, parseMergeReports } from './merge-reports-args.js';
 import { DEFAULT_ACL_USER, poolKeyPrefix } from '../store/redis-acl.js';
 import { AGENT_USAGE, type AgentCommand, parseAgent } from './agent-args.js';
+import type { DownCommand } from './down-command.js';
 
 export const USAGE = `Usage: cinnamon-pool <command> [options]
 
@@ -35,6 +36,8 @@ Commands:
     --force                         rebuild even when it exists
   image tag     print the tag of the MCP server image a run would use
                (both read BASE_IMAGE: auto | playwright | offline | an image; see docker/README.md)
+  down     stop the warm pool(s) a run with reuse: true left running on this machine (exit 0 when none)
+    --pool-id ID                    only this pool's (default: every warm pool of this machine)
 ${MERGE_REPORTS_USAGE}${AGENT_USAGE}  help     this text
 `;
 
@@ -51,7 +54,8 @@ export type Command =
   | { kind: 'image-build'; force: boolean }
   | { kind: 'image-tag' }
   | MergeReportsCommand
-  | AgentCommand;
+  | AgentCommand
+  | DownCommand;
 
 export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
   const [name, ...rest] = argv;
@@ -77,6 +81,10 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
       return parseImage(rest);
     case 'acl':
       return parseAcl(rest, env);
+    case 'down': {
+      const { values } = strictParse(rest, { 'pool-id': { type: 'string' } });
+      return { kind: 'down', ...(values['pool-id'] === undefined ? {} : { poolId: values['pool-id'] }) };
+    }
     default:
       throw new UsageError(`unknown command '${name}'`);
   }

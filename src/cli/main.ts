@@ -7,6 +7,7 @@
  *   cinnamon-pool merge-reports   the shards' pool reports merged into one
  *   cinnamon-pool acl      the least-privilege Redis user of a shared pool (an ACL SETUSER line)
  *   cinnamon-pool agent    serve this machine's members to a shared pool (foreground, until SIGTERM/SIGINT)
+ *   cinnamon-pool down     stop the warm pool(s) runs with `reuse: true` left running
  * From a checkout, without building: npx tsx src/cli/main.ts doctor
  */
 import { PoolClient } from '../protocol/pool-client.js';
@@ -16,6 +17,7 @@ import { USAGE, UsageError, parseCommand } from './cli-args.js';
 import { findCoordinator } from './coordinator-file.js';
 import { runMergeReports } from './merge-reports-command.js';
 import { runAgent } from './agent-command.js';
+import { stopWarmPools } from './down-command.js';
 import { runDoctor } from './doctor-checks.js';
 import { packageRoot } from '../runtime/package-root.js';
 import { renderStatus } from './status-command.js';
@@ -66,6 +68,11 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
       return runMergeReports(command, { stdout: process.stdout, env });
     case 'agent':
       return runAgent(command, { stdout: process.stdout, stderr: process.stderr, env, signals: process });
+    case 'down': {
+      const result = await stopWarmPools(command.poolId === undefined ? {} : { poolId: command.poolId });
+      process.stdout.write(`${result.lines.join('\n')}\n`);
+      return result.busy ? 1 : 0;
+    }
   }
 }
 

@@ -5,6 +5,7 @@ import { RUN_GROUP_PATTERN, RUN_GROUP_RULE, runGroupFromCi } from '../config/run
 import type { PoolOptionsInput } from '../config/schemas.js';
 import { isPoolError, PoolError } from '../errors/pool-error.js';
 import { RUNTIME_CHOICES } from '../runtime/select-runtime.js';
+import { MIN_REUSE_IDLE_MS, resolveReuse, ReuseEnvError } from './warm-pool-options.js';
 
 /** 'local': this run starts its own members; 'shared': host agents keep them, shards only allocate (issue 11). */
 export const POOL_MODES = ['local', 'shared'] as const;
@@ -57,6 +58,17 @@ export const pluginOptionsSchema = z
     dockerImage: z.string().min(1).optional(),
     /** History file of the embedded store, relative to the config's folder. @defaultValue DEFAULT_HISTORY_FILE */
     historyFile: z.string().min(1).optional(),
+    /**
+     * Keep the members running after the run and take them over (cleaned, health-gated) in the next run with the
+     * same configuration, instead of starting them anew (issue 13). Local mode and the process runtime only; a
+     * lock keeps two runs off one warm pool; `npx cinnamon-pool down` stops it. Off under CI unless
+     * CINNAMON_POOL_REUSE=1; that variable overrides the option either way. @defaultValue false
+     */
+    reuse: z.boolean().optional(),
+    /**
+     * A warm pool with no connection for this long stops itself, ms. @defaultValue {@link DEFAULT_REUSE_IDLE_MS} (20 min)
+     */
+    reuseIdleMs: z.number().int().min(MIN_REUSE_IDLE_MS).optional(),
   })
   .strict();
 export type PluginOptions = z.output<typeof pluginOptionsSchema>;
@@ -111,6 +123,7 @@ export function parseContainerPoolOptions(input: unknown, env: NodeJS.ProcessEnv
       `mode: 'shared' needs redisUrl (the Redis the host agents and every shard share): set redisUrl (or REDIS_URL in the config), or use mode: 'local'${env[MODE_ENV_VAR]?.trim() ? ` (unset ${MODE_ENV_VAR})` : ''}`,
     );
   }
+  if (plugin) reuseProblems(plugin, env, problems);
   if (problems.length || !plugin || !pool) {
     throw new PoolError(
       'INVALID_OPTIONS',
@@ -140,6 +153,19 @@ function applyEnvOverrides(pluginPart: Record<string, unknown>, poolPart: Record
   } else if (poolPart.runGroup === undefined) {
     const fromCi = runGroupFromCi(env);
     if (fromCi !== undefined) poolPart.runGroup = fromCi;
+  }
+}
+
+/** CINNAMON_POOL_REUSE must say on or off; a warm pool is one machine's members, so not with mode 'shared'. */
+function reuseProblems(plugin: PluginOptions, env: NodeJS.ProcessEnv, problems: string[]): void {
+  try {
+    const reuse = resolveReuse(plugin.reuse, env);
+    if (reuse.on && plugin.mode === 'shared') {
+      problems.push(`reuse (${reuse.why}) keeps this machine's own members warm; mode 'shared' starts none (the host agents keep theirs): turn reuse off, or use mode 'local'`);
+    }
+  } catch (error) {
+    if (!(error instanceof ReuseEnvError)) throw error;
+    problems.push(error.message);
   }
 }
 

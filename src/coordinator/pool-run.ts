@@ -20,6 +20,7 @@ import { createPoolManager } from '../pool/create-pool-manager.js';
 import { assertRedisAnswers } from './redis-start-check.js';
 import { openSharedPool, type SharedPoolParts } from './shared-pool-run.js';
 import { recycleOnFailover } from './failover-recycle.js';
+import { openWarmPoolIfAsked } from './warm-pool-runtime.js';
 
 /** @defaultValue 60000 ms: how long the coordinator keeps serving the final figures after the teardown. */
 const FROZEN_COORDINATOR_LIFETIME_MS = 60_000;
@@ -212,11 +213,14 @@ async function startLocal(
   log(`runtime: ${plan.decision.kind} (${plan.decision.reason.replace(/^\w+: /, '')}); store: ${store.kind} (${storeReason}${historyNote})`);
   abortIfAsked(signal);
 
-  const runtime = createRuntime(plan, clock, pool.mcpServer);
+  const warm = await openWarmPoolIfAsked({ reuse: plugin.reuse, reuseIdleMs: plugin.reuseIdleMs, runtimeKind: plan.decision.kind, pool, env, clock, log });
+  const runtime = warm ?? createRuntime(plan, clock, pool.mcpServer);
   cleanups.push(() => runtime.close());
   if (runtime.limitations.length) logger.info(`${runtime.kind} runtime limits not enforced: ${runtime.limitations.join('; ')}`);
   const manager = createPoolManager({ config: pool, runtime, store, clock, logger, ...(options.wrapHealth ? { wrapHealth: options.wrapHealth } : {}) });
   cleanups.push(() => manager.shutdown());
+  // Only a pool that served keeps its members warm; a failed start stops them like any other.
+  if (warm) manager.on('poolStopped', () => warm.keepMembers());
   if (store instanceof RedisPoolStore) recycleOnFailover(store, manager, logger);
   // Ctrl-C during start: stop the runtime at once, so initialize() fails fast instead of finishing.
   const onAbort = () => void runtime.close().catch(() => undefined);

@@ -1,0 +1,321 @@
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Clock } from '../clock/clock.js';
+import { CleanupService } from '../cleanup/cleanup-service.js';
+import type { CleanupResult, ContainerCleaner } from '../cleanup/cleanup-types.js';
+import type { PoolConfig } from '../config/pool-config.js';
+import type {
+  ContainerRuntime,
+  ExecResult,
+  RunContext,
+  RuntimeContainerInfo,
+  RuntimeEvent,
+  RuntimeState,
+  RuntimeStats,
+  StartContext,
+} from '../runtime/container-runtime.js';
+import { packageRoot } from '../runtime/package-root.js';
+import { ProcessRuntime } from '../runtime/process/process-runtime.js';
+import { DEFAULT_SANDBOX_ROOT, poolDir } from '../runtime/process/sandbox-layout.js';
+import { endWarmMember, warmMemberAlive, WARM_RUN_ID, type WarmMember } from '../runtime/process/warm-members.js';
+import { fingerprintChanges, fingerprintOf, fingerprintParts, type FingerprintParts } from './warm-pool-fingerprint.js';
+import { acquireWarmLock, type HeldLock } from './warm-pool-lock.js';
+import { DEFAULT_REUSE_IDLE_MS, resolveReuse, REUSE_ENV_VAR } from './warm-pool-options.js';
+import { readWarmState, removeWarmState, warmLockPath, warmStatePath, writeWarmState, type WarmState } from './warm-pool-state.js';
+
+/** SIGTERM → SIGKILL grace when a warm member that cannot be reused is ended. */
+const DISCARD_GRACE_MS = 2_000;
+
+/** What to do with the warm members found at start (pure; see planAdoption). */
+export interface AdoptionPlan {
+  adopt: Map<string, WarmMember>;
+  /** Members to end first: another configuration's, or not the ones this pool would start. */
+  discard: WarmMember[];
+  /** One line for the log: reused, or why not. */
+  note: string;
+}
+
+/**
+ * Which warm members a starting run takes over. Same fingerprint: every member whose server and guard still run
+ * (`alive`); the rest start anew. Another fingerprint: none, every one is ended (ports and sandboxes are the new
+ * pool's). No or unreadable state: none (the run's reaping removes whatever is left).
+ */
+export function planAdoption(
+  state: WarmState | 'unreadable' | undefined,
+  current: { fingerprint: string; parts: FingerprintParts; memberIds: readonly string[] },
+  alive: (member: WarmMember) => boolean,
+): AdoptionPlan {
+  if (state === undefined) return { adopt: new Map(), discard: [], note: 'no warm pool to reuse yet: starting the members (kept warm after this run)' };
+  if (state === 'unreadable') return { adopt: new Map(), discard: [], note: 'the warm pool state could not be read: starting the members anew (leftovers are reaped)' };
+  if (state.fingerprint !== current.fingerprint) {
+    const changes = fingerprintChanges(state.parts, current.parts);
+    return {
+      adopt: new Map(),
+      discard: state.members,
+      note: `warm pool not reused: its configuration changed (${changes.join('; ') || 'fingerprint'}); stopping its ${state.members.length} member(s) and starting anew`,
+    };
+  }
+  const adopt = new Map<string, WarmMember>();
+  const discard: WarmMember[] = [];
+  const gone: string[] = [];
+  for (const member of state.members) {
+    if (!current.memberIds.includes(member.containerId)) discard.push(member);
+    else if (alive(member)) adopt.set(member.containerId, member);
+    else gone.push(member.containerId);
+  }
+  const goneNote = gone.length ? `; ${gone.join(', ')} no longer running (stopped idle or killed), started anew` : '';
+  return { adopt, discard, note: adopt.size ? `taking over ${adopt.size} warm member(s)${goneNote}` : `warm pool not reused: none of its members still runs${goneNote}` };
+}
+
+export interface WarmPoolOptions {
+  pool: PoolConfig;
+  clock: Clock;
+  log: (line: string) => void;
+  idleMs: number;
+  /** Sandbox root of the process runtime. @defaultValue DEFAULT_SANDBOX_ROOT */
+  sandboxRoot?: string;
+  /** Builds the cleaner for adopted members (the cleanup between holders), given the inner runtime. */
+  cleaner: (runtime: ContainerRuntime) => ContainerCleaner;
+}
+
+/**
+ * Opens a warm pool for this run (issue 13, option `reuse`): takes its lock (WARM_POOL_BUSY when a live run
+ * holds it; a dead run's lock is taken over), reads what the last run left, and returns the runtime to run the
+ * pool on. Process runtime only.
+ */
+export async function openWarmPool(options: WarmPoolOptions): Promise<WarmPoolRuntime> {
+  const root = options.sandboxRoot ?? DEFAULT_SANDBOX_ROOT;
+  const { poolId } = options.pool;
+  await mkdir(poolDir(root, poolId), { recursive: true, mode: 0o700 });
+  const lock = await acquireWarmLock(warmLockPath(root, poolId), poolId);
+  try {
+    if (lock.tookOverFrom) {
+      options.log(`warm pool: took the lock over from a run that ended without releasing it (${lock.tookOverFrom === 'unreadable' ? 'unreadable lock' : `pid ${lock.tookOverFrom.pid}`})`);
+    }
+    const parts = fingerprintParts({
+      runtime: 'process',
+      poolId,
+      members: options.pool.containerSpecs.map((s) => ({ id: s.id, name: s.name, port: s.port, limits: { memoryMB: s.memoryMB, cpuPercent: s.cpuPercent } })),
+      mcpServer: options.pool.mcpServer,
+      packageVersion: packageVersion(),
+      node: `${process.execPath} ${process.version}`,
+      idleMs: options.idleMs,
+    });
+    const state = await readWarmState(warmStatePath(root, poolId));
+    const plan = planAdoption(state, { fingerprint: fingerprintOf(parts), parts, memberIds: options.pool.containerSpecs.map((s) => s.id) }, warmMemberAlive);
+    const inner = new ProcessRuntime({ clock: options.clock, webmcp: options.pool.mcpServer.webmcp, rootDir: root, warmIdleMs: options.idleMs });
+    return new WarmPoolRuntime(inner, { ...options, root, lock, parts, plan });
+  } catch (error) {
+    await lock.release().catch(() => undefined);
+    throw error;
+  }
+}
+
+interface WarmPoolParts extends WarmPoolOptions {
+  root: string;
+  lock: HeldLock;
+  parts: FingerprintParts;
+  plan: AdoptionPlan;
+}
+
+/**
+ * The process runtime of a warm pool. At start it takes over the last run's members (reapLeftovers, before the
+ * reaping, so they are not reaped) and cleans each with the cleanup between holders before the pool gates it;
+ * members it cannot take over start as usual. Once the pool stopped serving (keepMembers()), stop() leaves
+ * members running and close() detaches them and writes the state the next run adopts from. Before that (a
+ * failed start) it stops them like any runtime.
+ */
+export class WarmPoolRuntime implements ContainerRuntime {
+  readonly kind = 'process' as const;
+  private keeping = false;
+  private readonly adopted = new Set<string>();
+  private readonly cleanings: CleanupResult[] = [];
+  private readonly cleaner: ContainerCleaner;
+  private closing: Promise<void> | undefined;
+  private readonly started = new Set<string>();
+  private announced = false;
+
+  constructor(
+    private readonly inner: ProcessRuntime,
+    private readonly parts: WarmPoolParts,
+  ) {
+    this.cleaner = parts.cleaner(inner);
+  }
+
+  get limitations(): readonly string[] {
+    return this.inner.limitations;
+  }
+
+  /** The pool served and now stops: from here its members are kept for the next run. */
+  keepMembers(): void {
+    this.keeping = true;
+  }
+
+  /** The start's line for the log: how many members were reused and what cleaning them took, or why none. */
+  summary(): string {
+    if (!this.adopted.size) return this.parts.plan.note;
+    const seconds = Math.max(0, ...this.cleanings.map((c) => c.durationMs)) / 1000;
+    return `${this.adopted.size} warm container(s) reused (cleaned in ${seconds.toFixed(1)} s)${this.parts.plan.note.includes(';') ? `; ${this.parts.plan.note.split('; ').slice(1).join('; ')}` : ''}`;
+  }
+
+  async reapLeftovers(ctx: RunContext): Promise<string[]> {
+    const { plan, log } = this.parts;
+    log(`warm pool: ${plan.note}`);
+    const ended: string[] = [];
+    for (const member of plan.discard) ended.push(...(await endWarmMember(member, DISCARD_GRACE_MS)));
+    if (ended.length) log(`warm pool: stopped ${ended.join(', ')}`);
+    // Claimed before the reaping, which would otherwise take the last run's folder (its owner has exited) for a
+    // crashed run's and end the members about to be taken over.
+    if (plan.adopt.size) await this.inner.claimRun({ poolId: ctx.poolId, runId: WARM_RUN_ID });
+    return this.inner.reapLeftovers(ctx);
+  }
+
+  /**
+   * Starts (or takes over) one member; once every member of the pool has been through here, the log says how
+   * many were reused (members may join after the pool already serves).
+   */
+  async start(spec: PoolConfig['containerSpecs'][number], ctx: StartContext): Promise<RuntimeContainerInfo> {
+    try {
+      return await this.startOne(spec, ctx);
+    } finally {
+      this.started.add(spec.id);
+      if (this.started.size === this.parts.pool.containerSpecs.length && !this.announced) {
+        this.announced = true;
+        this.parts.log(`warm pool: ${this.summary()}`);
+      }
+    }
+  }
+
+  private async startOne(spec: PoolConfig['containerSpecs'][number], ctx: StartContext): Promise<RuntimeContainerInfo> {
+    const warmCtx: StartContext = { ...ctx, runId: WARM_RUN_ID };
+    const warm = this.parts.plan.adopt.get(spec.id);
+    if (warm) {
+      this.parts.plan.adopt.delete(spec.id);
+      try {
+        const info = await this.inner.adopt(spec, warmCtx, warm);
+        const cleaned = await this.cleaner.cleanup(spec.id, 'full');
+        if (cleaned.success) {
+          this.adopted.add(spec.id);
+          this.cleanings.push(cleaned);
+          return info;
+        }
+        const failed = cleaned.stages.filter((s) => !s.success).map((s) => `${s.stage}: ${s.error ?? 'failed'}`);
+        this.parts.log(`warm pool: ${spec.id} not reused: cleaning it failed (${failed.join('; ')}); starting it anew`);
+      } catch (error) {
+        this.parts.log(`warm pool: ${spec.id} not reused: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}; starting it anew`);
+      }
+      await this.inner.stop(spec.id).catch(() => undefined);
+      await endWarmMember(warm, DISCARD_GRACE_MS).catch(() => undefined);
+    }
+    return this.inner.start(spec, warmCtx);
+  }
+
+  stop(id: string): Promise<void> {
+    return this.keeping ? Promise.resolve() : this.inner.stop(id);
+  }
+
+  restart(id: string): Promise<void> {
+    return this.inner.restart(id);
+  }
+
+  recreate(id: string): Promise<RuntimeContainerInfo> {
+    return this.inner.recreate(id);
+  }
+
+  inspect(id: string): Promise<RuntimeState> {
+    return this.inner.inspect(id);
+  }
+
+  exec(id: string, argv: readonly string[], options?: { timeoutMs?: number }): Promise<ExecResult> {
+    return this.inner.exec(id, argv, options);
+  }
+
+  stats(id: string): Promise<RuntimeStats> {
+    return this.inner.stats(id);
+  }
+
+  onEvent(listener: (event: RuntimeEvent) => void): () => void {
+    return this.inner.onEvent(listener);
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
+    const { root, pool, lock, log, idleMs } = this.parts;
+    const statePath = warmStatePath(root, pool.poolId);
+    try {
+      if (!this.keeping) {
+        await this.inner.close();
+        await removeWarmState(statePath);
+        return;
+      }
+      const members = await this.inner.detach();
+      if (!members.length) {
+        await removeWarmState(statePath);
+        log('warm pool: no member left running to keep');
+        return;
+      }
+      await writeWarmState(statePath, {
+        version: 1,
+        poolId: pool.poolId,
+        runtime: 'process',
+        fingerprint: fingerprintOf(this.parts.parts),
+        parts: { ...this.parts.parts },
+        savedAt: new Date(this.parts.clock.now()).toISOString(),
+        leftBy: process.pid,
+        idleMs,
+        members,
+      });
+      log(
+        `warm pool: ${members.length} container(s) left running for the next run (they stop after ${Math.round(idleMs / 60_000)} min idle; ` +
+          '`npx cinnamon-pool down` stops them now)',
+      );
+    } finally {
+      await lock.release();
+    }
+  }
+}
+
+let version: string | undefined;
+function packageVersion(): string {
+  version ??= String((JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version?: unknown }).version ?? 'unknown');
+  return version;
+}
+
+export interface WarmStartInput {
+  reuse: boolean | undefined;
+  reuseIdleMs: number | undefined;
+  runtimeKind: string;
+  pool: PoolConfig;
+  env: NodeJS.ProcessEnv;
+  clock: Clock;
+  log: (line: string) => void;
+}
+
+/**
+ * The warm pool this run asked for (option `reuse` / CINNAMON_POOL_REUSE, see resolveReuse), or undefined:
+ * reuse off, or a runtime other than the process runtime (said in the log, the run goes on cold).
+ */
+export async function openWarmPoolIfAsked(input: WarmStartInput): Promise<WarmPoolRuntime | undefined> {
+  const decision = resolveReuse(input.reuse, input.env);
+  if (!decision.on) {
+    if (input.reuse || input.env[REUSE_ENV_VAR]) input.log(`warm pool: off (${decision.why})`);
+    return undefined;
+  }
+  if (input.runtimeKind !== 'process') {
+    input.log(`warm pool: off (${decision.why}, but the ${input.runtimeKind} runtime keeps no warm members yet: use runtime: 'process' to reuse them)`);
+    return undefined;
+  }
+  const { pool, clock } = input;
+  return openWarmPool({
+    pool,
+    clock,
+    log: input.log,
+    idleMs: input.reuseIdleMs ?? DEFAULT_REUSE_IDLE_MS,
+    cleaner: (runtime) => new CleanupService({ runtime, clock, stageTimeoutMs: pool.cleanup.stageTimeoutMs }),
+  });
+}

@@ -1,0 +1,173 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { stopWarmPools } from '../../src/cli/down-command.js';
+import { parseContainerPoolOptions } from '../../src/coordinator/container-pool-options.js';
+import { PoolRun } from '../../src/coordinator/pool-run.js';
+import { readWarmState, warmLockPath, warmStatePath, type WarmState } from '../../src/coordinator/warm-pool-state.js';
+import { isPoolError } from '../../src/errors/pool-error.js';
+import type { Allocation } from '../../src/pool/lease-allocator.js';
+import { credentialHeaders } from '../../src/runtime/member-credentials.js';
+import { listProcesses, readEnvironVariable } from '../../src/runtime/proc-table.js';
+import { isAlive } from '../../src/runtime/process/run-state-file.js';
+import { DEFAULT_SANDBOX_ROOT, poolDir } from '../../src/runtime/process/sandbox-layout.js';
+import { freePorts } from '../support/ports.js';
+
+// A warm pool (issue 13, option reuse) on the process runtime, end to end with real @playwright/mcp and Chromium:
+// run 1 leaves its members running, run 2 takes the same processes over, cleaned; a second run meanwhile gets
+// the lock error; `cinnamon-pool down` leaves nothing running.
+
+const poolId = `itwarm-${randomBytes(3).toString('hex')}`;
+const env = { ...process.env, CINNAMON_POOL_REUSE: '1' };
+let baseDir = '';
+let ports: number[] = [];
+let app: Server;
+let appUrl = '';
+const logs: string[] = [];
+
+beforeAll(async () => {
+  baseDir = await mkdtemp(join(tmpdir(), 'cqa-warm-'));
+  ports = await freePorts(2);
+  // A page that leaves state in the browser: a cookie and a localStorage entry.
+  app = createServer((req, res) => {
+    const headers: Record<string, string> = { 'content-type': 'text/html' };
+    if (req.url === '/set') headers['set-cookie'] = 'warm=run1; Max-Age=3600; Path=/';
+    const script = req.url === '/set' ? "<script>localStorage.setItem('warm', 'run1')</script>" : '';
+    res.writeHead(200, headers).end(`<html><body><h1>warm</h1>${script}</body></html>`);
+  });
+  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
+  appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await stopWarmPools({ poolId }).catch(() => undefined);
+  await new Promise((resolve) => app.close(resolve));
+  await rm(baseDir, { recursive: true, force: true });
+});
+
+function start(): Promise<PoolRun> {
+  const { pool, plugin } = parseContainerPoolOptions(
+    {
+      poolId,
+      runtime: 'process',
+      reuse: true,
+      containerSpecs: ports.map((port, i) => ({ id: `container-${i + 1}`, name: `${poolId}-${i + 1}`, port })),
+    },
+    env,
+  );
+  return PoolRun.start({ pool, plugin, baseDir, env, log: (line) => logs.push(line) });
+}
+
+/** Runs `fn` on an MCP client holding `allocation`, then closes the client. */
+async function withClient<T>(allocation: Allocation, fn: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ name: 'warm-pool-it', version: '1' });
+  const transport = new StreamableHTTPClientTransport(new URL(allocation.container.url), { requestInit: { headers: credentialHeaders(allocation.credential) } });
+  await client.connect(transport);
+  try {
+    return await fn(client);
+  } finally {
+    await client.close().catch(() => undefined);
+  }
+}
+
+async function pageState(client: Client, path: string): Promise<string> {
+  await client.callTool({ name: 'browser_navigate', arguments: { url: `${appUrl}${path}` } });
+  const result = await client.callTool({ name: 'browser_evaluate', arguments: { function: "() => `cookie=${document.cookie};storage=${localStorage.getItem('warm')}`" } });
+  return JSON.stringify(result.content);
+}
+
+async function serverPid(run: PoolRun, id: string): Promise<number> {
+  const { stdout } = await run.runtime!.exec(id, ['sh', '-c', 'echo $MCP_SERVER_PID']);
+  return Number(stdout.trim());
+}
+
+/** Processes of this pool's sandboxes (servers, browsers, guards) still running. */
+function poolProcesses(): number[] {
+  const prefix = poolDir(DEFAULT_SANDBOX_ROOT, poolId);
+  return listProcesses()
+    .filter((p) => p.state !== 'Z')
+    .filter((p) => [readEnvironVariable(p.pid, 'CINNAMON_QA_SANDBOX'), readEnvironVariable(p.pid, 'CINNAMON_QA_GUARD')].some((m) => m?.startsWith(prefix)))
+    .map((p) => p.pid);
+}
+
+async function warmState(): Promise<WarmState> {
+  const state = await readWarmState(warmStatePath(DEFAULT_SANDBOX_ROOT, poolId));
+  if (state === undefined || state === 'unreadable') throw new Error(`no readable warm state for ${poolId}: ${String(state)}`);
+  return state;
+}
+
+describe('warm pool between runs (reuse, process runtime)', () => {
+  it('run 1 leaves its members running, run 2 adopts the same processes cleaned, down stops everything', async () => {
+    // ---- run 1: cold start, page state left in member 1's browser
+    const run1 = await start();
+    let pids1: number[];
+    try {
+      expect(logs.join('\n')).toContain('no warm pool to reuse yet');
+      pids1 = [await serverPid(run1, 'container-1'), await serverPid(run1, 'container-2')];
+
+      // A second run while the first holds the warm pool: a clear typed error naming the holder, nothing started.
+      const second = await start().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isPoolError(second, 'WARM_POOL_BUSY'), String(second)).toBe(true);
+      expect((second as Error).message).toContain(`pid ${process.pid}`);
+      expect(pids1.every((pid) => process.kill(pid, 0))).toBe(true);
+
+      const held = await run1.manager.allocateContainerAdvanced({ testRunId: 'run1-test', priority: 'normal' });
+      const seen = await withClient(held, (client) => pageState(client, '/set'));
+      // The check below can fail: here, in the same session, the state is there.
+      expect(seen).toContain('cookie=warm=run1;storage=run1');
+      await run1.manager.releaseContainer(held.lease);
+    } finally {
+      await run1.stop();
+    }
+
+    // Teardown stopped nothing: the same servers run, recorded with their guards, and the lock is released.
+    const state1 = await warmState();
+    expect(state1.members.map((m) => m.server.pid).sort()).toEqual([...pids1].sort());
+    expect(state1.members.every((m) => isAlive(m.server) && isAlive(m.guard))).toBe(true);
+    expect((await stat(warmStatePath(DEFAULT_SANDBOX_ROOT, poolId))).mode & 0o777).toBe(0o600);
+    await expect(stat(warmLockPath(DEFAULT_SANDBOX_ROOT, poolId))).rejects.toThrow();
+    expect(logs.join('\n')).toContain('2 container(s) left running for the next run');
+
+    // ---- run 2: the same fingerprint, so the same processes are taken over and cleaned
+    logs.length = 0;
+    const run2 = await start();
+    try {
+      // The pool serves from its first ready member; the line comes once both were taken over (a budget for a
+      // loaded machine, not a timing check).
+      await vi.waitFor(() => expect(logs.join('\n')).toMatch(/2 warm container\(s\) reused \(cleaned in \d+\.\d s\)/), { timeout: 90_000, interval: 100 });
+      expect([await serverPid(run2, 'container-1'), await serverPid(run2, 'container-2')].sort()).toEqual([...pids1].sort());
+      // The guards are new (this run's key); the old ones are gone.
+      expect(state1.members.every((m) => !isAlive(m.guard))).toBe(true);
+
+      // Isolation: nothing of run 1's page state reaches run 2, whichever member it gets.
+      for (const testRunId of ['run2-a', 'run2-b']) {
+        const held = await run2.manager.allocateContainerAdvanced({ testRunId, priority: 'normal' });
+        const seen = await withClient(held, (client) => pageState(client, '/read'));
+        expect(seen).toContain('cookie=;storage=null');
+        await run2.manager.releaseContainer(held.lease);
+      }
+    } finally {
+      await run2.stop();
+    }
+    const state2 = await warmState();
+    expect(state2.members.map((m) => m.server.pid).sort()).toEqual([...pids1].sort());
+
+    // ---- down: nothing of the pool runs any more, and the state is gone
+    const down = await stopWarmPools({ poolId });
+    expect(down.busy).toBe(0);
+    expect(down.lines.join('\n')).toContain(`stopped warm pool '${poolId}'`);
+    expect(poolProcesses()).toEqual([]);
+    expect(await readWarmState(warmStatePath(DEFAULT_SANDBOX_ROOT, poolId))).toBeUndefined();
+    // A second down has nothing to stop and says so.
+    expect((await stopWarmPools({ poolId })).lines.join('\n')).toContain('nothing to stop');
+  });
+});
