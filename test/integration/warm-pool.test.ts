@@ -17,6 +17,11 @@ import { credentialHeaders } from '../../src/runtime/member-credentials.js';
 import { listProcesses, readEnvironVariable } from '../../src/runtime/proc-table.js';
 import { isAlive } from '../../src/runtime/process/run-state-file.js';
 import { DEFAULT_SANDBOX_ROOT, poolDir } from '../../src/runtime/process/sandbox-layout.js';
+import { spawn } from 'node:child_process';
+import { SystemClock } from '../../src/clock/clock.js';
+import { newCredentialKeys } from '../../src/runtime/mcp-guard.js';
+import { startGuardProcess } from '../../src/runtime/process/guard-process.js';
+import { identify } from '../../src/runtime/process/run-state-file.js';
 import { freePorts } from '../support/ports.js';
 
 // A warm pool (issue 13, option reuse) on the process runtime, end to end with real @playwright/mcp and Chromium:
@@ -51,9 +56,10 @@ afterAll(async () => {
   await rm(baseDir, { recursive: true, force: true });
 });
 
-function start(): Promise<PoolRun> {
+function start(extra: { reuseIdleMs?: number } = {}): Promise<PoolRun> {
   const { pool, plugin } = parseContainerPoolOptions(
     {
+      ...extra,
       poolId,
       runtime: 'process',
       reuse: true,
@@ -161,6 +167,18 @@ describe('warm pool between runs (reuse, process runtime)', () => {
     const state2 = await warmState();
     expect(state2.members.map((m) => m.server.pid).sort()).toEqual([...pids1].sort());
 
+    // ---- run 3: another configuration (idle time): the warm members are ended and started anew, and the log says why
+    logs.length = 0;
+    const run3 = await start({ reuseIdleMs: 120_000 });
+    try {
+      expect(logs.join('\n')).toContain('warm pool not reused: its configuration changed (idleMs: 1200000 → 120000)');
+      const pids3 = [await serverPid(run3, 'container-1'), await serverPid(run3, 'container-2')];
+      expect(pids3.some((pid) => pids1.includes(pid))).toBe(false);
+      expect(state2.members.some((m) => isAlive(m.server))).toBe(false);
+    } finally {
+      await run3.stop();
+    }
+
     // ---- down: nothing of the pool runs any more, and the state is gone
     const down = await stopWarmPools({ poolId });
     expect(down.busy).toBe(0);
@@ -169,5 +187,39 @@ describe('warm pool between runs (reuse, process runtime)', () => {
     expect(await readWarmState(warmStatePath(DEFAULT_SANDBOX_ROOT, poolId))).toBeUndefined();
     // A second down has nothing to stop and says so.
     expect((await stopWarmPools({ poolId })).lines.join('\n')).toContain('nothing to stop');
+  });
+
+  it('a warm guard nobody connects to ends its server (the whole group) and itself after the idle time', async () => {
+    // Stands in for a server and its browser: a process group of its own.
+    const server = spawn('sh', ['-c', 'sleep 600 & sleep 600; wait'], { detached: true, stdio: 'ignore' });
+    server.unref();
+    const serverIdentity = identify(server.pid!)!;
+    const [port, upstreamPort] = await freePorts(2);
+    const guard = await startGuardProcess({
+      containerId: 'container-1',
+      port: port!,
+      upstreamPort: upstreamPort!,
+      host: '127.0.0.1',
+      key: newCredentialKeys().publicKey,
+      allowedHosts: [],
+      sandboxDir: baseDir,
+      logPath: join(baseDir, 'guard.log'),
+      idleMs: 1_000,
+      idlePgid: server.pid!,
+      clock: new SystemClock(),
+    });
+    try {
+      expect(isAlive(guard.identity)).toBe(true);
+      // Waits for the idle stop (1 s idle, checked every 100 ms); the budget only bounds a broken guard.
+      await vi.waitFor(() => expect(isAlive(serverIdentity) || isAlive(guard.identity)).toBe(false), { timeout: 60_000, interval: 200 });
+      expect(listProcesses().filter((p) => p.pgid === server.pid && p.state !== 'Z')).toEqual([]);
+    } finally {
+      await guard.close();
+      try {
+        process.kill(-server.pid!, 'SIGKILL');
+      } catch {
+        // already gone, as it should be
+      }
+    }
   });
 });
