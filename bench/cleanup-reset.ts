@@ -34,12 +34,15 @@ import { machine } from './latency.js';
  * each): what one exec costs before its script does anything. The soft reset itself runs no exec since issue 13
  * (one call to the member's guard, which ends the sessions and keeps the browser); the row is the comparison.
  * `BENCH_CLEANUP_RUNTIMES=docker` (or `process`) measures one runtime only; the default is both.
+ * `BENCH_CLEANUP_OPERATIONS=soft` (or any of soft, cleanup, hard, comma-separated) measures those only.
  */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const WARMUP = 2;
 const TARGETS_MS = { soft: 150, cleanup: 1_000, hard: 3_000, exec: Number.NaN } as const;
 type Operation = keyof typeof TARGETS_MS;
 const RUNTIMES = (process.env.BENCH_CLEANUP_RUNTIMES ?? 'process,docker').split(',').map((r) => r.trim());
+/** `BENCH_CLEANUP_OPERATIONS=soft` measures the soft reset (and the exec floor) only; the default is all three. */
+const OPERATIONS = (process.env.BENCH_CLEANUP_OPERATIONS ?? 'soft,cleanup,hard').split(',').map((r) => r.trim());
 
 const execFileAsync = promisify(execFile);
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -126,7 +129,7 @@ async function benchRuntime(target: RuntimeUnderTest, stageSamples: Map<string, 
 
     // Soft reset between two tests of one holder: the test's session browses, the reset ends it (the browser stays
     // up, held by the guard's keeper); each round opens a session of its own, as each test does.
-    for (let i = 0; i < WARMUP + ROUNDS; i++) {
+    for (let i = 0; OPERATIONS.includes('soft') && i < WARMUP + ROUNDS; i++) {
       const holder = await connect(port, credential);
       await holder.navigate(url(`/soft/${i}`));
       const { ms, failure } = await timed(async () => {
@@ -146,7 +149,7 @@ async function benchRuntime(target: RuntimeUnderTest, stageSamples: Map<string, 
     }
 
     // Cleanup between two holders: the first one browses and lets go, then the six stages run.
-    for (let i = 0; i < WARMUP + ROUNDS; i++) {
+    for (let i = 0; OPERATIONS.includes('cleanup') && i < WARMUP + ROUNDS; i++) {
       const client = await connect(port, credential);
       await client.navigate(url(`/cleanup/${i}`));
       await client.close();
@@ -166,7 +169,7 @@ async function benchRuntime(target: RuntimeUnderTest, stageSamples: Map<string, 
     }
 
     // Hard reset: restart, then the health gate proves the server answers MCP again.
-    for (let i = 0; i < WARMUP + ROUNDS; i++) {
+    for (let i = 0; OPERATIONS.includes('hard') && i < WARMUP + ROUNDS; i++) {
       const client = await connect(port, credential);
       await client.navigate(url(`/hard/${i}`));
       await client.close();
@@ -182,7 +185,7 @@ async function benchRuntime(target: RuntimeUnderTest, stageSamples: Map<string, 
     await target.runtime.stop(spec.id).catch(() => undefined);
     site.server.close();
   }
-  return [floor, soft, cleanup, hard];
+  return [floor, soft, cleanup, hard].filter((s) => s.samples.length > 0);
 }
 
 export async function run(): Promise<string> {
@@ -250,8 +253,8 @@ export async function run(): Promise<string> {
     lines.push(`| ${s.runtime} | ${name} | ${sorted.length} | ${fmt(percentile(sorted, 50))} | ${fmt(p95)} | ${fmt(sorted.at(-1) ?? Number.NaN)} | ${goal} | ${s.failures.length} |`);
   }
   const runtimes = [...new Set(all.map((s) => s.runtime))];
-  lines.push('', 'Cleanup stages, p50 / p95 ms:', '', `| stage | ${runtimes.join(' | ')} |`, `|---|${runtimes.map(() => '---:').join('|')}|`);
-  for (const stage of CLEANUP_STAGES) {
+  if (stageSamples.size > 0) lines.push('', 'Cleanup stages, p50 / p95 ms:', '', `| stage | ${runtimes.join(' | ')} |`, `|---|${runtimes.map(() => '---:').join('|')}|`);
+  for (const stage of stageSamples.size > 0 ? CLEANUP_STAGES : []) {
     const cells = runtimes.map((r) => {
       const sorted = [...(stageSamples.get(`${r}\u0000${stage}`) ?? [])].sort((a, b) => a - b);
       return `${fmt(percentile(sorted, 50))} / ${fmt(percentile(sorted, 95))}`;

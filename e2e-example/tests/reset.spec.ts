@@ -1,7 +1,7 @@
-// A test can reset its container itself, mid-test. 'soft' shuts the container's browser down (the MCP session
-// stays; the next tool call gets a fresh browser: no pages, cookies or storage); 'medium' also kills stray
-// browser processes and empties the server's temporary files; 'hard' restarts the server. Here: two
-// customers, one container, one test.
+// A test can reset its container itself, mid-test. 'soft' ends every MCP session on the container (each took
+// its pages, cookies and storage with it) and keeps the browser running; mcpContainer.client is then a new
+// session with a fresh context. 'medium' also kills the browser and stray processes and empties the server's
+// temporary files; 'hard' restarts the server. Here: two customers, one container, one test.
 import { test, expect } from '../../fixtures/index.js';
 import { McpBrowser } from './support/mcp-browser.js';
 import { READ_CART_STATE, type CartState } from './support/shop-state.js';
