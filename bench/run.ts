@@ -12,6 +12,7 @@ const BENCHES: Record<string, () => Promise<{ run(): Promise<string> }>> = {
   'guard-check': () => import('./guard-check.js'),
   'cross-shard': () => import('./cross-shard.js'),
   'suite-shards': () => import('./suite-shards.js'),
+  prewarm: () => import('./prewarm-sessions.js'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
