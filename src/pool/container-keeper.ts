@@ -92,7 +92,7 @@ export class ContainerKeeper implements PoolHost {
           },
           (error: unknown) => {
             tally.failed++;
-            if (open) this.startFailedLate(spec, error);
+            if (open) this.startFailedLate(spec, error, tally, t0);
             else failures.push({ spec, error });
             settleOne();
           },
@@ -112,7 +112,7 @@ export class ContainerKeeper implements PoolHost {
       throw error;
     }
     // Members that failed before the first passed: the pool opens without them and recovers them.
-    for (const { spec, error } of failures) this.startFailedLate(spec, error);
+    for (const { spec, error } of failures) this.startFailedLate(spec, error, tally, t0);
     return tally.ready;
   }
 
@@ -158,7 +158,7 @@ export class ContainerKeeper implements PoolHost {
    * gate's error says them), never handed out (it never reached Available), and recovered like any unhealthy
    * member (reset, restart from scratch, quarantine after MAX_RECOVERY_ATTEMPTS).
    */
-  private startFailedLate(spec: ContainerSpec, error: unknown): void {
+  private startFailedLate(spec: ContainerSpec, error: unknown, tally: StartTally, t0: number): void {
     const { logger, emit, report, store } = this.deps;
     const phase = this.deps.phase();
     if (phase === 'closing' || phase === 'closed') return;
@@ -176,7 +176,11 @@ export class ContainerKeeper implements PoolHost {
           (e: unknown) => report(e, `start ${spec.id} again`),
         );
       }
-      await this.recycler.recover(spec.id);
+      // Recovered: it joins like a member that passed its first gate late (recovery already made it Available).
+      if ((await this.recycler.recover(spec.id)) === 'Available') {
+        tally.ready++;
+        this.joined(spec, tally, t0);
+      }
     })().catch((e: unknown) => report(e, `recover ${spec.id} after its failed start`));
   }
 

@@ -140,7 +140,7 @@ describe("ContainerPoolManager.initialize({ serveFrom: 'first' })", () => {
   });
 
   it('a member that failed before the first passed does not fail the start; it is recovered and joins', async () => {
-    const { manager, health, unhealthy, stateOf } = setup({ containers: 2 });
+    const { manager, health, unhealthy, stateOf, joined } = setup({ containers: 2 });
     health.hold('container-1');
     health.notReady.set('container-2', 'tcp');
     const started = manager.initialize({ serveFrom: 'first' });
@@ -151,6 +151,7 @@ describe("ContainerPoolManager.initialize({ serveFrom: 'first' })", () => {
     await flushMicrotasks(50);
     expect(unhealthy).toMatchObject([{ containerId: 'container-2', cause: 'start-failed' }]);
     expect(await stateOf('container-2')).toBe('Available');
+    expect(joined).toMatchObject([{ containerId: 'container-2', ready: 2, total: 2 }]);
     await manager.shutdown();
   });
 
