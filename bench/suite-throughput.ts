@@ -81,6 +81,7 @@ export async function run(): Promise<string> {
           hand = await startHandWired(docker, image, ports.hand, `r${round}`);
           preStartMs = hand.startMs;
           extraEnv.THROUGHPUT_BOUND_URLS = hand.urls.join(',');
+          extraEnv.THROUGHPUT_BOUND_HEADERS = JSON.stringify(hand.headers);
         }
         try {
           const sample = await measure(variant, round, configs.get(variant.name)!, { ...env, ...extraEnv }, root);

@@ -6,8 +6,9 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
  * mapping, no socket bookkeeping. Closing sends the session DELETE so the server drops the browser context
  * at once, as the pool's fixture does, so both pay the same per-test session cost.
  */
-export async function connectMcp(url: string, timeoutMs = 30_000): Promise<{ client: Client; close(): Promise<void> }> {
-  const transport = new StreamableHTTPClientTransport(new URL(url));
+export async function connectMcp(url: string, timeoutMs = 30_000, headers?: Record<string, string>): Promise<{ client: Client; close(): Promise<void> }> {
+  // `headers`: the credential the member's guard admits (the image's guard refuses a request without one).
+  const transport = new StreamableHTTPClientTransport(new URL(url), headers ? { requestInit: { headers } } : undefined);
   const client = new Client({ name: 'throughput-bench', version: '1' });
   try {
     await client.connect(transport, { timeout: timeoutMs });
