@@ -13,6 +13,7 @@ const BENCHES: Record<string, () => Promise<{ run(): Promise<string> }>> = {
   'cross-shard': () => import('./cross-shard.js'),
   'suite-shards': () => import('./suite-shards.js'),
   prewarm: () => import('./prewarm-sessions.js'),
+  'warm-reuse': () => import('./warm-reuse.js'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -57,6 +57,12 @@ describe('parseCommand', () => {
     expect(() => parseCommand(['image', 'tag', '--force'], {})).toThrow(UsageError);
   });
 
+  it('down: every warm pool, or one with --pool-id; other flags are a usage error', () => {
+    expect(parseCommand(['down'], {})).toEqual({ kind: 'down' });
+    expect(parseCommand(['down', '--pool-id', 'mine'], {})).toEqual({ kind: 'down', poolId: 'mine' });
+    expect(() => parseCommand(['down', '--force'], {})).toThrow(UsageError);
+  });
+
   it('help and unknown commands', () => {
     expect(parseCommand([], {})).toEqual({ kind: 'help' });
     expect(parseCommand(['--help'], {})).toEqual({ kind: 'help' });

@@ -9,7 +9,7 @@ import { parseContainerPoolOptions } from './container-pool-options.js';
 import { fingerprintChanges, fingerprintOf, fingerprintParts, type FingerprintInput } from './warm-pool-fingerprint.js';
 import { acquireWarmLock, lockDecision, readHolder, type LockHolder } from './warm-pool-lock.js';
 import { resolveReuse, ReuseEnvError } from './warm-pool-options.js';
-import { planAdoption } from './warm-pool-runtime.js';
+import { planAdoption } from './warm-pool-adoption.js';
 import type { WarmState } from './warm-pool-state.js';
 
 describe('resolveReuse: option, CINNAMON_POOL_REUSE and CI', () => {

@@ -1,0 +1,193 @@
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stopWarmPools } from '../src/cli/down-command.js';
+import { freePorts } from '../test/support/ports.js';
+import { writeProjects } from './throughput/project.js';
+import type { RunTimings } from './throughput/timing-reporter.js';
+import { WORKLOAD_TESTS } from './throughput/workload.js';
+
+/**
+ * Warm pool between runs (issue 13, option reuse): the throughput workload (40 MCP tests through the pool,
+ * process runtime) run cold (CINNAMON_POOL_REUSE=0) and warm (CINNAMON_POOL_REUSE=1, the members of the run
+ * before taken over), interleaved (cold, warm, cold, ...) after one unmeasured warm run that leaves the members
+ * running. Then the developer loop: one test (`-g "#01 "`) re-run cold and warm, interleaved. Reports medians of
+ * spawn → first test start and of the wall time. Cold and warm use their own poolId and ports (a cold run's
+ * reaping would otherwise end the warm members).
+ *
+ * BENCH_WARM_ROUNDS (default 3) rounds of the 40-test workload; BENCH_WARM_ONE (default 5) one-test re-runs each.
+ */
+const ROUNDS = Number(process.env.BENCH_WARM_ROUNDS ?? 3);
+const ONE = Number(process.env.BENCH_WARM_ONE ?? 5);
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+const WARM_POOL = 'bench-warm-reuse';
+const COLD_POOL = 'bench-warm-cold';
+
+type Kind = 'cold' | 'warm';
+interface Sample {
+  kind: Kind;
+  workload: '40 tests' | '1 test';
+  wallMs: number;
+  startMs: number;
+  passed: number;
+  load1: number;
+  reuseLine?: string;
+  problem?: string;
+}
+
+export async function run(): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'warm-bench-'));
+  const [shopPort, coldBase, warmBase] = await consecutiveFreePorts();
+  const shop = await startShop(shopPort);
+  const samples: Sample[] = [];
+  const loadStart = loadavg()[0]!;
+  try {
+    const configs = new Map<Kind, string>();
+    for (const [kind, base, poolId] of [['cold', coldBase, COLD_POOL], ['warm', warmBase, WARM_POOL]] as const) {
+      const dir = join(root, kind);
+      await mkdir(dir);
+      const written = await writeProjects(dir, repoRoot, { basePort: base, image: 'unused-process-runtime', poolId, namePrefix: `${poolId}-mcp` });
+      configs.set(kind, written.get('a')!);
+    }
+    const env = (kind: Kind): NodeJS.ProcessEnv => ({
+      ...process.env,
+      SHOP_URL: `http://localhost:${shopPort}`,
+      CINNAMON_POOL_RUNTIME: 'process',
+      CINNAMON_POOL_REUSE: kind === 'warm' ? '1' : '0',
+      CI: '',
+    });
+    for (const kind of ['cold', 'warm'] as const) await cli(configs.get(kind)!, ['--list'], env(kind), join(root, `${kind}-list.log`));
+    // Unmeasured: leaves the warm pool's members running for the first measured warm run.
+    await measure('warm', '40 tests', configs.get('warm')!, env('warm'), root, 'prime');
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const kind of ['cold', 'warm'] as const) {
+        const sample = await measure(kind, '40 tests', configs.get(kind)!, env(kind), root, `r${round}`);
+        samples.push(sample);
+        console.error(`[warm-reuse] round ${round} ${kind}: ${s(sample.wallMs)} s wall, first test after ${s(sample.startMs)} s, ${sample.passed}/${WORKLOAD_TESTS}${sample.problem ? ` — ${sample.problem}` : ''}`);
+      }
+    }
+    for (let i = 1; i <= ONE; i++) {
+      for (const kind of ['cold', 'warm'] as const) {
+        const sample = await measure(kind, '1 test', configs.get(kind)!, env(kind), root, `one${i}`, ['-g', '#01 ']);
+        samples.push(sample);
+        console.error(`[warm-reuse] one-test ${i} ${kind}: ${s(sample.wallMs)} s wall, first test after ${s(sample.startMs)} s${sample.problem ? ` — ${sample.problem}` : ''}`);
+      }
+    }
+  } finally {
+    shop.kill('SIGTERM');
+    await stopWarmPools({ poolId: WARM_POOL }).catch(() => undefined);
+    await rm(root, { recursive: true, force: true });
+  }
+  return report(samples, loadStart, loadavg()[0]!);
+}
+
+async function measure(kind: Kind, workload: Sample['workload'], config: string, env: NodeJS.ProcessEnv, root: string, tag: string, args: string[] = []): Promise<Sample> {
+  const timingsFile = join(root, `${kind}-${tag}.json`);
+  const logFile = join(root, `${kind}-${tag}.log`);
+  const load1 = loadavg()[0]!;
+  const spawnedAt = Date.now();
+  const started = performance.now();
+  const code = await cli(config, args, { ...env, THROUGHPUT_TIMINGS_FILE: timingsFile }, logFile);
+  const wallMs = performance.now() - started;
+  const timings = await readFile(timingsFile, 'utf8').then((t) => JSON.parse(t) as RunTimings, () => undefined);
+  const tests = (timings?.tests ?? []).filter((t) => /^#\d+ /.test(t.title));
+  const passed = tests.filter((t) => t.status === 'passed').length;
+  const startMs = tests.length ? Math.min(...tests.map((t) => t.startMs)) - spawnedAt : Number.NaN;
+  const log = await readFile(logFile, 'utf8').catch(() => '');
+  const reuseLine = log.split('\n').find((l) => /warm container\(s\) reused|warm pool not reused|no warm pool/.test(l));
+  const expected = workload === '1 test' ? 1 : WORKLOAD_TESTS;
+  const sample: Sample = { kind, workload, wallMs, startMs, passed, load1, ...(reuseLine ? { reuseLine: reuseLine.trim() } : {}) };
+  if (code !== 0 || passed !== expected) sample.problem = `exit ${code}, ${passed}/${expected} passed: ${log.split('\n').filter(Boolean).slice(-6).join(' | ').slice(0, 300)}`;
+  return sample;
+}
+
+function cli(config: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const log = createWriteStream(logFile);
+    const child = spawn('npx', ['playwright', 'test', '-c', config, ...args], { cwd: join(config, '..'), env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.pipe(log);
+    child.stderr.pipe(log);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      log.end();
+      resolve(code ?? 1);
+    });
+  });
+}
+
+/** A free port for the shop and two pool base ports whose next port is free too. */
+async function consecutiveFreePorts(): Promise<[number, number, number]> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const [shop, a, b] = (await freePorts(3)) as [number, number, number];
+    const taken = new Set([shop, a, b]);
+    if (!taken.has(a + 1) && !taken.has(b + 1) && Math.abs(a - b) > 1 && (await isFree(a + 1)) && (await isFree(b + 1))) return [shop, a, b];
+  }
+  throw new Error('found no free pairs of consecutive ports');
+}
+
+async function isFree(port: number): Promise<boolean> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+async function startShop(port: number): Promise<ReturnType<typeof spawn>> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'e2e-example/app/server.ts'], { cwd: repoRoot, env: { ...process.env, PORT: String(port), HOST: '127.0.0.1' }, stdio: 'ignore' });
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return child;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGTERM');
+      throw new Error(`the example shop did not answer on port ${port}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function median(values: readonly number[]): number {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
+
+const s = (ms: number) => (Number.isFinite(ms) ? (ms / 1000).toFixed(1) : '–');
+
+function report(samples: Sample[], loadStart: number, loadEnd: number): string {
+  const lines: string[] = [];
+  lines.push(`### Warm pool between runs (reuse), process runtime: cold vs warm, interleaved`);
+  lines.push('');
+  lines.push(`${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString()}; load ${loadStart.toFixed(1)} → ${loadEnd.toFixed(1)}. \`npm run bench -- warm-reuse\` (BENCH_WARM_ROUNDS=${ROUNDS}, BENCH_WARM_ONE=${ONE}).`);
+  lines.push('');
+  lines.push('| workload | runs | spawn → first test, median (cold / warm) | wall, median (cold / warm) | warm ÷ cold wall | load 1-min (min–max) | failures |');
+  lines.push('|---|---|---|---|---|---|---|');
+  for (const workload of ['40 tests', '1 test'] as const) {
+    const of = (kind: Kind) => samples.filter((x) => x.workload === workload && x.kind === kind);
+    const cold = of('cold');
+    const warm = of('warm');
+    if (!cold.length && !warm.length) continue;
+    const loads = [...cold, ...warm].map((x) => x.load1);
+    const wallRatio = median(warm.map((x) => x.wallMs)) / median(cold.map((x) => x.wallMs));
+    const failures = [...cold, ...warm].filter((x) => x.problem).length;
+    lines.push(
+      `| ${workload} | ${cold.length} + ${warm.length} | ${s(median(cold.map((x) => x.startMs)))} / ${s(median(warm.map((x) => x.startMs)))} s | ` +
+        `${s(median(cold.map((x) => x.wallMs)))} / ${s(median(warm.map((x) => x.wallMs)))} s | ${wallRatio.toFixed(2)}× | ${Math.min(...loads).toFixed(1)}–${Math.max(...loads).toFixed(1)} | ${failures} |`,
+    );
+  }
+  const reused = samples.filter((x) => x.kind === 'warm').map((x) => x.reuseLine ?? '(no reuse line)');
+  lines.push('');
+  lines.push(`Warm runs' reuse lines: ${[...new Set(reused.map((l) => l.replace(/\d+\.\d s/, 'X s')))].join(' · ')}`);
+  const problems = samples.filter((x) => x.problem);
+  if (problems.length) lines.push('', ...problems.map((x) => `- ${x.kind} ${x.workload}: ${x.problem}`));
+  return lines.join('\n');
+}
