@@ -66,7 +66,8 @@ export const pluginOptionsSchema = z
      */
     reuse: z.boolean().optional(),
     /**
-     * A warm pool with no connection for this long stops itself, ms. @defaultValue {@link DEFAULT_REUSE_IDLE_MS} (20 min)
+     * A warm pool with no connection for this long stops itself, ms; more than twice health.healthCheckIntervalMs
+     * (those checks keep a member no test uses busy during a run). @defaultValue {@link DEFAULT_REUSE_IDLE_MS} (20 min)
      */
     reuseIdleMs: z.number().int().min(MIN_REUSE_IDLE_MS).optional(),
   })
@@ -124,6 +125,10 @@ export function parseContainerPoolOptions(input: unknown, env: NodeJS.ProcessEnv
     );
   }
   if (plugin) reuseProblems(plugin, env, problems);
+  // The health checks are what keeps a warm member that serves a run from counting as idle.
+  if (plugin?.reuseIdleMs !== undefined && pool && plugin.reuseIdleMs <= 2 * pool.health.healthCheckIntervalMs) {
+    problems.push(`reuseIdleMs (${plugin.reuseIdleMs}) must be more than twice health.healthCheckIntervalMs (${pool.health.healthCheckIntervalMs}): a member that no test uses during a run is only kept busy by its health checks`);
+  }
   if (problems.length || !plugin || !pool) {
     throw new PoolError(
       'INVALID_OPTIONS',

@@ -39,7 +39,7 @@ describe('resolveReuse: option, CINNAMON_POOL_REUSE and CI', () => {
 
 describe('withContainerPool options: reuse', () => {
   it('takes reuse and reuseIdleMs', () => {
-    expect(parseContainerPoolOptions({ reuse: true, reuseIdleMs: 60_000 }, {}).plugin).toMatchObject({ reuse: true, reuseIdleMs: 60_000 });
+    expect(parseContainerPoolOptions({ reuse: true, reuseIdleMs: 120_000 }, {}).plugin).toMatchObject({ reuse: true, reuseIdleMs: 120_000 });
   });
 
   it('refuses a bad idle time, a bad variable and reuse with mode shared, all in one INVALID_OPTIONS', () => {
@@ -51,6 +51,11 @@ describe('withContainerPool options: reuse', () => {
     expect(shared.message).toMatch(/reuse \(option reuse: true\) keeps this machine's own members warm; mode 'shared'/);
     const variable = optionsRefusal(() => parseContainerPoolOptions({}, { CINNAMON_POOL_REUSE: 'yes please' }));
     expect(variable.message).toContain('CINNAMON_POOL_REUSE="yes please"');
+  });
+
+  it('refuses an idle time the health checks would not keep a member in use above', () => {
+    const error = optionsRefusal(() => parseContainerPoolOptions({ reuseIdleMs: 50_000, health: { healthCheckIntervalMs: 30_000 } }, {}));
+    expect(error.message).toMatch(/reuseIdleMs \(50000\) must be more than twice health.healthCheckIntervalMs \(30000\)/);
   });
 
   it("mode 'shared' under CI with reuse in the config is fine: reuse is off there", () => {
