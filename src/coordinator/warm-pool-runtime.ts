@@ -140,7 +140,8 @@ export class WarmPoolRuntime implements ContainerRuntime {
       return await this.startOne(spec, ctx);
     } finally {
       this.started.add(spec.id);
-      if (this.started.size === this.parts.pool.containerSpecs.length && !this.announced) {
+      // Without any member taken over, the plan's note (logged at reaping) already said why.
+      if (this.started.size === this.parts.pool.containerSpecs.length && !this.announced && this.adopted.size) {
         this.announced = true;
         this.parts.log(`warm pool: ${this.summary()}`);
       }
