@@ -16,6 +16,7 @@ import { HealthChecker } from '../src/health/health-checker.js';
 import type { ContainerRuntime } from '../src/runtime/container-runtime.js';
 import { DockerRuntime } from '../src/runtime/docker/docker-runtime.js';
 import { MemberCredentials } from '../src/runtime/member-credentials.js';
+import { fenceMember } from '../src/runtime/member-fence.js';
 import { ProcessRuntime } from '../src/runtime/process/process-runtime.js';
 import { freePort } from '../test/support/ports.js';
 import { machine } from './latency.js';
@@ -33,12 +34,14 @@ import { machine } from './latency.js';
  * The `exec floor` row is `runtime.exec(id, ['true'])`, timed in the same rounds as the soft reset (one after
  * each): what one exec costs before its script does anything. The soft reset itself runs no exec since issue 13
  * (one call to the member's guard, which ends the sessions and keeps the browser); the row is the comparison.
+ * Soft rounds alternate: a plain one (the guard's keeper already holds the browser) and the first after a new
+ * lease (the guard attaches its keeper first), each its own row.
  * `BENCH_CLEANUP_RUNTIMES=docker` (or `process`) measures one runtime only; the default is both.
  * `BENCH_CLEANUP_OPERATIONS=soft` (or any of soft, cleanup, hard, comma-separated) measures those only.
  */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const WARMUP = 2;
-const TARGETS_MS = { soft: 150, cleanup: 1_000, hard: 3_000, exec: Number.NaN } as const;
+const TARGETS_MS = { soft: 150, 'soft-first': Number.NaN, cleanup: 1_000, hard: 3_000, exec: Number.NaN } as const;
 type Operation = keyof typeof TARGETS_MS;
 const RUNTIMES = (process.env.BENCH_CLEANUP_RUNTIMES ?? 'process,docker').split(',').map((r) => r.trim());
 /** `BENCH_CLEANUP_OPERATIONS=soft` measures the soft reset (and the exec floor) only; the default is all three. */
@@ -118,6 +121,7 @@ async function benchRuntime(target: RuntimeUnderTest, stageSamples: Map<string, 
   const resetter = new ContainerResetManager({ runtime: target.runtime, health, portOf: () => port, credentialFor: (id) => credentials.forPool(id) });
   const series = (operation: Operation): Series => ({ runtime: target.name, operation, samples: [], failures: [] });
   const soft = series('soft');
+  const softFirst = series('soft-first');
   const cleanup = series('cleanup');
   const hard = series('hard');
   const floor = series('exec');
@@ -129,7 +133,13 @@ async function benchRuntime(target: RuntimeUnderTest, stageSamples: Map<string, 
 
     // Soft reset between two tests of one holder: the test's session browses, the reset ends it (the browser stays
     // up, held by the guard's keeper); each round opens a session of its own, as each test does.
-    for (let i = 0; OPERATIONS.includes('soft') && i < WARMUP + ROUNDS; i++) {
+    // Odd rounds: the first soft reset after a new lease, which also attaches the guard's keeper (one tool call,
+    // a browser context) before it ends the sessions. A fence with a higher floor is what a new lease looks like to
+    // the guard (the holder here sends the pool's credential, which no floor cuts).
+    let leaseFloor = 0;
+    for (let i = 0; OPERATIONS.includes('soft') && i < 2 * (WARMUP + ROUNDS); i++) {
+      const first = i % 2 === 1;
+      if (first) await fenceMember({ containerId: spec.id, port, credential }, ++leaseFloor);
       const holder = await connect(port, credential);
       await holder.navigate(url(`/soft/${i}`));
       const { ms, failure } = await timed(async () => {
@@ -141,9 +151,9 @@ async function benchRuntime(target: RuntimeUnderTest, stageSamples: Map<string, 
       const execMs = performance.now() - execStarted;
       // The session is over already (the server answers its DELETE 404): this only lets the client go.
       await holder.close();
-      if (i < WARMUP) continue;
-      soft.samples.push(ms);
-      if (failure) soft.failures.push(failure);
+      if (i < 2 * WARMUP) continue;
+      (first ? softFirst : soft).samples.push(ms);
+      if (failure) (first ? softFirst : soft).failures.push(failure);
       floor.samples.push(execMs);
       if (exec) floor.failures.push(exec);
     }
@@ -185,7 +195,7 @@ async function benchRuntime(target: RuntimeUnderTest, stageSamples: Map<string, 
     await target.runtime.stop(spec.id).catch(() => undefined);
     site.server.close();
   }
-  return [floor, soft, cleanup, hard].filter((s) => s.samples.length > 0);
+  return [floor, soft, softFirst, cleanup, hard].filter((s) => s.samples.length > 0);
 }
 
 export async function run(): Promise<string> {
@@ -248,7 +258,8 @@ export async function run(): Promise<string> {
     const sorted = [...s.samples].sort((a, b) => a - b);
     const p95 = percentile(sorted, 95);
     const target = TARGETS_MS[s.operation];
-    const name = s.operation === 'cleanup' ? 'cleanup (6 stages)' : s.operation === 'exec' ? 'exec floor (`true`)' : `${s.operation} reset`;
+    const name =
+      s.operation === 'cleanup' ? 'cleanup (6 stages)' : s.operation === 'exec' ? 'exec floor (`true`)' : s.operation === 'soft-first' ? 'soft reset, first of a lease (+ keeper attach)' : `${s.operation} reset`;
     const goal = Number.isNaN(target) ? '– | –' : `≤ ${target} | ${p95 <= target ? 'yes' : 'no'}`;
     lines.push(`| ${s.runtime} | ${name} | ${sorted.length} | ${fmt(percentile(sorted, 50))} | ${fmt(p95)} | ${fmt(sorted.at(-1) ?? Number.NaN)} | ${goal} | ${s.failures.length} |`);
   }
