@@ -161,6 +161,11 @@ async function measure(config: string, root: string, mode: Mode, r: number): Pro
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line) as TestSample);
+  if (exitCode !== 0) {
+    const log = await readFile(join(root, `${mode}-r${r}.log`), 'utf8').catch(() => '');
+    const lines = log.split('\n').filter((l) => /✘|Error|Timeout|failed/.test(l));
+    console.error(`[prewarm] ${mode} r${r} exit ${exitCode}:\n  ${lines.slice(0, 12).join('\n  ')}`);
+  }
   return { mode, round: r, exitCode, load1, tests };
 }
 
@@ -192,6 +197,13 @@ function report(runs: RunSample[], loadStart: number, loadEnd: number): string {
   const spare = row('spare', 'with the spare (default)');
   const none = row('none', 'without (`CINNAMON_POOL_PREWARM_SESSIONS=0`)');
   const failed = runs.filter((r) => r.exitCode !== 0).map((r) => `${r.mode} r${r.round} exit ${r.exitCode}`);
+  // Each round's two runs ran back to back: their ratio is less at the mercy of the load's drift than the pooled medians.
+  const perRound = [...new Set(runs.map((r) => r.round))].flatMap((r) => {
+    const med = (mode: Mode, key: 'firstCallMs' | 'gapMs') => median(runs.find((x) => x.round === r && x.mode === mode)?.tests.filter((t) => t.index > 0).map((t) => t[key] ?? Number.NaN) ?? []);
+    const first = [med('spare', 'firstCallMs'), med('none', 'firstCallMs')] as const;
+    const gap = [med('spare', 'gapMs'), med('none', 'gapMs')] as const;
+    return [{ r, first, gap, firstRatio: first[0] / first[1], gapRatio: gap[0] / gap[1] }];
+  });
   return [
     `### Pre-warmed sessions: first tool call of a test (issue 13)`,
     '',
@@ -202,6 +214,9 @@ function report(runs: RunSample[], loadStart: number, loadEnd: number): string {
     spare.line,
     none.line,
     '',
-    `Ratio with ÷ without: first call ${round(spare.first / none.first, 2)}, gap ${round(spare.gap / none.gap, 2)}.${failed.length ? ` Runs that did not exit 0: ${failed.join(', ')}.` : ''}`,
+    `Ratio with ÷ without, pooled medians: first call ${round(spare.first / none.first, 2)}, gap ${round(spare.gap / none.gap, 2)}; ` +
+      `per round (with / without ms): ${perRound.map((p) => `r${p.r} first ${round(p.first[0], 0)} / ${round(p.first[1], 0)} (${round(p.firstRatio, 2)}), gap ${round(p.gap[0], 0)} / ${round(p.gap[1], 0)} (${round(p.gapRatio, 2)})`).join('; ')}; ` +
+      `median of the per-round ratios: first call ${round(median(perRound.map((p) => p.firstRatio)), 2)}, gap ${round(median(perRound.map((p) => p.gapRatio)), 2)}.` +
+      `${failed.length ? ` Runs that did not exit 0 (a test failed or timed out): ${failed.join(', ')}.` : ''}`,
   ].join('\n');
 }
