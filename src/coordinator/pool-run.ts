@@ -206,6 +206,8 @@ async function startLocal(
   signal: AbortSignal | undefined,
 ): Promise<StartedMembers> {
   const { pool, plugin } = options;
+  // The joined lines count from here, as the start line does (not from the members' own start).
+  const t0 = clock.monotonic();
   const plan = await planRuntime(plugin.runtime, { env, ...(plugin.dockerImage ? { dockerImage: plugin.dockerImage } : {}) });
   const { store, storeReason, history } = await openStore(pool, plugin, options.baseDir, clock);
   cleanups.push(() => store.close());
@@ -228,9 +230,9 @@ async function startLocal(
   // Tests may start once one member passed its gate; the others join as they pass theirs (a member that
   // fails later is reported and recovered by the pool, never handed out).
   const joins = { ready: 0, announced: false };
-  manager.on('memberJoined', ({ name, ready, total, afterMs }) => {
+  manager.on('memberJoined', ({ name, ready, total }) => {
     joins.ready = Math.max(joins.ready, ready);
-    if (joins.announced) log(`${name} joined: ${ready} of ${total} containers ready (${(afterMs / 1000).toFixed(1)} s after the start)`);
+    if (joins.announced) log(`${name} joined: ${ready} of ${total} containers ready (${((clock.monotonic() - t0) / 1000).toFixed(1)} s after the start)`);
   });
   let ready: number;
   try {
