@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SystemClock } from '../clock/clock.js';
 import { isPoolError } from '../errors/pool-error.js';
@@ -6,7 +6,7 @@ import { acquireWarmLock } from '../coordinator/warm-pool-lock.js';
 import { readWarmState, removeWarmState, WARM_STATE_FILE, WARM_LOCK_FILE } from '../coordinator/warm-pool-state.js';
 import { reapLeftoverRuns } from '../runtime/process/leftover-reaper.js';
 import { DEFAULT_SANDBOX_ROOT, poolDir } from '../runtime/process/sandbox-layout.js';
-import { endWarmMember } from '../runtime/process/warm-members.js';
+import { endWarmMember, WARM_RUN_ID } from '../runtime/process/warm-members.js';
 
 /** SIGTERM → SIGKILL grace for a warm member: nobody waits on it, its browser needs no long goodbye. */
 const DOWN_GRACE_MS = 2_000;
@@ -50,6 +50,8 @@ export async function stopWarmPools(options: { poolId?: string; sandboxRoot?: st
     try {
       const ended: string[] = [];
       if (state !== 'unreadable') for (const member of state.members) ended.push(...(await endWarmMember(member, DOWN_GRACE_MS)));
+      // The warm members' run folder is the lock holder's (no run can use it now), whoever its state file names.
+      await rm(join(folder, WARM_RUN_ID), { recursive: true, force: true, maxRetries: 3 });
       const reaped = await reapLeftoverRuns(folder, DOWN_GRACE_MS, new SystemClock());
       await removeWarmState(join(folder, WARM_STATE_FILE));
       const what = ended.length ? ended.join(', ') : 'no member was still running';
@@ -57,6 +59,8 @@ export async function stopWarmPools(options: { poolId?: string; sandboxRoot?: st
     } finally {
       await lock.release();
     }
+    // The pool's folder, once nothing of any run is left in it.
+    await rmdir(folder).catch(() => undefined);
   }
   if (!lines.length) lines.push(options.poolId ? `no warm pool '${options.poolId}' on this machine: nothing to stop` : 'no warm pool on this machine: nothing to stop');
   return { lines, busy };

@@ -185,6 +185,7 @@ describe('warm pool between runs (reuse, process runtime)', () => {
     expect(down.lines.join('\n')).toContain(`stopped warm pool '${poolId}'`);
     expect(poolProcesses()).toEqual([]);
     expect(await readWarmState(warmStatePath(DEFAULT_SANDBOX_ROOT, poolId))).toBeUndefined();
+    await expect(stat(poolDir(DEFAULT_SANDBOX_ROOT, poolId))).rejects.toThrow(/ENOENT/);
     // A second down has nothing to stop and says so.
     expect((await stopWarmPools({ poolId })).lines.join('\n')).toContain('nothing to stop');
   });
