@@ -35,9 +35,6 @@ export class ContainerKeeper implements PoolHost {
   private readonly starting = new Map<string, Promise<void>>();
   /** Calls off the start gates still running (shutdown): a member still starting is stopped, never opened. */
   private readonly stopStarts = new AbortController();
-  /** Members the runtime started (it can reset or recreate them). */
-  private readonly launched = new Set<string>();
-  private runContext: RunContext | undefined;
 
   constructor(private readonly deps: ContainerKeeperDeps) {
     const { config, store, runtime, health, clock } = deps;
@@ -65,10 +62,9 @@ export class ContainerKeeper implements PoolHost {
   async start(ctx: RunContext, options: HostStartOptions = {}): Promise<number> {
     const serveFrom = options.serveFrom ?? DEFAULT_SERVE_FROM;
     const { config, store, runtime, clock, logger } = this.deps;
-    this.runContext = ctx;
     const t0 = clock.monotonic();
-    const tally: StartTally = { total: config.containerSpecs.length, ready: 0, failed: 0 };
-    const failures: Array<{ spec: ContainerSpec; error: unknown }> = [];
+    const tally: StartTally = { total: config.containerSpecs.length, launched: 0, ready: 0, failed: 0 };
+    const failures: unknown[] = [];
     let open = false;
     let decide!: (verdict: 'serve' | 'fail') => void;
     const decided = new Promise<'serve' | 'fail'>((resolve) => (decide = resolve));
@@ -84,7 +80,11 @@ export class ContainerKeeper implements PoolHost {
       await store.registerContainers(config.containerSpecs, clock.now());
       this.startMonitor();
       for (const spec of config.containerSpecs) {
-        const task = this.startMember(spec, ctx).then(
+        const launched = () => {
+          tally.launched++;
+          settleOne();
+        };
+        const task = this.startMember(spec, ctx, launched).then(
           () => {
             tally.ready++;
             if (open) this.joined(spec, tally, t0);
@@ -93,17 +93,14 @@ export class ContainerKeeper implements PoolHost {
           (error: unknown) => {
             tally.failed++;
             if (open) this.startFailedLate(spec, error, tally, t0);
-            else failures.push({ spec, error });
+            else failures.push(error);
             settleOne();
           },
         );
         this.starting.set(spec.id, task);
         void task.finally(() => this.starting.delete(spec.id));
       }
-      if ((await decided) === 'fail') {
-        const errors = failures.map((f) => f.error);
-        throw errors.length === 1 ? errors[0] : combineStartFailures(errors);
-      }
+      if ((await decided) === 'fail') throw failures.length === 1 ? failures[0] : combineStartFailures(failures);
     } catch (error) {
       this.stopStarts.abort();
       await this.stopMonitor();
@@ -111,17 +108,15 @@ export class ContainerKeeper implements PoolHost {
       await Promise.allSettled(config.containerSpecs.map((spec) => runtime.stop(spec.id)));
       throw error;
     }
-    // Members that failed before the first passed: the pool opens without them and recovers them.
-    for (const { spec, error } of failures) this.startFailedLate(spec, error, tally, t0);
     return tally.ready;
   }
 
   /** One member: start it, gate it, fence its guard, make it Available. Rejects naming the member and stage. */
-  private async startMember(spec: ContainerSpec, ctx: RunContext): Promise<void> {
+  private async startMember(spec: ContainerSpec, ctx: RunContext, launched: () => void): Promise<void> {
     const { config, runtime, health } = this.deps;
     const signal = this.stopStarts.signal;
     await runtime.start(spec, { ...ctx, guardKey: (id) => this.deps.credentials.keyOf(id) });
-    this.launched.add(spec.id);
+    launched();
     this.assertStillStarting(spec, signal);
     // The gate is told to stop too, but a stop must not wait for it to notice.
     const called = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(this.stoppedWhileStarting(spec)), { once: true }));
@@ -168,14 +163,6 @@ export class ContainerKeeper implements PoolHost {
       await this.recycler.move(spec.id, 'Starting', 'Unhealthy', reason);
       const record = await store.getContainer(spec.id).catch(() => undefined);
       emit('containerUnhealthy', { containerId: spec.id, consecutiveFailures: record?.consecutiveFailures ?? 1, reason, cause: 'start-failed' });
-      // A member the runtime never started has nothing to reset: recovery's restart from scratch needs it
-      // known to the runtime, so a failed runtime start is tried again as a start.
-      if (!this.launched.has(spec.id) && this.runContext) {
-        await this.deps.runtime.start(spec, { ...this.runContext, guardKey: (id) => this.deps.credentials.keyOf(id) }).then(
-          () => this.launched.add(spec.id),
-          (e: unknown) => report(e, `start ${spec.id} again`),
-        );
-      }
       // Recovered: it joins like a member that passed its first gate late (recovery already made it Available).
       if ((await this.recycler.recover(spec.id)) === 'Available') {
         tally.ready++;

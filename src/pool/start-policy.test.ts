@@ -11,20 +11,26 @@ import type { PoolEventMap } from './pool-events.js';
 import { everyMemberLost, startVerdict } from './start-policy.js';
 
 describe('startVerdict', () => {
-  it("'first' serves with the first ready member, fails only when every member failed, else waits", () => {
-    expect(startVerdict({ total: 2, ready: 0, failed: 0 }, 'first')).toBe('wait');
-    expect(startVerdict({ total: 2, ready: 1, failed: 0 }, 'first')).toBe('serve');
-    expect(startVerdict({ total: 2, ready: 0, failed: 1 }, 'first')).toBe('wait');
-    expect(startVerdict({ total: 2, ready: 1, failed: 1 }, 'first')).toBe('serve');
-    expect(startVerdict({ total: 2, ready: 0, failed: 2 }, 'first')).toBe('fail');
-    expect(startVerdict({ total: 1, ready: 0, failed: 1 }, 'first')).toBe('fail');
+  it("'first' serves once one member passed its gate and every member was launched", () => {
+    expect(startVerdict({ total: 2, launched: 0, ready: 0, failed: 0 }, 'first')).toBe('wait');
+    expect(startVerdict({ total: 2, launched: 2, ready: 0, failed: 0 }, 'first')).toBe('wait');
+    expect(startVerdict({ total: 2, launched: 1, ready: 1, failed: 0 }, 'first')).toBe('wait');
+    expect(startVerdict({ total: 2, launched: 2, ready: 1, failed: 0 }, 'first')).toBe('serve');
+    expect(startVerdict({ total: 1, launched: 1, ready: 1, failed: 0 }, 'first')).toBe('serve');
   });
 
-  it("'all' waits for every member to settle, then serves only if none failed", () => {
-    expect(startVerdict({ total: 2, ready: 1, failed: 0 }, 'all')).toBe('wait');
-    expect(startVerdict({ total: 2, ready: 0, failed: 1 }, 'all')).toBe('wait');
-    expect(startVerdict({ total: 2, ready: 2, failed: 0 }, 'all')).toBe('serve');
-    expect(startVerdict({ total: 2, ready: 1, failed: 1 }, 'all')).toBe('fail');
+  it('a member failing before the pool opened fails the start once every member settled (either rule)', () => {
+    for (const rule of ['first', 'all'] as const) {
+      expect(startVerdict({ total: 2, launched: 1, ready: 0, failed: 1 }, rule)).toBe('wait');
+      expect(startVerdict({ total: 2, launched: 2, ready: 1, failed: 1 }, rule)).toBe('fail');
+      expect(startVerdict({ total: 2, launched: 0, ready: 0, failed: 2 }, rule)).toBe('fail');
+      expect(startVerdict({ total: 1, launched: 1, ready: 0, failed: 1 }, rule)).toBe('fail');
+    }
+  });
+
+  it("'all' serves only once every member passed its gate", () => {
+    expect(startVerdict({ total: 2, launched: 2, ready: 1, failed: 0 }, 'all')).toBe('wait');
+    expect(startVerdict({ total: 2, launched: 2, ready: 2, failed: 0 }, 'all')).toBe('serve');
   });
 
   it('everyMemberLost: only when each member is quarantined', () => {
@@ -139,20 +145,25 @@ describe("ContainerPoolManager.initialize({ serveFrom: 'first' })", () => {
     await manager.shutdown();
   });
 
-  it('a member that failed before the first passed does not fail the start; it is recovered and joins', async () => {
-    const { manager, health, unhealthy, stateOf, joined } = setup({ containers: 2 });
+  it('a member that fails before the pool opened fails the start as before (every container named), although another passed: nothing running', async () => {
+    const { manager, health, runtime } = setup({ containers: 2 });
     health.hold('container-1');
     health.notReady.set('container-2', 'tcp');
-    const started = manager.initialize({ serveFrom: 'first' });
+    const started = manager.initialize({ serveFrom: 'first' }).then(() => undefined, (e: unknown) => e);
     await flushMicrotasks(50);
-    health.notReady.delete('container-2'); // recovery's gate passes
-    health.release('container-1');
-    expect(await started).toBe(1);
-    await flushMicrotasks(50);
-    expect(unhealthy).toMatchObject([{ containerId: 'container-2', cause: 'start-failed' }]);
-    expect(await stateOf('container-2')).toBe('Available');
-    expect(joined).toMatchObject([{ containerId: 'container-2', ready: 2, total: 2 }]);
-    await manager.shutdown();
+    health.release('container-1'); // passes, but container-2 had already failed
+    const error = await started;
+    expect(error).toMatchObject({ code: 'HEALTH_GATE_FAILED', data: { containerId: 'container-2', failedStage: 'tcp' } });
+    expect((error as Error).message).toMatch(/cinnamon-qa-mcp-2.*stage 'tcp'.*Fix:/s);
+    expect(runtime.running.size).toBe(0);
+  });
+
+  it('a member the runtime cannot start fails the start even when the other passed its gate first (a set-up error, never recovered later)', async () => {
+    const { manager, runtime } = setup({ containers: 2 });
+    runtime.failStart.add('container-2');
+    const error = await manager.initialize({ serveFrom: 'first' }).then(() => undefined, (e: unknown) => e);
+    expect((error as Error).message).toMatch(/cannot start container-2/);
+    expect(runtime.running.size).toBe(0);
   });
 
   it('every member failing its gate fails the start with every container named; nothing is left running', async () => {

@@ -5,8 +5,8 @@
 
 /**
  * When the pool opens. 'all': every member passed its gate (a host agent: it serves its host whole or not at
- * all). 'first': as soon as one did (a run's own pool: tests start while the rest start; they join as they
- * pass their gates).
+ * all). 'first': as soon as one did and every member was launched (a run's own pool: tests start while the
+ * rest finish their gates; they join as they pass them).
  */
 export type ServeFrom = 'first' | 'all';
 
@@ -16,6 +16,8 @@ export const DEFAULT_SERVE_FROM: ServeFrom = 'all';
 export interface StartTally {
   /** Members the pool starts. */
   total: number;
+  /** Members the runtime started (their server runs; the gate may still be running). */
+  launched: number;
   /** Members that passed their gate. */
   ready: number;
   /** Members whose start or gate failed. */
@@ -26,18 +28,17 @@ export type StartVerdict = 'wait' | 'serve' | 'fail';
 
 /**
  * 'serve' once the pool can serve, 'fail' once it never will from this start, 'wait' otherwise.
- * - 'all': waits for every member to settle (so the error lists every failure, as a start always did); serves
- *   only if none failed.
- * - 'first': serves with the first ready member; fails only when every member failed (the error lists them
- *   all). A member that failed while another could still pass is recovered after the pool opened.
+ * - A member that fails before the pool opened fails the start, as a start always did: once every member
+ *   settled (so the error lists every failure), whatever the others did.
+ * - 'all': serves once every member passed its gate.
+ * - 'first': serves once one member passed its gate and the runtime started every member: a member the runtime
+ *   cannot start (port taken, image missing) is a set-up error that fails the run, never a member recovered
+ *   later. A member that fails its gate after the pool opened is recovered (ContainerKeeper).
  */
-export function startVerdict({ total, ready, failed }: StartTally, serveFrom: ServeFrom): StartVerdict {
-  if (serveFrom === 'first') {
-    if (ready > 0) return 'serve';
-    return failed >= total ? 'fail' : 'wait';
-  }
-  if (ready + failed < total) return 'wait';
-  return failed > 0 ? 'fail' : 'serve';
+export function startVerdict({ total, launched, ready, failed }: StartTally, serveFrom: ServeFrom): StartVerdict {
+  if (failed > 0) return ready + failed < total ? 'wait' : 'fail';
+  if (serveFrom === 'all') return ready >= total ? 'serve' : 'wait';
+  return ready > 0 && launched >= total ? 'serve' : 'wait';
 }
 
 /**
