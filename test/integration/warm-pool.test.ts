@@ -190,6 +190,54 @@ describe('warm pool between runs (reuse, process runtime)', () => {
     expect((await stopWarmPools({ poolId })).lines.join('\n')).toContain('nothing to stop');
   });
 
+  it("a run that crashes (SIGKILL) holding the warm pool: the next run takes its lock over and reaps its members", async () => {
+    // The crashing run in a process of its own: start the pool with reuse, say its members' pids, wait to be killed.
+    const script = `
+      const { parseContainerPoolOptions } = await import(${JSON.stringify(join(process.cwd(), 'src/coordinator/container-pool-options.ts'))});
+      const { PoolRun } = await import(${JSON.stringify(join(process.cwd(), 'src/coordinator/pool-run.ts'))});
+      const { pool, plugin } = parseContainerPoolOptions(JSON.parse(process.env.WARM_IT_OPTIONS), process.env);
+      const run = await PoolRun.start({ pool, plugin, baseDir: process.env.WARM_IT_DIR, log: () => {} });
+      const pids = [];
+      for (const id of ['container-1', 'container-2']) pids.push((await run.runtime.exec(id, ['sh', '-c', 'echo $MCP_SERVER_PID'])).stdout.trim());
+      process.stdout.write('PIDS ' + pids.join(',') + '\\n');
+      setInterval(() => {}, 1000);
+    `;
+    const options = { poolId, runtime: 'process', reuse: true, containerSpecs: ports.map((port, i) => ({ id: `container-${i + 1}`, name: `${poolId}-${i + 1}`, port })) };
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      env: { ...env, WARM_IT_OPTIONS: JSON.stringify(options), WARM_IT_DIR: baseDir },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const crashedPids = await new Promise<number[]>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const match = /PIDS (\d+),(\d+)/.exec(out);
+        if (match) resolve([Number(match[1]), Number(match[2])]);
+      });
+      child.once('exit', (code) => reject(new Error(`the crashing run exited (${code}) before starting: ${out}`)));
+    });
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    // Its members outlive it (detached, their own guards): only a later run, down or the idle stop ends them.
+    expect(crashedPids.every((pid) => process.kill(pid, 0))).toBe(true);
+
+    logs.length = 0;
+    const next = await start();
+    try {
+      const text = logs.join('\n');
+      expect(text).toContain('took the lock over from a run that ended without releasing it');
+      // The crashed run wrote no state (it never reached its teardown): its members are leftovers, reaped.
+      expect(text).toContain('no warm pool to reuse yet');
+      const pids = [await serverPid(next, 'container-1'), await serverPid(next, 'container-2')];
+      expect(pids.some((pid) => crashedPids.includes(pid))).toBe(false);
+      expect(crashedPids.filter((pid) => isAlive(identify(pid) ?? { pid, startTime: -1 }))).toEqual([]);
+    } finally {
+      await next.stop();
+    }
+    await stopWarmPools({ poolId });
+    expect(poolProcesses()).toEqual([]);
+  });
+
   it('a warm guard nobody connects to ends its server (the whole group) and itself after the idle time', async () => {
     // Stands in for a server and its browser: a process group of its own.
     const server = spawn('sh', ['-c', 'sleep 600 & sleep 600; wait'], { detached: true, stdio: 'ignore' });
