@@ -164,6 +164,21 @@ describe('HealthChecker', () => {
     expect(report.durationMs).toBeLessThan(FAST_MS);
   });
 
+  it('a check called off through its signal fails the stage in progress as stopped, instead of polling out its budget', async () => {
+    const port = await freePort();
+    const stop = new AbortController();
+    // Called after the first refused connect: the call-off lands while the tcp stage polls.
+    const runtime = fakeRuntime(async () => {
+      stop.abort();
+      return { running: true, health: 'healthy' };
+    });
+    const report = await new HealthChecker({ runtime, config: { stageTimeoutMs: SLOW_STAGE_MS } }).isContainerReady(port, 'container-1', { starting: true, timeoutMs: SLOW_STAGE_MS, signal: stop.signal });
+    expect(report.ready).toBe(false);
+    expect(report.failedStage).toBe('tcp');
+    expect(report.stages).toHaveLength(1);
+    expect(report.stages[0]?.error).toMatch(/^stopped: the check was called off/);
+  });
+
   it('waits for a port that opens while it polls', async () => {
     const port = await freePort();
     const late = setTimeout(() => void fakeMcp({ port }), 400);
