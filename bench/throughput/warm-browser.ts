@@ -18,9 +18,9 @@ import { connectMcp } from './mcp-connect.js';
 const ROUNDS = Number(process.env.WARM_ROUNDS ?? 10);
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 
-async function oneTest(url: string): Promise<number> {
+async function oneTest(url: string, headers: Record<string, string>): Promise<number> {
   const started = performance.now();
-  const session = await connectMcp(url);
+  const session = await connectMcp(url, undefined, headers);
   try {
     // Imported here: mcp-browser reads SHOP_URL when it loads, and run() sets it first.
     const { McpBrowser } = await import('../../e2e-example/tests/support/mcp-browser.js');
@@ -50,14 +50,14 @@ export async function run(image: string): Promise<string> {
   try {
     hand = await startHandWired(new Docker(), image, [mcpPort], 'warm');
     await new Promise((r) => setTimeout(r, 1000));
-    await oneTest(hand.urls[0]!); // unmeasured: first use of the container
+    await oneTest(hand.urls[0]!, hand.headers[0]!); // unmeasured: first use of the container
     for (let i = 0; i < ROUNDS; i++) {
       loads.push(loadavg()[0]!);
-      cold.push(await oneTest(hand.urls[0]!));
+      cold.push(await oneTest(hand.urls[0]!, hand.headers[0]!));
       // The keeper: a session that used the browser once and stays open while the test runs.
-      const keeper = await connectMcp(hand.urls[0]!);
+      const keeper = await connectMcp(hand.urls[0]!, undefined, hand.headers[0]!);
       await keeper.client.callTool({ name: 'browser_navigate', arguments: { url: 'about:blank' } });
-      warm.push(await oneTest(hand.urls[0]!));
+      warm.push(await oneTest(hand.urls[0]!, hand.headers[0]!));
       await keeper.close();
     }
   } finally {
