@@ -57,6 +57,8 @@ const RSS_GROWTH_MB = 60;
  * counted in the result line (staleBrowser=N), and the retry must succeed; a second failure fails the cycle.
  */
 const STALE_BROWSER = /Target page, context or browser has been closed/;
+/** @defaultValue 120000 ms: the warm-up's navigation, which launches each container's first browser. */
+const WARM_UP_NAVIGATE_MS = 120_000;
 /** A run stops early once this many cycles failed: a broken pool would only repeat the same failure. */
 const MAX_FAILED_CYCLES = 10;
 
@@ -165,7 +167,8 @@ describe.skipIf(gate.skip)('faults 6: soak', () => {
         const held = await Promise.all(pool.config.containerSpecs.map((_, i) => pool.manager.allocateContainerAdvanced({ testRunId: `warm-${i}` })));
         for (const a of held) {
           const b = await openBrowser(a.container.url, a.credential, 'faults-soak-warm');
-          const nav = await b.navigate(site.url('/soak?n=warm')).finally(() => b.close());
+          // The container's first Chromium launch: on a loaded 2-core machine it can take longer than a call's usual 30 s.
+          const nav = await b.navigate(site.url('/soak?n=warm'), WARM_UP_NAVIGATE_MS).finally(() => b.close());
           expect(nav.isError, nav.text).toBe(false);
         }
         await Promise.all((await Promise.all(held.map((a) => pool.manager.releaseContainer(a.lease)))).map((r) => r.recycled));
