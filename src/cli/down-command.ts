@@ -6,10 +6,8 @@ import { acquireWarmLock } from '../coordinator/warm-pool-lock.js';
 import { readWarmState, removeWarmState, WARM_STATE_FILE, WARM_LOCK_FILE } from '../coordinator/warm-pool-state.js';
 import { reapLeftoverRuns } from '../runtime/process/leftover-reaper.js';
 import { DEFAULT_SANDBOX_ROOT, poolDir } from '../runtime/process/sandbox-layout.js';
-import { endWarmMember, WARM_RUN_ID } from '../runtime/process/warm-members.js';
-
-/** SIGTERM → SIGKILL grace for a warm member: nobody waits on it, its browser needs no long goodbye. */
-const DOWN_GRACE_MS = 2_000;
+import { WARM_RUN_ID } from '../runtime/process/warm-members.js';
+import { endAnyWarmMember, WARM_END_GRACE_MS as DOWN_GRACE_MS, warmDockerClient } from '../coordinator/warm-pool-members.js';
 
 export interface DownCommand {
   kind: 'down';
@@ -26,7 +24,8 @@ export interface DownResult {
 
 /**
  * `cinnamon-pool down`: stops warm pools (option `reuse`, issue 13) on this machine: under the pool's lock (a
- * pool a live run holds is left alone and named), ends each member's guard and server, reaps whatever else the
+ * pool a live run holds is left alone and named), ends each member (guard and server, or its container and
+ * network), reaps whatever else the
  * pool's runs left (by the sandbox marker), and removes the state. Nothing to stop is not an error.
  */
 export async function stopWarmPools(options: { poolId?: string; sandboxRoot?: string } = {}): Promise<DownResult> {
@@ -49,7 +48,11 @@ export async function stopWarmPools(options: { poolId?: string; sandboxRoot?: st
     }
     try {
       const ended: string[] = [];
-      if (state !== 'unreadable') for (const member of state.members) ended.push(...(await endWarmMember(member, DOWN_GRACE_MS)));
+      if (state !== 'unreadable') {
+        const docker = warmDockerClient();
+        // Docker members: removed whether still running or exited (idle stop), with the warm pool's network.
+        for (const member of state.members) ended.push(...(await endAnyWarmMember(member, () => docker)));
+      }
       // The warm members' run folder is the lock holder's (no run can use it now), whoever its state file names.
       await rm(join(folder, WARM_RUN_ID), { recursive: true, force: true, maxRetries: 3 });
       const reaped = await reapLeftoverRuns(folder, DOWN_GRACE_MS, new SystemClock());

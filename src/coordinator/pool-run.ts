@@ -215,7 +215,7 @@ async function startLocal(
   log(`runtime: ${plan.decision.kind} (${plan.decision.reason.replace(/^\w+: /, '')}); store: ${store.kind} (${storeReason}${historyNote})`);
   abortIfAsked(signal);
 
-  const warm = await openWarmPoolIfAsked({ reuse: plugin.reuse, reuseIdleMs: plugin.reuseIdleMs, runtimeKind: plan.decision.kind, pool, env, clock, log });
+  const warm = await openWarmPoolIfAsked({ reuse: plugin.reuse, reuseIdleMs: plugin.reuseIdleMs, runtimeKind: plan.decision.kind, ...(plan.image ? { image: plan.image } : {}), pool, env, clock, log });
   const runtime = warm ?? createRuntime(plan, clock, pool.mcpServer);
   cleanups.push(() => runtime.close());
   if (runtime.limitations.length) logger.info(`${runtime.kind} runtime limits not enforced: ${runtime.limitations.join('; ')}`);

@@ -1,12 +1,12 @@
-import type { WarmMember } from '../runtime/process/warm-members.js';
 import { fingerprintChanges, type FingerprintParts } from './warm-pool-fingerprint.js';
-import type { WarmState } from './warm-pool-state.js';
 
 /** What to do with the warm members found at start (pure; see planAdoption). */
-export interface AdoptionPlan {
-  adopt: Map<string, WarmMember>;
+export interface AdoptionPlan<M extends { containerId: string }> {
+  adopt: Map<string, M>;
   /** Members to end first: another configuration's, or not the ones this pool would start. */
-  discard: WarmMember[];
+  discard: M[];
+  /** Members no longer running (stopped idle, killed): what is left of them goes (a Docker container that exited). */
+  gone: M[];
   /** One line for the log: reused, or why not. */
   note: string;
 }
@@ -16,29 +16,30 @@ export interface AdoptionPlan {
  * (`alive`); the rest start anew. Another fingerprint: none, every one is ended (ports and sandboxes are the new
  * pool's). No or unreadable state: none (the run's reaping removes whatever is left).
  */
-export function planAdoption(
-  state: WarmState | 'unreadable' | undefined,
+export function planAdoption<M extends { containerId: string }>(
+  state: { fingerprint: string; parts: FingerprintParts; members: readonly M[] } | 'unreadable' | undefined,
   current: { fingerprint: string; parts: FingerprintParts; memberIds: readonly string[] },
-  alive: (member: WarmMember) => boolean,
-): AdoptionPlan {
-  if (state === undefined) return { adopt: new Map(), discard: [], note: 'no warm pool to reuse yet: starting the members (kept warm after this run)' };
-  if (state === 'unreadable') return { adopt: new Map(), discard: [], note: 'the warm pool state could not be read: starting the members anew (leftovers are reaped)' };
+  alive: (member: M) => boolean,
+): AdoptionPlan<M> {
+  if (state === undefined) return { adopt: new Map(), discard: [], gone: [], note: 'no warm pool to reuse yet: starting the members (kept warm after this run)' };
+  if (state === 'unreadable') return { adopt: new Map(), discard: [], gone: [], note: 'the warm pool state could not be read: starting the members anew (leftovers are reaped)' };
   if (state.fingerprint !== current.fingerprint) {
     const changes = fingerprintChanges(state.parts, current.parts);
     return {
       adopt: new Map(),
-      discard: state.members,
+      discard: [...state.members],
+      gone: [],
       note: `warm pool not reused: its configuration changed (${changes.join('; ') || 'fingerprint'}); stopping its ${state.members.length} member(s) and starting anew`,
     };
   }
-  const adopt = new Map<string, WarmMember>();
-  const discard: WarmMember[] = [];
-  const gone: string[] = [];
+  const adopt = new Map<string, M>();
+  const discard: M[] = [];
+  const gone: M[] = [];
   for (const member of state.members) {
     if (!current.memberIds.includes(member.containerId)) discard.push(member);
     else if (alive(member)) adopt.set(member.containerId, member);
-    else gone.push(member.containerId);
+    else gone.push(member);
   }
-  const goneNote = gone.length ? `; ${gone.join(', ')} no longer running (stopped idle or killed), started anew` : '';
-  return { adopt, discard, note: adopt.size ? `taking over ${adopt.size} warm member(s)${goneNote}` : `warm pool not reused: none of its members still runs${goneNote}` };
+  const goneNote = gone.length ? `; ${gone.map((m) => m.containerId).join(', ')} no longer running (stopped idle or killed), started anew` : '';
+  return { adopt, discard, gone, note: adopt.size ? `taking over ${adopt.size} warm member(s)${goneNote}` : `warm pool not reused: none of its members still runs${goneNote}` };
 }

@@ -20,6 +20,8 @@ export interface FingerprintInput {
   node: string;
   /** The idle stop the guards were started with. */
   idleMs: number;
+  /** The image the members run (Docker runtime). */
+  image?: string;
 }
 
 export function fingerprintParts(input: FingerprintInput): FingerprintParts {
@@ -31,6 +33,7 @@ export function fingerprintParts(input: FingerprintInput): FingerprintParts {
     packageVersion: input.packageVersion,
     node: input.node,
     idleMs: String(input.idleMs),
+    ...(input.image === undefined ? {} : { image: input.image }),
   };
 }
 

@@ -15,24 +15,28 @@ import type {
   RuntimeStats,
   StartContext,
 } from '../runtime/container-runtime.js';
+import type Docker from 'dockerode';
+import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
 import { packageRoot } from '../runtime/package-root.js';
 import { ProcessRuntime } from '../runtime/process/process-runtime.js';
 import { DEFAULT_SANDBOX_ROOT, poolDir } from '../runtime/process/sandbox-layout.js';
-import { endWarmMember, warmMemberAlive, WARM_RUN_ID } from '../runtime/process/warm-members.js';
+import { WARM_RUN_ID } from '../runtime/process/warm-members.js';
 import { planAdoption, type AdoptionPlan } from './warm-pool-adoption.js';
+import { anyWarmMemberAlive, endAnyWarmMember, isDockerWarmMember, warmDockerClient, type AnyWarmMember } from './warm-pool-members.js';
 import { fingerprintOf, fingerprintParts, type FingerprintParts } from './warm-pool-fingerprint.js';
 import { acquireWarmLock, type HeldLock } from './warm-pool-lock.js';
 import { DEFAULT_REUSE_IDLE_MS, resolveReuse, REUSE_ENV_VAR } from './warm-pool-options.js';
 import { readWarmState, removeWarmState, warmLockPath, warmStatePath, writeWarmState } from './warm-pool-state.js';
-
-/** SIGTERM → SIGKILL grace when a warm member that cannot be reused is ended. */
-const DISCARD_GRACE_MS = 2_000;
 
 export interface WarmPoolOptions {
   pool: PoolConfig;
   clock: Clock;
   log: (line: string) => void;
   idleMs: number;
+  /** The runtime the members run on; 'docker' needs `image`. */
+  runtimeKind: 'process' | 'docker';
+  /** The pool image (Docker runtime): part of the fingerprint. */
+  image?: string;
   /** Sandbox root of the process runtime. @defaultValue DEFAULT_SANDBOX_ROOT */
   sandboxRoot?: string;
   /** Builds the cleaner for adopted members (the cleanup between holders), given the inner runtime. */
@@ -42,7 +46,7 @@ export interface WarmPoolOptions {
 /**
  * Opens a warm pool for this run (issue 13, option `reuse`): takes its lock (WARM_POOL_BUSY when a live run
  * holds it; a dead run's lock is taken over), reads what the last run left, and returns the runtime to run the
- * pool on. Process runtime only.
+ * pool on (the process or the Docker runtime).
  */
 export async function openWarmPool(options: WarmPoolOptions): Promise<WarmPoolRuntime> {
   const root = options.sandboxRoot ?? DEFAULT_SANDBOX_ROOT;
@@ -53,19 +57,34 @@ export async function openWarmPool(options: WarmPoolOptions): Promise<WarmPoolRu
     if (lock.tookOverFrom) {
       options.log(`warm pool: took the lock over from a run that ended without releasing it (${lock.tookOverFrom === 'unreadable' ? 'unreadable lock' : `pid ${lock.tookOverFrom.pid}`})`);
     }
+    const { runtimeKind, image } = options;
+    if (runtimeKind === 'docker' && !image) throw new Error('Internal: a Docker warm pool without an image.');
     const parts = fingerprintParts({
-      runtime: 'process',
+      runtime: runtimeKind,
       poolId,
       members: options.pool.containerSpecs.map((s) => ({ id: s.id, name: s.name, port: s.port, limits: { memoryMB: s.memoryMB, cpuPercent: s.cpuPercent } })),
       mcpServer: options.pool.mcpServer,
       packageVersion: packageVersion(),
       node: `${process.execPath} ${process.version}`,
       idleMs: options.idleMs,
+      ...(image ? { image } : {}),
     });
+    let client: Docker | undefined;
+    const docker = () => (client ??= warmDockerClient());
     const state = await readWarmState(warmStatePath(root, poolId));
-    const plan = planAdoption(state, { fingerprint: fingerprintOf(parts), parts, memberIds: options.pool.containerSpecs.map((s) => s.id) }, warmMemberAlive);
-    const inner = new ProcessRuntime({ clock: options.clock, webmcp: options.pool.mcpServer.webmcp, rootDir: root, warmIdleMs: options.idleMs });
-    return new WarmPoolRuntime(inner, { ...options, root, lock, parts, plan });
+    const alive = new Set<string>();
+    if (state && state !== 'unreadable') for (const m of state.members) if (await anyWarmMemberAlive(m, docker)) alive.add(m.containerId);
+    const plan = planAdoption<AnyWarmMember>(
+      state,
+      { fingerprint: fingerprintOf(parts), parts, memberIds: options.pool.containerSpecs.map((s) => s.id) },
+      (m) => alive.has(m.containerId),
+    );
+    const webmcp = options.pool.mcpServer.webmcp;
+    const inner =
+      runtimeKind === 'docker'
+        ? new DockerRuntime({ image: image ?? '', clock: options.clock, webmcp, warmIdleMs: options.idleMs, docker: docker() })
+        : new ProcessRuntime({ clock: options.clock, webmcp, rootDir: root, warmIdleMs: options.idleMs });
+    return new WarmPoolRuntime(inner, { ...options, root, lock, parts, plan, docker });
   } catch (error) {
     await lock.release().catch(() => undefined);
     throw error;
@@ -76,18 +95,19 @@ interface WarmPoolParts extends WarmPoolOptions {
   root: string;
   lock: HeldLock;
   parts: FingerprintParts;
-  plan: AdoptionPlan;
+  plan: AdoptionPlan<AnyWarmMember>;
+  docker: () => Docker;
 }
 
 /**
- * The process runtime of a warm pool. At start it takes over the last run's members (reapLeftovers, before the
+ * The runtime of a warm pool (process or Docker). At start it takes over the last run's members (reapLeftovers, before the
  * reaping, so they are not reaped) and cleans each with the cleanup between holders before the pool gates it;
  * members it cannot take over start as usual. Once the pool stopped serving (keepMembers()), stop() leaves
  * members running and close() detaches them and writes the state the next run adopts from. Before that (a
  * failed start) it stops them like any runtime.
  */
 export class WarmPoolRuntime implements ContainerRuntime {
-  readonly kind = 'process' as const;
+  readonly kind: ContainerRuntime['kind'];
   private keeping = false;
   private readonly adopted = new Set<string>();
   private readonly cleanings: CleanupResult[] = [];
@@ -97,9 +117,10 @@ export class WarmPoolRuntime implements ContainerRuntime {
   private announced = false;
 
   constructor(
-    private readonly inner: ProcessRuntime,
+    private readonly inner: ProcessRuntime | DockerRuntime,
     private readonly parts: WarmPoolParts,
   ) {
+    this.kind = inner.kind;
     this.cleaner = parts.cleaner(inner);
   }
 
@@ -120,14 +141,17 @@ export class WarmPoolRuntime implements ContainerRuntime {
   }
 
   async reapLeftovers(ctx: RunContext): Promise<string[]> {
-    const { plan, log } = this.parts;
+    const { plan, log, docker } = this.parts;
     log(`warm pool: ${plan.note}`);
     const ended: string[] = [];
-    for (const member of plan.discard) ended.push(...(await endWarmMember(member, DISCARD_GRACE_MS)));
+    // The gone ones too: an exited container (idle stop) would hold its member's name.
+    for (const member of [...plan.discard, ...plan.gone]) ended.push(...(await endAnyWarmMember(member, docker)));
     if (ended.length) log(`warm pool: stopped ${ended.join(', ')}`);
-    // Claimed before the reaping, which would otherwise take the last run's folder (its owner has exited) for a
-    // crashed run's and end the members about to be taken over.
-    if (plan.adopt.size) await this.inner.claimRun({ poolId: ctx.poolId, runId: WARM_RUN_ID });
+    if (!plan.adopt.size) return this.inner.reapLeftovers(ctx);
+    // The reaping would otherwise take the members about to be taken over for a crashed run's (their owner has
+    // exited): the process runtime claims their run folder first, the Docker reaping spares the warm run's label.
+    if (this.inner instanceof DockerRuntime) return this.inner.reapLeftovers({ ...ctx, runId: WARM_RUN_ID });
+    await this.inner.claimRun({ poolId: ctx.poolId, runId: WARM_RUN_ID });
     return this.inner.reapLeftovers(ctx);
   }
 
@@ -154,7 +178,7 @@ export class WarmPoolRuntime implements ContainerRuntime {
     if (warm) {
       this.parts.plan.adopt.delete(spec.id);
       try {
-        const info = await this.inner.adopt(spec, warmCtx, warm);
+        const info = await this.adoptOne(spec, warmCtx, warm);
         const cleaned = await this.cleaner.cleanup(spec.id, 'full');
         if (cleaned.success) {
           this.adopted.add(spec.id);
@@ -167,9 +191,18 @@ export class WarmPoolRuntime implements ContainerRuntime {
         this.parts.log(`warm pool: ${spec.id} not reused: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}; starting it anew`);
       }
       await this.inner.stop(spec.id).catch(() => undefined);
-      await endWarmMember(warm, DISCARD_GRACE_MS).catch(() => undefined);
+      await endAnyWarmMember(isDockerWarmMember(warm) ? { ...warm, network: '' } : warm, this.parts.docker).catch(() => undefined);
     }
     return this.inner.start(spec, warmCtx);
+  }
+
+  private adoptOne(spec: PoolConfig['containerSpecs'][number], ctx: StartContext, warm: AnyWarmMember): Promise<RuntimeContainerInfo> {
+    if (this.inner instanceof DockerRuntime) {
+      if (!isDockerWarmMember(warm)) throw new Error(`${spec.id} was left by the process runtime`);
+      return this.inner.adopt(spec, ctx, warm);
+    }
+    if (isDockerWarmMember(warm)) throw new Error(`${spec.id} was left by the Docker runtime`);
+    return this.inner.adopt(spec, ctx, warm);
   }
 
   stop(id: string): Promise<void> {
@@ -214,23 +247,25 @@ export class WarmPoolRuntime implements ContainerRuntime {
         await removeWarmState(statePath);
         return;
       }
-      const members = await this.inner.detach();
-      if (!members.length) {
-        await removeWarmState(statePath);
-        log('warm pool: no member left running to keep');
-        return;
-      }
-      await writeWarmState(statePath, {
-        version: 1,
+      const common = {
+        version: 1 as const,
         poolId: pool.poolId,
-        runtime: 'process',
         fingerprint: fingerprintOf(this.parts.parts),
         parts: { ...this.parts.parts },
         savedAt: new Date(this.parts.clock.now()).toISOString(),
         leftBy: process.pid,
         idleMs,
-        members,
-      });
+      };
+      const state = this.inner instanceof DockerRuntime
+        ? { ...common, runtime: 'docker' as const, members: await this.inner.detach() }
+        : { ...common, runtime: 'process' as const, members: await this.inner.detach() };
+      const { members } = state;
+      if (!members.length) {
+        await removeWarmState(statePath);
+        log('warm pool: no member left running to keep');
+        return;
+      }
+      await writeWarmState(statePath, state);
       log(
         `warm pool: ${members.length} container(s) left running for the next run (they stop after ${Math.round(idleMs / 60_000)} min idle; ` +
           '`npx cinnamon-pool down` stops them now)',
@@ -251,6 +286,8 @@ export interface WarmStartInput {
   reuse: boolean | undefined;
   reuseIdleMs: number | undefined;
   runtimeKind: string;
+  /** The pool image when the runtime is Docker. */
+  image?: string;
   pool: PoolConfig;
   env: NodeJS.ProcessEnv;
   clock: Clock;
@@ -259,7 +296,7 @@ export interface WarmStartInput {
 
 /**
  * The warm pool this run asked for (option `reuse` / CINNAMON_POOL_REUSE, see resolveReuse), or undefined:
- * reuse off, or a runtime other than the process runtime (said in the log, the run goes on cold).
+ * reuse off, or a runtime that keeps no warm members (said in the log, the run goes on cold).
  */
 export async function openWarmPoolIfAsked(input: WarmStartInput): Promise<WarmPoolRuntime | undefined> {
   const decision = resolveReuse(input.reuse, input.env);
@@ -267,14 +304,16 @@ export async function openWarmPoolIfAsked(input: WarmStartInput): Promise<WarmPo
     if (input.reuse || input.env[REUSE_ENV_VAR]) input.log(`warm pool: off (${decision.why})`);
     return undefined;
   }
-  if (input.runtimeKind !== 'process') {
-    input.log(`warm pool: off (${decision.why}, but the ${input.runtimeKind} runtime keeps no warm members yet: use runtime: 'process' to reuse them)`);
+  const { pool, clock, runtimeKind } = input;
+  if (runtimeKind !== 'process' && runtimeKind !== 'docker') {
+    input.log(`warm pool: off (${decision.why}, but the ${runtimeKind} runtime keeps no warm members: use runtime 'process' or 'docker' to reuse them)`);
     return undefined;
   }
-  const { pool, clock } = input;
   return openWarmPool({
     pool,
     clock,
+    runtimeKind,
+    ...(input.image ? { image: input.image } : {}),
     log: input.log,
     idleMs: input.reuseIdleMs ?? DEFAULT_REUSE_IDLE_MS,
     cleaner: (runtime) => new CleanupService({ runtime, clock, stageTimeoutMs: pool.cleanup.stageTimeoutMs }),

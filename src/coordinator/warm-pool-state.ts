@@ -2,6 +2,7 @@ import { chmod, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { poolDir } from '../runtime/process/sandbox-layout.js';
+import { dockerWarmMemberSchema } from '../runtime/docker/docker-warm-members.js';
 import { warmMemberSchema } from '../runtime/process/warm-members.js';
 
 /** File names in the pool's folder under the process runtime's sandbox root (`<root>/<poolId>/`). */
@@ -19,24 +20,24 @@ export function warmLockPath(sandboxRoot: string, poolId: string): string {
 export const WARM_STATE_FILE = STATE_FILE;
 export const WARM_LOCK_FILE = LOCK_FILE;
 
-const warmStateSchema = z
-  .object({
-    version: z.literal(1),
-    poolId: z.string(),
-    runtime: z.literal('process'),
-    fingerprint: z.string(),
-    parts: z.record(z.string(), z.string()),
-    /** When the run that left the members ended. */
-    savedAt: z.string(),
-    /** Who left them (pid of that run). */
-    leftBy: z.number().int(),
-    idleMs: z.number().int().positive(),
-    members: z.array(warmMemberSchema),
-  })
-  .strict();
+const common = {
+  version: z.literal(1),
+  poolId: z.string(),
+  fingerprint: z.string(),
+  parts: z.record(z.string(), z.string()),
+  /** When the run that left the members ended. */
+  savedAt: z.string(),
+  /** Who left them (pid of that run). */
+  leftBy: z.number().int(),
+  idleMs: z.number().int().positive(),
+};
+const warmStateSchema = z.discriminatedUnion('runtime', [
+  z.object({ ...common, runtime: z.literal('process'), members: z.array(warmMemberSchema) }).strict(),
+  z.object({ ...common, runtime: z.literal('docker'), members: z.array(dockerWarmMemberSchema) }).strict(),
+]);
 /**
  * What a run that kept its members warm leaves for the next (mode 600): the fingerprint it was started with
- * and, per member, its server, guard, ports and sandbox. No key: each run starts its members' guards with its own.
+ * and, per member, its server, guard, ports and sandbox (process runtime) or its container and network (Docker). No key: each run starts its members' guards with its own.
  */
 export type WarmState = z.output<typeof warmStateSchema>;
 

@@ -164,7 +164,7 @@ const member = (id: string, pid: number): WarmMember => ({
   sandboxDir: `/tmp/x/${id}`,
 });
 
-function state(fingerprint: string, members: WarmMember[]): WarmState {
+function state(fingerprint: string, members: WarmMember[]): Extract<WarmState, { runtime: 'process' }> {
   return { version: 1, poolId: 'p', runtime: 'process', fingerprint, parts: { a: '1' }, savedAt: 'now', leftBy: 1, idleMs: 1000, members };
 }
 

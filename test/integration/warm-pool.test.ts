@@ -102,9 +102,9 @@ function poolProcesses(): number[] {
     .map((p) => p.pid);
 }
 
-async function warmState(): Promise<WarmState> {
+async function warmState(): Promise<Extract<WarmState, { runtime: 'process' }>> {
   const state = await readWarmState(warmStatePath(DEFAULT_SANDBOX_ROOT, poolId));
-  if (state === undefined || state === 'unreadable') throw new Error(`no readable warm state for ${poolId}: ${String(state)}`);
+  if (state === undefined || state === 'unreadable' || state.runtime !== 'process') throw new Error(`no readable process warm state for ${poolId}: ${String(state)}`);
   return state;
 }
 

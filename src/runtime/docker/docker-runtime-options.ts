@@ -49,6 +49,12 @@ export const dockerRuntimeOptionsSchema = z
     bindAddress: z.string().min(1).default('127.0.0.1'),
     /** Address other machines reach the members at (no port): their guards admit Host `<it>:<port>`. @defaultValue none */
     advertisedHost: z.string().regex(/^[^\s/:*,]+$/, 'an IP address or DNS name without a port').optional(),
+    /**
+     * Members of a warm pool (issue 13, option reuse): each guard stops its member after this long with no
+     * connection (set when members are kept or taken over), and Docker's own health check is off for them (it
+     * goes through the guard every 3 s, so the member would never be idle). @defaultValue none
+     */
+    warmIdleMs: z.number().int().positive().optional(),
   })
   .strict();
 

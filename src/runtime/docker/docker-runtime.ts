@@ -19,13 +19,17 @@ import { runtimeStatsFromDocker } from './container-stats.js';
 import { parseDockerRuntimeOptions, type DockerRuntimeOptions } from './docker-runtime-options.js';
 import { dockerFix, dockerMessage, dockerStatusCode, isDockerNotFound } from './docker-error.js';
 import { runDockerExec } from './docker-exec.js';
-import { POOL_LABEL } from './docker-labels.js';
+import { CONTAINER_LABEL, POOL_LABEL } from './docker-labels.js';
 import { DockerLifecycleEvents } from './docker-lifecycle-events.js';
 import { RunNetworks } from './docker-networks.js';
 import { reapDockerLeftovers } from './docker-reaper.js';
 import { hardenedContainerOptions, type HardeningLimits } from './hardened-container-options.js';
 import { imageLayoutFromInspect, type ImageLayout } from './image-layout.js';
 import { runtimeStateFromInspect } from './runtime-state-from-inspect.js';
+import { replaceGuardArgv, type DockerWarmMember } from './docker-warm-members.js';
+
+/** Budget of the exec that replaces a warm member's guard (waits up to 5 s for the old one to exit). */
+const REPLACE_GUARD_TIMEOUT_MS = 15_000;
 
 interface ManagedContainer {
   spec: ContainerSpec;
@@ -55,6 +59,7 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
   private readonly stopTimeoutSeconds: number;
   private readonly defaultExecTimeoutMs: number;
   private readonly serverArgs: readonly string[];
+  private readonly warmIdleMs: number | undefined;
   /** Stamped on every container and network, so another run's reaping spares them while this process lives. */
   private readonly owner = currentRunOwner();
 
@@ -85,6 +90,7 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
     this.defaultExecTimeoutMs = options.defaultExecTimeoutMs;
     this.bindAddress = options.bindAddress;
     this.advertisedHost = options.advertisedHost;
+    this.warmIdleMs = options.warmIdleMs;
     this.serverArgs = [...mcpServerLifecycleArgs({ webmcp }), ...(serverArgs ?? [])];
     this.networks = new RunNetworks(this.docker, this.owner);
     this.events = new DockerLifecycleEvents({
@@ -126,6 +132,79 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
       throw runtimeError('docker', { containerId: spec.id, stage: 'start', problem: 'it was stopped (or the runtime closed) while starting', fix: 'Start it again if still needed.' });
     }
     return this.info(entry);
+  }
+
+  /**
+   * Takes over a container an earlier run left running (issue 13, warm pool): its guard is replaced by one on
+   * this run's key (`ctx.guardKey`), since nobody holds the old run's private key any more. Throws (leaving the
+   * container as it is) when it is not running or not this member's.
+   */
+  async adopt(spec: ContainerSpec, ctx: StartContext, warm: DockerWarmMember): Promise<RuntimeContainerInfo> {
+    this.assertOpen(spec.id, 'adopt');
+    if (this.containers.has(spec.id)) throw runtimeError('docker', { containerId: spec.id, stage: 'adopt', problem: 'it is already running in this runtime', fix: 'Stop it first.' });
+    let running = false;
+    try {
+      const info = await this.docker.getContainer(warm.dockerId).inspect();
+      running = info.State.Running === true && info.Config.Labels?.[CONTAINER_LABEL] === spec.id && info.Name.replace(/^\//, '') === spec.name;
+    } catch (error) {
+      if (!isDockerNotFound(error)) throw runtimeError('docker', { containerId: spec.id, stage: 'adopt (inspect)', cause: error, fix: dockerFix(error) });
+    }
+    if (!running) {
+      throw runtimeError('docker', { containerId: spec.id, stage: 'adopt', problem: `the warm container ${warm.name} (${warm.dockerId.slice(0, 12)}) is gone, stopped or not this member's`, fix: 'Start it anew.' });
+    }
+    this.events.rememberPool(ctx.poolId);
+    const entry: ManagedContainer = { spec, ctx, dockerId: warm.dockerId, networkName: warm.network };
+    this.containers.set(spec.id, entry);
+    try {
+      await this.replaceGuard(entry);
+    } catch (error) {
+      if (this.containers.get(spec.id) === entry) this.containers.delete(spec.id);
+      throw error;
+    }
+    return this.info(entry);
+  }
+
+  /**
+   * Forgets every running member without stopping it, for the next run to take over (issue 13): each gets a
+   * guard that stops it after `warmIdleMs` idle (one whose guard cannot be replaced is stopped instead), and
+   * the network stays. Returns what a later run needs to adopt them; the runtime is closed afterwards.
+   */
+  async detach(): Promise<DockerWarmMember[]> {
+    if (this.warmIdleMs === undefined) throw runtimeError('docker', { stage: 'detach', problem: 'this runtime keeps no warm members', fix: 'Create it with warmIdleMs.' });
+    this.assertOpen('*', 'detach');
+    this.closing = Promise.resolve();
+    const members: DockerWarmMember[] = [];
+    await Promise.all(
+      [...this.containers.values()].map(async (entry) => {
+        const dockerId = entry.dockerId;
+        if (!dockerId) return;
+        try {
+          await this.replaceGuard(entry);
+          members.push({ containerId: entry.spec.id, dockerId, name: entry.spec.name, port: entry.spec.port, network: entry.networkName });
+          this.events.forget(dockerId);
+        } catch {
+          await this.removeContainer(entry.spec.id, dockerId).catch(() => undefined);
+        }
+      }),
+    );
+    this.containers.clear();
+    this.events.close();
+    this.hub.clear();
+    return members.sort((a, b) => a.containerId.localeCompare(b.containerId));
+  }
+
+  /** docker/image's guard swapped for one on `entry.ctx`'s key with the idle stop (sh/replace-guard.sh). */
+  private async replaceGuard(entry: ManagedContainer): Promise<void> {
+    const { spec, ctx } = entry;
+    const result = await this.exec(spec.id, replaceGuardArgv(ctx.guardKey(spec.id), this.warmIdleMs ?? 0), { timeoutMs: REPLACE_GUARD_TIMEOUT_MS });
+    if (result.exitCode !== 0 || !/^GUARD \d+$/m.test(result.stdout)) {
+      throw runtimeError('docker', {
+        containerId: spec.id,
+        stage: 'replace guard',
+        problem: `exit ${result.exitCode}: ${(result.stdout + result.stderr).trim().split('\n').slice(-2).join(' ') || 'no output'}`,
+        fix: 'Start it anew.',
+      });
+    }
   }
 
   stop(id: string): Promise<void> {
@@ -254,6 +333,8 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
       bindAddress: this.bindAddress,
       ...(this.advertisedHost ? { advertisedHost: this.advertisedHost } : {}),
     });
+    // A warm member's guard must see no traffic when nobody uses it, or its idle stop never comes.
+    if (this.warmIdleMs !== undefined) options.Healthcheck = { Test: ['NONE'] };
 
     let container: Docker.Container;
     try {
