@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -18,10 +18,12 @@ import { WORKLOAD_TESTS } from './throughput/workload.js';
  * spawn → first test start and of the wall time. Cold and warm use their own poolId and ports (a cold run's
  * reaping would otherwise end the warm members).
  *
- * BENCH_WARM_ROUNDS (default 3) rounds of the 40-test workload; BENCH_WARM_ONE (default 5) one-test re-runs each.
+ * BENCH_WARM_ROUNDS (default 3) rounds of the 40-test workload; BENCH_WARM_ONE (default 5) one-test re-runs each;
+ * BENCH_WARM_RUNTIME `process` (default) or `docker` (the pool image docker/build-image.sh names, built before).
  */
 const ROUNDS = Number(process.env.BENCH_WARM_ROUNDS ?? 3);
 const ONE = Number(process.env.BENCH_WARM_ONE ?? 5);
+const RUNTIME = process.env.BENCH_WARM_RUNTIME === 'docker' ? 'docker' : 'process';
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const WARM_POOL = 'bench-warm-reuse';
 const COLD_POOL = 'bench-warm-cold';
@@ -41,7 +43,9 @@ interface Sample {
 export async function run(): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'warm-bench-'));
   const [shopPort, coldBase, warmBase] = await consecutiveFreePorts();
-  const shop = await startShop(shopPort);
+  // Docker members reach the shop as host.docker.internal (the fixture's appUrl), so it listens on every interface.
+  const shop = await startShop(shopPort, RUNTIME === 'docker' ? '0.0.0.0' : '127.0.0.1');
+  const image = RUNTIME === 'docker' ? execFileSync('bash', ['docker/build-image.sh', '--print-tag'], { cwd: repoRoot, encoding: 'utf8' }).trim().split('\n').pop()! : 'unused-process-runtime';
   const samples: Sample[] = [];
   const loadStart = loadavg()[0]!;
   try {
@@ -49,13 +53,13 @@ export async function run(): Promise<string> {
     for (const [kind, base, poolId] of [['cold', coldBase, COLD_POOL], ['warm', warmBase, WARM_POOL]] as const) {
       const dir = join(root, kind);
       await mkdir(dir);
-      const written = await writeProjects(dir, repoRoot, { basePort: base, image: 'unused-process-runtime', poolId, namePrefix: `${poolId}-mcp` });
+      const written = await writeProjects(dir, repoRoot, { basePort: base, image, poolId, namePrefix: `${poolId}-mcp` });
       configs.set(kind, written.get('a')!);
     }
     const env = (kind: Kind): NodeJS.ProcessEnv => ({
       ...process.env,
       SHOP_URL: `http://localhost:${shopPort}`,
-      CINNAMON_POOL_RUNTIME: 'process',
+      CINNAMON_POOL_RUNTIME: RUNTIME,
       CINNAMON_POOL_REUSE: kind === 'warm' ? '1' : '0',
       CI: '',
     });
@@ -137,8 +141,8 @@ async function isFree(port: number): Promise<boolean> {
   });
 }
 
-async function startShop(port: number): Promise<ReturnType<typeof spawn>> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'e2e-example/app/server.ts'], { cwd: repoRoot, env: { ...process.env, PORT: String(port), HOST: '127.0.0.1' }, stdio: 'ignore' });
+async function startShop(port: number, host: string): Promise<ReturnType<typeof spawn>> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'e2e-example/app/server.ts'], { cwd: repoRoot, env: { ...process.env, PORT: String(port), HOST: host }, stdio: 'ignore' });
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
@@ -165,9 +169,9 @@ const s = (ms: number) => (Number.isFinite(ms) ? (ms / 1000).toFixed(1) : '–')
 
 function report(samples: Sample[], loadStart: number, loadEnd: number): string {
   const lines: string[] = [];
-  lines.push(`### Warm pool between runs (reuse), process runtime: cold vs warm, interleaved`);
+  lines.push(`### Warm pool between runs (reuse), ${RUNTIME} runtime: cold vs warm, interleaved`);
   lines.push('');
-  lines.push(`${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString()}; load ${loadStart.toFixed(1)} → ${loadEnd.toFixed(1)}. \`npm run bench -- warm-reuse\` (BENCH_WARM_ROUNDS=${ROUNDS}, BENCH_WARM_ONE=${ONE}).`);
+  lines.push(`${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, Node ${process.version}, ${new Date().toISOString()}; load ${loadStart.toFixed(1)} → ${loadEnd.toFixed(1)}. \`npm run bench -- warm-reuse\` (BENCH_WARM_RUNTIME=${RUNTIME}, BENCH_WARM_ROUNDS=${ROUNDS}, BENCH_WARM_ONE=${ONE}).`);
   lines.push('');
   lines.push('| workload | runs | spawn → first test, median (cold / warm) | wall, median (cold / warm) | warm ÷ cold wall | load 1-min (min–max) | failures |');
   lines.push('|---|---|---|---|---|---|---|');
