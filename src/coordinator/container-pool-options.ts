@@ -60,7 +60,7 @@ export const pluginOptionsSchema = z
     historyFile: z.string().min(1).optional(),
     /**
      * Keep the members running after the run and take them over (cleaned, health-gated) in the next run with the
-     * same configuration, instead of starting them anew (issue 13). Local mode and the process runtime only; a
+     * same configuration, instead of starting them anew (issue 13). Local mode, process or Docker runtime; a
      * lock keeps two runs off one warm pool; `npx cinnamon-pool down` stops it. Off under CI unless
      * CINNAMON_POOL_REUSE=1; that variable overrides the option either way. @defaultValue false
      */
