@@ -1,8 +1,8 @@
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 
-/** The four ways the workload runs (issue 5, benchmark 1). */
-export type VariantName = 'a' | 'b2' | 'b4' | 'c';
+/** The ways the workload runs (issue 5, benchmark 1; `w` issue 13). */
+export type VariantName = 'a' | 'w' | 'b2' | 'b4' | 'c';
 
 export interface Variant {
   name: VariantName;
@@ -11,10 +11,13 @@ export interface Variant {
   /** Module that exports the variant's `test`, relative to the repo root. */
   fixture: string;
   pool: boolean;
+  /** A pool with `reuse: true` (its own pool id and ports): each run takes over the members the run before left. */
+  reuse?: boolean;
 }
 
 export const VARIANTS: readonly Variant[] = [
   { name: 'a', label: '(a) pool: withContainerPool, 2 containers', workers: 4, fixture: 'fixtures/index.ts', pool: true },
+  { name: 'w', label: '(a) warm: the same pool with reuse: true, members of the run before', workers: 4, fixture: 'fixtures/index.ts', pool: true, reuse: true },
   { name: 'b2', label: '(b) container per test (testcontainers), 2 at once', workers: 2, fixture: 'bench/throughput/per-test-container.fixture.ts', pool: false },
   { name: 'b4', label: '(b) container per test (testcontainers), 4 at once', workers: 4, fixture: 'bench/throughput/per-test-container.fixture.ts', pool: false },
   { name: 'c', label: '(c) hand-wired: 2 containers, worker i → container i % 2', workers: 2, fixture: 'bench/throughput/bound-container.fixture.ts', pool: false },
@@ -22,9 +25,16 @@ export const VARIANTS: readonly Variant[] = [
 
 export interface PoolSettings {
   basePort: number;
+  /** The warm variant's first port (it must not share ports or pool id with (a)). @defaultValue basePort + 2 */
+  warmBasePort?: number;
   image: string;
   poolId: string;
   namePrefix: string;
+}
+
+/** The warm variant's pool id (`cinnamon-pool down --pool-id` it at the end). */
+export function warmPoolId(poolId: string): string {
+  return `${poolId}-warm`;
 }
 
 /** Import specifier from a generated file in `dir` to a repo file (.ts → .js, as the repo's own imports read). */
@@ -67,12 +77,12 @@ import { withContainerPool } from ${at('src/index.ts')};
 
 export default withContainerPool(${base}, {
   containers: 2,
-  basePort: ${pool.basePort},
+  basePort: ${variant.reuse ? (pool.warmBasePort ?? pool.basePort + 2) : pool.basePort},
   runtime: 'docker',
   dockerImage: ${JSON.stringify(pool.image)},
   // Its own identity and ports: colleagues' pools on this machine must neither reap nor collide with it.
-  poolId: ${JSON.stringify(pool.poolId)},
-  namePrefix: ${JSON.stringify(pool.namePrefix)},
+  poolId: ${JSON.stringify(variant.reuse ? warmPoolId(pool.poolId) : pool.poolId)},
+  namePrefix: ${JSON.stringify(variant.reuse ? `${pool.namePrefix}-warm` : pool.namePrefix)},${variant.reuse ? '\n  reuse: true,' : ''}
 });
 `
       : `import { defineConfig } from '@playwright/test';
