@@ -1,11 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { stopWarmPools } from '../../src/cli/down-command.js';
@@ -13,12 +9,11 @@ import { parseContainerPoolOptions } from '../../src/coordinator/container-pool-
 import { PoolRun } from '../../src/coordinator/pool-run.js';
 import { readWarmState, warmStatePath, type WarmState } from '../../src/coordinator/warm-pool-state.js';
 import { isPoolError } from '../../src/errors/pool-error.js';
-import type { Allocation } from '../../src/pool/lease-allocator.js';
 import { poolLabelFilter } from '../../src/runtime/docker/docker-labels.js';
-import { credentialHeaders } from '../../src/runtime/member-credentials.js';
 import { DEFAULT_SANDBOX_ROOT } from '../../src/runtime/process/sandbox-layout.js';
 import { dockerUnavailableReason } from '../support/docker.js';
 import { freePorts } from '../support/ports.js';
+import { startStatePage, type StatePage } from '../support/warm-state-page.js';
 
 // A warm pool (issue 13, option reuse) on the Docker runtime, end to end with the pool image, real
 // @playwright/mcp and Chromium: run 1 leaves its containers running, run 2 takes the same containers over
@@ -32,24 +27,14 @@ const poolId = `itwarmd-${randomBytes(3).toString('hex')}`;
 const env = { ...process.env, CINNAMON_POOL_REUSE: '1' };
 let baseDir = '';
 let ports: number[] = [];
-let app: Server;
-let appUrl = '';
+let page: StatePage | undefined;
 const logs: string[] = [];
 
 beforeAll(async () => {
   if (unavailable) return;
   baseDir = await mkdtemp(join(tmpdir(), 'cqa-warmd-'));
   ports = await freePorts(2);
-  // A page that leaves state in the browser: a cookie and a localStorage entry. Listening on every interface:
-  // the browsers reach it from their containers as host.docker.internal.
-  app = createServer((req, res) => {
-    const headers: Record<string, string> = { 'content-type': 'text/html' };
-    if (req.url === '/set') headers['set-cookie'] = 'warm=run1; Max-Age=3600; Path=/';
-    const script = req.url === '/set' ? "<script>localStorage.setItem('warm', 'run1')</script>" : '';
-    res.writeHead(200, headers).end(`<html><body><h1>warm</h1>${script}</body></html>`);
-  });
-  await new Promise<void>((resolve) => app.listen(0, '0.0.0.0', resolve));
-  appUrl = `http://host.docker.internal:${(app.address() as AddressInfo).port}`;
+  page = await startStatePage('0.0.0.0', 'host.docker.internal', 'warm-pool-docker-it');
 });
 
 afterAll(async () => {
@@ -57,7 +42,7 @@ afterAll(async () => {
   await stopWarmPools({ poolId }).catch(() => undefined);
   for (const c of await docker.listContainers({ all: true, filters: { label: [poolLabelFilter(poolId)] } })) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
   for (const n of await docker.listNetworks({ filters: { label: [poolLabelFilter(poolId)] } })) await docker.getNetwork(n.Id).remove().catch(() => undefined);
-  await new Promise((resolve) => app.close(resolve));
+  await page?.close();
   await rm(baseDir, { recursive: true, force: true });
 });
 
@@ -75,23 +60,6 @@ function start(extra: { reuseIdleMs?: number } = {}): Promise<PoolRun> {
     env,
   );
   return PoolRun.start({ pool, plugin, baseDir, env, log: (line) => logs.push(line) });
-}
-
-async function withClient<T>(allocation: Allocation, fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ name: 'warm-pool-docker-it', version: '1' });
-  const transport = new StreamableHTTPClientTransport(new URL(allocation.container.url), { requestInit: { headers: credentialHeaders(allocation.credential) } });
-  await client.connect(transport);
-  try {
-    return await fn(client);
-  } finally {
-    await client.close().catch(() => undefined);
-  }
-}
-
-async function pageState(client: Client, path: string): Promise<string> {
-  await client.callTool({ name: 'browser_navigate', arguments: { url: `${appUrl}${path}` } });
-  const result = await client.callTool({ name: 'browser_evaluate', arguments: { function: "() => `cookie=${document.cookie};storage=${localStorage.getItem('warm')}`" } });
-  return JSON.stringify(result.content);
 }
 
 /** The pool's containers by name → { id, state }, exited ones included. */
@@ -126,7 +94,7 @@ describe.skipIf(unavailable)('warm pool between runs (reuse, Docker runtime)', (
 
       const held = await run1.manager.allocateContainerAdvanced({ testRunId: 'run1-test', priority: 'normal' });
       // The check in run 2 can fail: here, in the same session, the state is there.
-      expect(await withClient(held, (client) => pageState(client, '/set'))).toContain('cookie=warm=run1;storage=run1');
+      expect(await page!.state(held, '/set')).toContain('cookie=warm=run1;storage=run1');
       await run1.manager.releaseContainer(held.lease);
     } finally {
       await run1.stop();
@@ -152,7 +120,7 @@ describe.skipIf(unavailable)('warm pool between runs (reuse, Docker runtime)', (
       // guard with this run's credential.
       for (const testRunId of ['run2-a', 'run2-b']) {
         const held = await run2.manager.allocateContainerAdvanced({ testRunId, priority: 'normal' });
-        expect(await withClient(held, (client) => pageState(client, '/read'))).toContain('cookie=;storage=null');
+        expect(await page!.state(held, '/read')).toContain('cookie=;storage=null');
         await run2.manager.releaseContainer(held.lease);
       }
     } finally {

@@ -1,19 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { stopWarmPools } from '../../src/cli/down-command.js';
 import { parseContainerPoolOptions } from '../../src/coordinator/container-pool-options.js';
 import { PoolRun } from '../../src/coordinator/pool-run.js';
 import { readWarmState, warmLockPath, warmStatePath, type WarmState } from '../../src/coordinator/warm-pool-state.js';
 import { isPoolError } from '../../src/errors/pool-error.js';
-import type { Allocation } from '../../src/pool/lease-allocator.js';
-import { credentialHeaders } from '../../src/runtime/member-credentials.js';
 import { listProcesses, readEnvironVariable } from '../../src/runtime/proc-table.js';
 import { isAlive } from '../../src/runtime/process/run-state-file.js';
 import { DEFAULT_SANDBOX_ROOT, poolDir } from '../../src/runtime/process/sandbox-layout.js';
@@ -23,6 +17,7 @@ import { newCredentialKeys } from '../../src/runtime/mcp-guard.js';
 import { startGuardProcess } from '../../src/runtime/process/guard-process.js';
 import { identify } from '../../src/runtime/process/run-state-file.js';
 import { freePorts } from '../support/ports.js';
+import { startStatePage, type StatePage } from '../support/warm-state-page.js';
 
 // A warm pool (issue 13, option reuse) on the process runtime, end to end with real @playwright/mcp and Chromium:
 // run 1 leaves its members running, run 2 takes the same processes over, cleaned; a second run meanwhile gets
@@ -32,27 +27,18 @@ const poolId = `itwarm-${randomBytes(3).toString('hex')}`;
 const env = { ...process.env, CINNAMON_POOL_REUSE: '1' };
 let baseDir = '';
 let ports: number[] = [];
-let app: Server;
-let appUrl = '';
+let page: StatePage | undefined;
 const logs: string[] = [];
 
 beforeAll(async () => {
   baseDir = await mkdtemp(join(tmpdir(), 'cqa-warm-'));
   ports = await freePorts(2);
-  // A page that leaves state in the browser: a cookie and a localStorage entry.
-  app = createServer((req, res) => {
-    const headers: Record<string, string> = { 'content-type': 'text/html' };
-    if (req.url === '/set') headers['set-cookie'] = 'warm=run1; Max-Age=3600; Path=/';
-    const script = req.url === '/set' ? "<script>localStorage.setItem('warm', 'run1')</script>" : '';
-    res.writeHead(200, headers).end(`<html><body><h1>warm</h1>${script}</body></html>`);
-  });
-  await new Promise<void>((resolve) => app.listen(0, '127.0.0.1', resolve));
-  appUrl = `http://127.0.0.1:${(app.address() as AddressInfo).port}`;
+  page = await startStatePage('127.0.0.1', '127.0.0.1', 'warm-pool-it');
 });
 
 afterAll(async () => {
   await stopWarmPools({ poolId }).catch(() => undefined);
-  await new Promise((resolve) => app.close(resolve));
+  await page?.close();
   await rm(baseDir, { recursive: true, force: true });
 });
 
@@ -68,24 +54,6 @@ function start(extra: { reuseIdleMs?: number } = {}): Promise<PoolRun> {
     env,
   );
   return PoolRun.start({ pool, plugin, baseDir, env, log: (line) => logs.push(line) });
-}
-
-/** Runs `fn` on an MCP client holding `allocation`, then closes the client. */
-async function withClient<T>(allocation: Allocation, fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ name: 'warm-pool-it', version: '1' });
-  const transport = new StreamableHTTPClientTransport(new URL(allocation.container.url), { requestInit: { headers: credentialHeaders(allocation.credential) } });
-  await client.connect(transport);
-  try {
-    return await fn(client);
-  } finally {
-    await client.close().catch(() => undefined);
-  }
-}
-
-async function pageState(client: Client, path: string): Promise<string> {
-  await client.callTool({ name: 'browser_navigate', arguments: { url: `${appUrl}${path}` } });
-  const result = await client.callTool({ name: 'browser_evaluate', arguments: { function: "() => `cookie=${document.cookie};storage=${localStorage.getItem('warm')}`" } });
-  return JSON.stringify(result.content);
 }
 
 async function serverPid(run: PoolRun, id: string): Promise<number> {
@@ -127,7 +95,7 @@ describe('warm pool between runs (reuse, process runtime)', () => {
       expect(pids1.every((pid) => process.kill(pid, 0))).toBe(true);
 
       const held = await run1.manager.allocateContainerAdvanced({ testRunId: 'run1-test', priority: 'normal' });
-      const seen = await withClient(held, (client) => pageState(client, '/set'));
+      const seen = await page!.state(held, '/set');
       // The check below can fail: here, in the same session, the state is there.
       expect(seen).toContain('cookie=warm=run1;storage=run1');
       await run1.manager.releaseContainer(held.lease);
@@ -157,7 +125,7 @@ describe('warm pool between runs (reuse, process runtime)', () => {
       // Isolation: nothing of run 1's page state reaches run 2, whichever member it gets.
       for (const testRunId of ['run2-a', 'run2-b']) {
         const held = await run2.manager.allocateContainerAdvanced({ testRunId, priority: 'normal' });
-        const seen = await withClient(held, (client) => pageState(client, '/read'));
+        const seen = await page!.state(held, '/read');
         expect(seen).toContain('cookie=;storage=null');
         await run2.manager.releaseContainer(held.lease);
       }

@@ -174,7 +174,7 @@ export async function allAvailable(manager: ContainerPoolManager): Promise<boole
 }
 
 /** Runs a shell script inside a pool container as its user (the exec contract: MCP_* variables, cwd MCP_WORKDIR). */
-export async function sh(pool: MemberPool, containerId: string, script: string, timeoutMs = 15_000) {
+export async function sh(pool: Pick<MemberPool, 'runtime'>, containerId: string, script: string, timeoutMs = 15_000) {
   return pool.runtime.exec(containerId, ['sh', '-c', script], { timeoutMs });
 }
 
