@@ -1,5 +1,4 @@
 import { spawn, execFile } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { removeLeftovers, startHandWired, type HandWiredContainers } from './thr
 import { VARIANTS, warmPoolId, writeProjects, type Variant, type VariantName } from './throughput/project.js';
 import type { RunTimings } from './throughput/timing-reporter.js';
 import { WORKLOAD_TESTS } from './throughput/workload.js';
+import { isPortFree, playwrightTest, startShop } from './throughput/bench-processes.js';
 
 /**
  * Suite throughput (issue 5, benchmark 1): one workload of 40 MCP tests (navigate, click, read a snapshot)
@@ -63,7 +63,7 @@ export async function run(): Promise<string> {
     await removeLeftovers(docker, POOL_ID);
     // A warm pool an interrupted bench left: (w)'s first run must start its members, not find them.
     await poolDown(warmPoolId(POOL_ID)).catch(() => undefined);
-    shop = await startShop(ports.shop);
+    shop = await startShop(ports.shop, '0.0.0.0');
     const configs = await writeProjects(root, repoRoot, { basePort: ports.base, warmBasePort: ports.warmBase, image, poolId: POOL_ID, namePrefix: 'bench-tp-mcp' });
     const env: NodeJS.ProcessEnv = {
       ...process.env,
@@ -78,11 +78,11 @@ export async function run(): Promise<string> {
     };
     const variants = VARIANTS.filter((v) => ONLY.size === 0 || ONLY.has(v.name));
     // Unmeasured: `--list` loads every config and spec, so Playwright's compile cache is warm for all alike.
-    for (const v of variants) await cli(configs.get(v.name)!, ['--list'], env, join(root, `${v.name}-list.log`));
+    for (const v of variants) await playwrightTest(configs.get(v.name)!, ['--list'], env, join(root, `${v.name}-list.log`));
     // Unmeasured: the warm variant's first run starts the members every measured run of it takes over.
     if (variants.some((v) => v.reuse)) {
       warmStarted = true; // whatever its exit: it may have left members running
-      const code = await cli(configs.get('w')!, [], env, join(root, 'w-first.log'));
+      const code = await playwrightTest(configs.get('w')!, [], env, join(root, 'w-first.log'));
       if (code !== 0) throw new Error(`the warm variant's first run exited ${code}: ${(await readFile(join(root, 'w-first.log'), 'utf8')).split('\n').slice(-12).join(' | ')}`);
     }
     for (let round = 1; round <= ROUNDS; round++) {
@@ -141,54 +141,9 @@ async function pickPorts(): Promise<{ shop: number; base: number; warmBase: numb
     const [shop, base, warmBase, a, b] = (await freePorts(5)) as [number, number, number, number, number];
     const taken = [shop, base, warmBase, a, b];
     if (taken.includes(base + 1) || taken.includes(warmBase + 1) || base + 1 === warmBase || warmBase + 1 === base) continue;
-    if ((await isFree(base + 1)) && (await isFree(warmBase + 1))) return { shop, base, warmBase, hand: [a, b] };
+    if ((await isPortFree(base + 1)) && (await isPortFree(warmBase + 1))) return { shop, base, warmBase, hand: [a, b] };
   }
   throw new Error('found no two free pairs of consecutive ports for the pools');
-}
-
-async function isFree(port: number): Promise<boolean> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-/** The example shop on 0.0.0.0 (containers reach it as host.docker.internal), started once for all runs. */
-async function startShop(port: number): Promise<ReturnType<typeof spawn>> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'e2e-example/app/server.ts'], {
-    cwd: repoRoot,
-    env: { ...process.env, PORT: String(port), HOST: '0.0.0.0' },
-    stdio: 'ignore',
-  });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return child;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline || child.exitCode !== null) {
-      child.kill('SIGTERM');
-      throw new Error(`the example shop did not answer on port ${port}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-function cli(config: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const log = createWriteStream(logFile);
-    const child = spawn('npx', ['playwright', 'test', '-c', config, ...args], { cwd: join(config, '..'), env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.pipe(log);
-    child.stderr.pipe(log);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      log.end();
-      resolve(code ?? 1);
-    });
-  });
 }
 
 async function measure(variant: Variant, round: number, config: string, env: NodeJS.ProcessEnv, root: string): Promise<Sample> {
@@ -197,7 +152,7 @@ async function measure(variant: Variant, round: number, config: string, env: Nod
   const load1 = loadavg()[0]!;
   const spawnedAt = Date.now();
   const started = performance.now();
-  const code = await cli(config, [], { ...env, THROUGHPUT_TIMINGS_FILE: timingsFile }, logFile);
+  const code = await playwrightTest(config, [], { ...env, THROUGHPUT_TIMINGS_FILE: timingsFile }, logFile);
   const wallMs = performance.now() - started;
   let timings: RunTimings | undefined;
   try {

@@ -1,5 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import { freePorts } from '../test/support/ports.js';
 import { writeProjects } from './throughput/project.js';
 import type { RunTimings } from './throughput/timing-reporter.js';
 import { WORKLOAD_TESTS } from './throughput/workload.js';
+import { isPortFree, playwrightTest, startShop } from './throughput/bench-processes.js';
 
 /**
  * Warm pool between runs (issue 13, option reuse): the throughput workload (40 MCP tests through the pool,
@@ -63,7 +63,7 @@ export async function run(): Promise<string> {
       CINNAMON_POOL_REUSE: kind === 'warm' ? '1' : '0',
       CI: '',
     });
-    for (const kind of ['cold', 'warm'] as const) await cli(configs.get(kind)!, ['--list'], env(kind), join(root, `${kind}-list.log`));
+    for (const kind of ['cold', 'warm'] as const) await playwrightTest(configs.get(kind)!, ['--list'], env(kind), join(root, `${kind}-list.log`));
     // Unmeasured: leaves the warm pool's members running for the first measured warm run.
     await measure('warm', '40 tests', configs.get('warm')!, env('warm'), root, 'prime');
     for (let round = 1; round <= ROUNDS; round++) {
@@ -94,7 +94,7 @@ async function measure(kind: Kind, workload: Sample['workload'], config: string,
   const load1 = loadavg()[0]!;
   const spawnedAt = Date.now();
   const started = performance.now();
-  const code = await cli(config, args, { ...env, THROUGHPUT_TIMINGS_FILE: timingsFile }, logFile);
+  const code = await playwrightTest(config, args, { ...env, THROUGHPUT_TIMINGS_FILE: timingsFile }, logFile);
   const wallMs = performance.now() - started;
   const timings = await readFile(timingsFile, 'utf8').then((t) => JSON.parse(t) as RunTimings, () => undefined);
   const tests = (timings?.tests ?? []).filter((t) => /^#\d+ /.test(t.title));
@@ -108,54 +108,14 @@ async function measure(kind: Kind, workload: Sample['workload'], config: string,
   return sample;
 }
 
-function cli(config: string, args: string[], env: NodeJS.ProcessEnv, logFile: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const log = createWriteStream(logFile);
-    const child = spawn('npx', ['playwright', 'test', '-c', config, ...args], { cwd: join(config, '..'), env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.pipe(log);
-    child.stderr.pipe(log);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      log.end();
-      resolve(code ?? 1);
-    });
-  });
-}
-
 /** A free port for the shop and two pool base ports whose next port is free too. */
 async function consecutiveFreePorts(): Promise<[number, number, number]> {
   for (let attempt = 0; attempt < 50; attempt++) {
     const [shop, a, b] = (await freePorts(3)) as [number, number, number];
     const taken = new Set([shop, a, b]);
-    if (!taken.has(a + 1) && !taken.has(b + 1) && Math.abs(a - b) > 1 && (await isFree(a + 1)) && (await isFree(b + 1))) return [shop, a, b];
+    if (!taken.has(a + 1) && !taken.has(b + 1) && Math.abs(a - b) > 1 && (await isPortFree(a + 1)) && (await isPortFree(b + 1))) return [shop, a, b];
   }
   throw new Error('found no free pairs of consecutive ports');
-}
-
-async function isFree(port: number): Promise<boolean> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-async function startShop(port: number, host: string): Promise<ReturnType<typeof spawn>> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'e2e-example/app/server.ts'], { cwd: repoRoot, env: { ...process.env, PORT: String(port), HOST: host }, stdio: 'ignore' });
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return child;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline || child.exitCode !== null) {
-      child.kill('SIGTERM');
-      throw new Error(`the example shop did not answer on port ${port}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 function median(values: readonly number[]): number {
