@@ -11,6 +11,7 @@ import { VARIANTS, warmPoolId, writeProjects, type Variant, type VariantName } f
 import type { RunTimings } from './throughput/timing-reporter.js';
 import { WORKLOAD_TESTS } from './throughput/workload.js';
 import { isPortFree, playwrightTest, startShop } from './throughput/bench-processes.js';
+import { median } from './throughput/median.js';
 
 /**
  * Suite throughput (issue 5, benchmark 1): one workload of 40 MCP tests (navigate, click, read a snapshot)
@@ -184,13 +185,6 @@ async function otherContainers(docker: Docker): Promise<string[]> {
 }
 
 // ------------------------------------------------------------------------------------------------ report
-
-function median(values: readonly number[]): number {
-  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (v.length === 0) return Number.NaN;
-  const mid = Math.floor(v.length / 2);
-  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
-}
 
 const s = (ms: number) => (Number.isFinite(ms) ? (ms / 1000).toFixed(1) : '–');
 const x = (r: number) => (Number.isFinite(r) ? `${r.toFixed(2)}×` : '–');

@@ -9,6 +9,7 @@ import { writeProjects } from './throughput/project.js';
 import type { RunTimings } from './throughput/timing-reporter.js';
 import { WORKLOAD_TESTS } from './throughput/workload.js';
 import { isPortFree, playwrightTest, startShop } from './throughput/bench-processes.js';
+import { median } from './throughput/median.js';
 
 /**
  * Warm pool between runs (issue 13, option reuse): the throughput workload (40 MCP tests through the pool,
@@ -116,13 +117,6 @@ async function consecutiveFreePorts(): Promise<[number, number, number]> {
     if (!taken.has(a + 1) && !taken.has(b + 1) && Math.abs(a - b) > 1 && (await isPortFree(a + 1)) && (await isPortFree(b + 1))) return [shop, a, b];
   }
   throw new Error('found no free pairs of consecutive ports');
-}
-
-function median(values: readonly number[]): number {
-  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (v.length === 0) return Number.NaN;
-  const mid = Math.floor(v.length / 2);
-  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
 }
 
 const s = (ms: number) => (Number.isFinite(ms) ? (ms / 1000).toFixed(1) : '–');
