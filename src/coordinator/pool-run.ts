@@ -222,7 +222,7 @@ async function startLocal(
   const manager = createPoolManager({ config: pool, runtime, store, clock, logger, ...(options.wrapHealth ? { wrapHealth: options.wrapHealth } : {}) });
   cleanups.push(() => manager.shutdown());
   // Only a pool that served keeps its members warm; a failed start stops them like any other.
-  if (warm) manager.on('poolStopped', () => warm.keepMembers());
+  if (warm) manager.on('poolStopped', ({ available }) => warm.keepMembers(available));
   if (store instanceof RedisPoolStore) recycleOnFailover(store, manager, logger);
   // Ctrl-C during start: stop the runtime at once, so initialize() fails fast instead of finishing.
   const onAbort = () => void runtime.close().catch(() => undefined);

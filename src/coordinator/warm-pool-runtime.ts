@@ -109,6 +109,7 @@ interface WarmPoolParts extends WarmPoolOptions {
 export class WarmPoolRuntime implements ContainerRuntime {
   readonly kind: ContainerRuntime['kind'];
   private keeping = false;
+  private available: ReadonlySet<string> = new Set();
   private readonly adopted = new Set<string>();
   private readonly cleanings: CleanupResult[] = [];
   private readonly cleaner: ContainerCleaner;
@@ -128,16 +129,26 @@ export class WarmPoolRuntime implements ContainerRuntime {
     return this.inner.limitations;
   }
 
-  /** The pool served and now stops: from here its members are kept for the next run. */
-  keepMembers(): void {
+  /**
+   * The pool served and now stops: from here its members are kept for the next run. `available`: the members
+   * Available at the stop (cleaned after their last holder); the next run takes them over without cleaning them.
+   */
+  keepMembers(available: readonly string[]): void {
     this.keeping = true;
+    this.available = new Set(available);
   }
 
   /** The start's line for the log: how many members were reused and what cleaning them took, or why none. */
   summary(): string {
     if (!this.adopted.size) return this.parts.plan.note;
-    const seconds = Math.max(0, ...this.cleanings.map((c) => c.durationMs)) / 1000;
-    return `${this.adopted.size} warm container(s) reused (cleaned in ${seconds.toFixed(1)} s)${this.parts.plan.note.includes(';') ? `; ${this.parts.plan.note.split('; ').slice(1).join('; ')}` : ''}`;
+    const seconds = (Math.max(0, ...this.cleanings.map((c) => c.durationMs)) / 1000).toFixed(1);
+    const leftClean = this.adopted.size - this.cleanings.length;
+    const how = !leftClean
+      ? `cleaned in ${seconds} s`
+      : !this.cleanings.length
+        ? 'left clean by the last run: not cleaned again'
+        : `${leftClean} left clean by the last run, ${this.cleanings.length} cleaned in ${seconds} s`;
+    return `${this.adopted.size} warm container(s) reused (${how})${this.parts.plan.note.includes(';') ? `; ${this.parts.plan.note.split('; ').slice(1).join('; ')}` : ''}`;
   }
 
   async reapLeftovers(ctx: RunContext): Promise<string[]> {
@@ -179,6 +190,12 @@ export class WarmPoolRuntime implements ContainerRuntime {
       this.parts.plan.adopt.delete(spec.id);
       try {
         const info = await this.adoptOne(spec, warmCtx, warm);
+        // Cleaned after its last holder and unreachable since (its guard held a key only that run had): as fit
+        // for a holder as an Available member within a run. The pool's gate still checks it.
+        if (this.parts.plan.clean.has(spec.id)) {
+          this.adopted.add(spec.id);
+          return info;
+        }
         const cleaned = await this.cleaner.cleanup(spec.id, 'full');
         if (cleaned.success) {
           this.adopted.add(spec.id);
@@ -265,7 +282,7 @@ export class WarmPoolRuntime implements ContainerRuntime {
         log('warm pool: no member left running to keep');
         return;
       }
-      await writeWarmState(statePath, state);
+      await writeWarmState(statePath, { ...state, clean: members.map((m) => m.containerId).filter((id) => this.available.has(id)) });
       log(
         `warm pool: ${members.length} container(s) left running for the next run (they stop after ${Math.round(idleMs / 60_000)} min idle; ` +
           '`npx cinnamon-pool down` stops them now)',

@@ -30,6 +30,11 @@ const common = {
   /** Who left them (pid of that run). */
   leftBy: z.number().int(),
   idleMs: z.number().int().positive(),
+  /**
+   * Members that were Available when the run stopped serving (cleaned after their last holder): the next run
+   * hands them out without cleaning them again. Absent (a state of an older version): every member is cleaned.
+   */
+  clean: z.array(z.string()).optional(),
 };
 const warmStateSchema = z.discriminatedUnion('runtime', [
   z.object({ ...common, runtime: z.literal('process'), members: z.array(warmMemberSchema) }).strict(),

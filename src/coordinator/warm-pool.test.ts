@@ -191,6 +191,20 @@ describe('planAdoption', () => {
     expect(plan.discard.map((m) => m.containerId)).toEqual(['container-9']);
   });
 
+  it('takes over without a cleanup only the adopted members the last run left clean', () => {
+    const members = [member('container-1', 1), member('container-2', 2), member('container-9', 9)];
+    // container-1 left clean and alive; container-2 not clean (held at the end); container-9 clean but not this pool's.
+    const plan = planAdoption({ ...state('f1', members), clean: ['container-1', 'container-9'] }, current, () => true);
+    expect([...plan.adopt.keys()]).toEqual(['container-1', 'container-2']);
+    expect([...plan.clean]).toEqual(['container-1']);
+    // Dead, though left clean: started anew, so nothing to take over clean.
+    expect([...planAdoption({ ...state('f1', members), clean: ['container-1'] }, current, (m) => m.server.pid !== 1).clean]).toEqual([]);
+    // Another configuration: nothing is taken over, clean or not.
+    expect(planAdoption({ ...state('f0', members), clean: ['container-1'] }, current, () => true).clean.size).toBe(0);
+    // A state without the list (an older version of it): every adopted member is cleaned.
+    expect(planAdoption(state('f1', members), current, () => true).clean.size).toBe(0);
+  });
+
   it('adopts nothing without a state or with an unreadable one', () => {
     expect(planAdoption(undefined, current, () => true).adopt.size).toBe(0);
     expect(planAdoption('unreadable', current, () => true).note).toContain('could not be read');

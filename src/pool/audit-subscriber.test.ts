@@ -44,7 +44,7 @@ describe('subscribeAudit', () => {
     emit('resetCompleted', { containerId: 'c1', requested: 'soft', applied: 'medium', success: true, durationMs: 200, attempts: [], actor: 'coordinator' });
     emit('allocationFailed', { actor: 'late', category: 'timeout', code: 'ALLOCATION_TIMEOUT', message: 'waited', priority: 'low' });
     emit('extensionDecided', { testRunId: 't', decision: { granted: true, timeoutMs: 90, extensionMs: 30, reason: 'ok', count: 1 }, justification: 'x'.repeat(600) });
-    emit('poolStopped', {});
+    emit('poolStopped', { available: [] });
     const events = await written();
     expect(events).toEqual([
       { at: 1_000, type: 'pool-started', actor: 'coordinator', outcome: 'ok', detail: { containers: 2, durationMs: 1_500, runId: 'run-1' } },
@@ -71,7 +71,7 @@ describe('subscribeAudit', () => {
     const { emit, detach, written } = setup();
     emit('poolResumed', {});
     detach();
-    emit('poolStopped', {});
+    emit('poolStopped', { available: [] });
     expect(await written()).toEqual([{ at: 1_000, type: 'pool-resumed', actor: 'coordinator', outcome: 'ok', detail: { runId: 'run-1' } }]);
   });
 });

@@ -240,11 +240,15 @@ export class ContainerPoolManager extends EventEmitter {
     const errors: unknown[] = [];
     await this.allocator.queue.rejectAll(new PoolError('POOL_SHUT_DOWN', 'The pool shut down while this request was waiting.'));
     await this.keeper.settle();
-    if (wasRunning) this.emit('poolStopped', {});
+    if (wasRunning) this.emit('poolStopped', { available: await this.availableMembers().catch(() => []) });
     await this.audit.flush().catch((e: unknown) => errors.push(e));
     await this.keeper.stopAll(errors);
     this.phase = 'closed';
     for (const e of errors) this.logger.warn(`shutdown: ${errorMessage(e)}`);
+  }
+
+  private async availableMembers(): Promise<string[]> {
+    return (await this.store.listContainers()).filter((c) => c.state === 'Available').map((c) => c.id);
   }
 
   // ---------------------------------------------------------------- leases (LeaseAllocator)

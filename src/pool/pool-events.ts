@@ -21,8 +21,12 @@ export interface PoolEventMap {
   memberJoined: { containerId: string; name: string; ready: number; total: number; afterMs: number };
   /** resume() took over a running pool. */
   poolResumed: Record<string, never>;
-  /** shutdown() of a running pool, once background work has settled. */
-  poolStopped: Record<string, never>;
+  /**
+   * shutdown() of a running pool, once background work has settled. `available`: the members Available at that
+   * moment, i.e. cleaned after their last holder and fit for the next one (a warm pool's next run hands them out
+   * without cleaning them again).
+   */
+  poolStopped: { available: string[] };
   /** `requestedAt`: when this coordinator first saw the request; `attempts`: queue tries it took. */
   containerAllocated: { lease: Lease; waitMs: number; requestedAt: number; attempts: number };
   /** A try timed out and the request queues again (maxRetries). */

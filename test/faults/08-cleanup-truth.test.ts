@@ -114,11 +114,12 @@ describe.skipIf(KNOWN_DEFECT || gate.skip)('faults 8: cleanup truth', () => {
       expect(logs.join('\n')).toContain('1 container(s) left running for the next run');
       const kept = await containerIds();
       expect(kept).toHaveLength(1);
+      // Held at the end, so not recorded clean: run 2 must clean it when taking it over (checked by its log line).
 
       logs.length = 0;
       const run2 = await start();
       try {
-        await vi.waitFor(() => expect(logs.join('\n')).toMatch(/1 warm container\(s\) reused/), { timeout: 180_000, interval: 200 });
+        await vi.waitFor(() => expect(logs.join('\n')).toMatch(/1 warm container\(s\) reused \(cleaned in/), { timeout: 180_000, interval: 200 });
         check('the same Docker container, taken over', JSON.stringify(await containerIds()) === JSON.stringify(kept), JSON.stringify(await containerIds()));
         const next = await run2.manager.allocateContainerAdvanced({ testRunId: 'checker-warm', priority: 'normal' });
         try {

@@ -79,7 +79,7 @@ async function dockerState(): Promise<Extract<WarmState, { runtime: 'docker' }>>
 }
 
 describe.skipIf(unavailable)('warm pool between runs (reuse, Docker runtime)', () => {
-  it('run 1 leaves its containers running, run 2 adopts the same containers cleaned, an idle pool stops, down removes everything', { timeout: 600_000 }, async () => {
+  it('run 1 leaves its containers running, run 2 adopts the same containers (left clean), an idle pool stops, down removes everything', { timeout: 600_000 }, async () => {
     // ---- run 1: cold start, page state left in a member's browser
     const run1 = await start();
     try {
@@ -108,12 +108,15 @@ describe.skipIf(unavailable)('warm pool between runs (reuse, Docker runtime)', (
     expect(state1.parts.runtime).toBe('docker');
     expect(state1.parts.image).toMatch(/^cinnamon-qa\/mcp:/);
     expect(logs.join('\n')).toContain('2 container(s) left running for the next run');
+    // Both Available at the end (one cleaned after its holder, one never held): recorded clean.
+    expect([...(state1.clean ?? [])].sort()).toEqual(['container-1', 'container-2']);
 
-    // ---- run 2: the same fingerprint, so the same containers are taken over and cleaned
+    // ---- run 2: the same fingerprint, so the same containers are taken over
     logs.length = 0;
     const run2 = await start();
     try {
-      await vi.waitFor(() => expect(logs.join('\n')).toMatch(/2 warm container\(s\) reused \(cleaned in \d+\.\d s\)/), { timeout: 180_000, interval: 200 });
+      // Left clean by run 1, so taken over without a cleanup (the process runtime's test covers the other case).
+      await vi.waitFor(() => expect(logs.join('\n')).toContain('2 warm container(s) reused (left clean by the last run: not cleaned again)'), { timeout: 180_000, interval: 200 });
       const containers2 = await poolContainers();
       expect([...containers2.values()].map((c) => c.id).sort()).toEqual(state1.members.map((m) => m.dockerId).sort());
       // Isolation: nothing of run 1's page state reaches run 2, whichever member it gets; each call passes the new

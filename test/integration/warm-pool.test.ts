@@ -70,6 +70,12 @@ function poolProcesses(): number[] {
     .map((p) => p.pid);
 }
 
+/** Whether the file a run 1 holder left in the member's home is there. */
+async function planted(run: PoolRun, id: string): Promise<boolean> {
+  const { stdout } = await run.runtime!.exec(id, ['sh', '-c', 'test -e "$MCP_HOME/planted" && echo yes || echo no']);
+  return stdout.trim() === 'yes';
+}
+
 async function warmState(): Promise<Extract<WarmState, { runtime: 'process' }>> {
   const state = await readWarmState(warmStatePath(DEFAULT_SANDBOX_ROOT, poolId));
   if (state === undefined || state === 'unreadable' || state.runtime !== 'process') throw new Error(`no readable process warm state for ${poolId}: ${String(state)}`);
@@ -81,6 +87,7 @@ describe('warm pool between runs (reuse, process runtime)', () => {
     // ---- run 1: cold start, page state left in member 1's browser
     const run1 = await start();
     let pids1: number[];
+    let leftClean = '';
     try {
       expect(logs.join('\n')).toContain('no warm pool to reuse yet');
       pids1 = [await serverPid(run1, 'container-1'), await serverPid(run1, 'container-2')];
@@ -94,11 +101,21 @@ describe('warm pool between runs (reuse, process runtime)', () => {
       expect((second as Error).message).toContain(`pid ${process.pid}`);
       expect(pids1.every((pid) => process.kill(pid, 0))).toBe(true);
 
-      const held = await run1.manager.allocateContainerAdvanced({ testRunId: 'run1-test', priority: 'normal' });
-      const seen = await page!.state(held, '/set');
-      // The check below can fail: here, in the same session, the state is there.
-      expect(seen).toContain('cookie=warm=run1;storage=run1');
-      await run1.manager.releaseContainer(held.lease);
+      // Both members held; each gets page state and a file in its home (the exec stands in for a download).
+      const held = [
+        await run1.manager.allocateContainerAdvanced({ testRunId: 'run1-a', priority: 'normal' }),
+        await run1.manager.allocateContainerAdvanced({ testRunId: 'run1-b', priority: 'normal' }),
+      ];
+      for (const h of held) {
+        // The check below can fail: here, in the same session, the state is there.
+        expect(await page!.state(h, '/set')).toContain('cookie=warm=run1;storage=run1');
+        await run1.runtime!.exec(h.container.id, ['sh', '-c', 'echo run1 > "$MCP_HOME/planted"']);
+        expect(await planted(run1, h.container.id)).toBe(true);
+      }
+      // One is released (cleaned: Available at the end), the other still held when the run stops.
+      await run1.manager.releaseContainer(held[0]!.lease);
+      await vi.waitFor(async () => expect((await run1.manager.getPoolStatus()).containers.find((c) => c.id === held[0]!.container.id)?.state).toBe('Available'), { timeout: 60_000, interval: 100 });
+      leftClean = held[0]!.container.id;
     } finally {
       await run1.stop();
     }
@@ -110,6 +127,8 @@ describe('warm pool between runs (reuse, process runtime)', () => {
     expect((await stat(warmStatePath(DEFAULT_SANDBOX_ROOT, poolId))).mode & 0o777).toBe(0o600);
     await expect(stat(warmLockPath(DEFAULT_SANDBOX_ROOT, poolId))).rejects.toThrow();
     expect(logs.join('\n')).toContain('2 container(s) left running for the next run');
+    // Only the member released and cleaned before the end is recorded clean; the one held at the end is not.
+    expect(state1.clean).toEqual([leftClean]);
 
     // ---- run 2: the same fingerprint, so the same processes are taken over and cleaned
     logs.length = 0;
@@ -117,7 +136,9 @@ describe('warm pool between runs (reuse, process runtime)', () => {
     try {
       // The pool serves from its first ready member; the line comes once both were taken over (a budget for a
       // loaded machine, not a timing check).
-      await vi.waitFor(() => expect(logs.join('\n')).toMatch(/2 warm container\(s\) reused \(cleaned in \d+\.\d s\)/), { timeout: 90_000, interval: 100 });
+      await vi.waitFor(() => expect(logs.join('\n')).toMatch(/2 warm container\(s\) reused \(1 left clean by the last run, 1 cleaned in \d+\.\d s\)/), { timeout: 90_000, interval: 100 });
+      // The member held at run 1's end was cleaned when taken over; the other was cleaned at its release.
+      for (const id of ['container-1', 'container-2']) expect(await planted(run2, id), id).toBe(false);
       expect([await serverPid(run2, 'container-1'), await serverPid(run2, 'container-2')].sort()).toEqual([...pids1].sort());
       // The guards are new (this run's key); the old ones are gone.
       expect(state1.members.every((m) => !isAlive(m.guard))).toBe(true);
@@ -134,6 +155,18 @@ describe('warm pool between runs (reuse, process runtime)', () => {
     }
     const state2 = await warmState();
     expect(state2.members.map((m) => m.server.pid).sort()).toEqual([...pids1].sort());
+    // Both released and cleaned in run 2: the next run takes both over without cleaning them again.
+    expect([...(state2.clean ?? [])].sort()).toEqual(['container-1', 'container-2']);
+    logs.length = 0;
+    const run2b = await start();
+    try {
+      await vi.waitFor(() => expect(logs.join('\n')).toContain('2 warm container(s) reused (left clean by the last run: not cleaned again)'), { timeout: 90_000, interval: 100 });
+      const held = await run2b.manager.allocateContainerAdvanced({ testRunId: 'run2b', priority: 'normal' });
+      expect(await page!.state(held, '/read')).toContain('cookie=;storage=null');
+      await run2b.manager.releaseContainer(held.lease);
+    } finally {
+      await run2b.stop();
+    }
 
     // ---- run 3: another configuration (idle time): the warm members are ended and started anew, and the log says why
     logs.length = 0;
