@@ -1,6 +1,6 @@
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import Docker from 'dockerode';
+import { newDockerClient } from '../runtime/docker/docker-client.js';
 import { locateChromium } from '../runtime/process/chromium-locator.js';
 import { dockerEndpoint, pingDocker } from '../runtime/docker/docker-endpoint.js';
 import { resolveMcpPackage } from '../runtime/process/mcp-package.js';
@@ -16,7 +16,7 @@ import { pingRedis } from './redis-ping.js';
  */
 export function systemProbes(root: string, env: NodeJS.ProcessEnv = process.env): DoctorProbes {
   const endpoint = dockerEndpoint(env);
-  const docker = new Docker(endpoint.connection);
+  const docker = newDockerClient(endpoint.connection);
   const imageExists = async (tag: string): Promise<boolean> => {
     try {
       await docker.getImage(tag).inspect();

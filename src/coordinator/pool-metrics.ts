@@ -1,7 +1,10 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { createRequire } from 'node:module';
+import type { Counter, Registry } from 'prom-client';
 import { CONTAINER_STATES } from '../domain/container-state.js';
 import { TEST_PRIORITIES } from '../domain/priority.js';
 import type { ContainerPoolManager } from '../pool/container-pool-manager.js';
+
+const load = createRequire(import.meta.url);
 
 /** Waits in seconds: from instant hand-over to the default 5-minute queue limit. */
 const WAIT_BUCKETS = [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
@@ -12,11 +15,15 @@ const WAIT_BUCKETS = [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 
  * Gauges read the pool's occupancy at scrape time; counters and the histogram follow the manager's events.
  */
 export class PoolMetrics {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   private readonly allocationFailures: Counter<'code'>;
   private readonly detach: () => void;
 
   constructor(manager: ContainerPoolManager) {
+    // prom-client is loaded with the first coordinator, not with the package: Playwright workers load the
+    // package with the config and never serve metrics.
+    const { Counter, Gauge, Histogram, Registry } = load('prom-client') as typeof import('prom-client');
+    this.registry = new Registry();
     const registers = [this.registry];
     new Gauge({
       name: 'cinnamon_pool_containers',

@@ -1,10 +1,10 @@
-import Docker from 'dockerode';
 import type { Clock } from '../clock/clock.js';
 import type { McpServerConfig } from '../config/schemas.js';
 import { PoolError } from '../errors/pool-error.js';
 import { packageRoot } from '../runtime/package-root.js';
 import { buildPoolImage, poolImageTag } from '../runtime/docker/pool-image.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
+import { newDockerClient } from '../runtime/docker/docker-client.js';
 import { dockerEndpoint } from '../runtime/docker/docker-endpoint.js';
 import { DockerRuntime } from '../runtime/docker/docker-runtime.js';
 import { ProcessRuntime } from '../runtime/process/process-runtime.js';
@@ -66,7 +66,7 @@ export function createRuntime(plan: RuntimePlan, clock: Clock, mcpServer: McpSer
 
 async function imagePresent(tag: string, env: NodeJS.ProcessEnv): Promise<boolean> {
   try {
-    await new Docker(dockerEndpoint(env).connection).getImage(tag).inspect();
+    await newDockerClient(dockerEndpoint(env).connection).getImage(tag).inspect();
     return true;
   } catch (error) {
     if ((error as { statusCode?: number }).statusCode === 404) return false;

@@ -1,4 +1,5 @@
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
+import { newDockerClient } from '../runtime/docker/docker-client.js';
 import { dockerEndpoint } from '../runtime/docker/docker-endpoint.js';
 import { dockerWarmMemberAlive, endDockerWarmMember, type DockerWarmMember } from '../runtime/docker/docker-warm-members.js';
 import { endWarmMember, warmMemberAlive, type WarmMember } from '../runtime/process/warm-members.js';
@@ -11,7 +12,7 @@ export const WARM_END_GRACE_MS = 2_000;
 
 /** The Docker client warm members are checked and ended through (DOCKER_HOST, else the local socket). */
 export function warmDockerClient(env: NodeJS.ProcessEnv = process.env): Docker {
-  return new Docker(dockerEndpoint(env).connection);
+  return newDockerClient(dockerEndpoint(env).connection);
 }
 
 export function isDockerWarmMember(member: AnyWarmMember): member is DockerWarmMember {

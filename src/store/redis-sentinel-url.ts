@@ -1,4 +1,5 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis, RedisOptions } from 'ioredis';
 import { PoolError } from '../errors/pool-error.js';
 
 /** @defaultValue 26379: Redis Sentinel's port when a sentinel address in the URL names none. */
@@ -54,11 +55,18 @@ export function parseSentinelUrl(url: string): SentinelTarget {
   return target;
 }
 
+const load = createRequire(import.meta.url);
+let redisClass: typeof Redis | undefined;
+
 /**
  * Opens an ioredis connection for a pool URL: `redis://`/`rediss://` as ioredis reads them, `redis-sentinel://`
  * through the sentinels (ioredis asks them for the master and again after each failover). `options` apply to both.
  */
 export function openRedis(url: string, options: RedisOptions): Redis {
+  // ioredis is loaded on first use: every Playwright worker loads this package with the config, and none of
+  // them opens Redis (they reach the coordinator over HTTP).
+  redisClass ??= (load('ioredis') as typeof import('ioredis')).Redis;
+  const Redis = redisClass;
   // No CLIENT SETINFO on connect (Redis 7.2+): a user made by `cinnamon-pool acl` may run only the pool's commands,
   // and every connection would leave a denied-command entry in the server's ACL LOG.
   const withDefaults: RedisOptions = { disableClientInfo: true, ...options };

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
+import { newDockerClient } from './docker-client.js';
 
 /** Where the Docker daemon is expected, as dockerode (docker-modem) would pick it. */
 export interface DockerEndpoint {
@@ -52,7 +53,7 @@ export function dockerEndpoint(env: NodeJS.ProcessEnv = process.env): DockerEndp
 export async function pingDocker(endpoint: DockerEndpoint, timeoutMs: number): Promise<DockerPingResult> {
   let timer: NodeJS.Timeout | undefined;
   try {
-    const docker = new Docker({ ...endpoint.connection, timeout: timeoutMs });
+    const docker = newDockerClient({ ...endpoint.connection, timeout: timeoutMs });
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(Object.assign(new Error(`no answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
     });

@@ -1,4 +1,4 @@
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import type { Clock } from '../../clock/clock.js';
 import type { ContainerSpec } from '../../config/pool-config.js';
 import type {
@@ -22,6 +22,7 @@ import { runDockerExec } from './docker-exec.js';
 import { CONTAINER_LABEL, POOL_LABEL } from './docker-labels.js';
 import { DockerLifecycleEvents } from './docker-lifecycle-events.js';
 import { RunNetworks } from './docker-networks.js';
+import { newDockerClient } from './docker-client.js';
 import { reapDockerLeftovers } from './docker-reaper.js';
 import { hardenedContainerOptions, type HardeningLimits } from './hardened-container-options.js';
 import { imageLayoutFromInspect, type ImageLayout } from './image-layout.js';
@@ -78,7 +79,7 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
     const { image, clock, docker, socketPath, serverArgs, webmcp } = options;
     this.image = image;
     this.clock = clock;
-    this.docker = docker ?? new Docker(socketPath ? { socketPath } : undefined);
+    this.docker = docker ?? newDockerClient(socketPath ? { socketPath } : undefined);
     this.limits = {
       shmSizeMB: options.shmSizeMB,
       pidsLimit: options.pidsLimit,
