@@ -23,12 +23,24 @@ describe('withContainerPool', () => {
   });
 
   it('keeps Playwright\'s default reporter when the config names none, and is idempotent', () => {
-    const once = withContainerPool(defineConfig({}), {});
+    const once = withContainerPool(defineConfig({ reporter: 'html' }), {});
     const twice = withContainerPool(once, {});
     expect((twice.reporter as unknown[]).length).toBe(2);
-    expect((twice.reporter as unknown as Array<[string]>)[0]![0]).toMatch(/^(list|dot)$/);
     expect((twice.globalSetup as string[]).length).toBe(1);
     expect(twice.projects?.filter((p) => p.name === 'container-pool-analytics')).toHaveLength(1);
+    const byDefault = withContainerPool(withContainerPool(defineConfig({}), {}), {});
+    expect((byDefault.reporter as unknown as Array<[string]>)[0]![0]).toMatch(/^(list|dot)$/);
+    expect((byDefault.reporter as unknown[]).length).toBe(2);
+  });
+
+  it('adds the analytics project only when a reporter writes a report that shows it (html, blob)', () => {
+    const names = (reporter: Parameters<typeof defineConfig>[0]['reporter']) => withContainerPool(defineConfig({ reporter, projects: [{ name: 'chromium' }] }), {}).projects?.map((p) => p.name);
+    expect(names([['blob']])).toEqual(['chromium', 'container-pool-analytics']);
+    expect(names('html')).toEqual(['chromium', 'container-pool-analytics']);
+    // No report to show the entry in: no worker paid for it at the end of the run, the projects as given.
+    expect(names([['list'], ['json', { outputFile: 'r.json' }]])).toEqual(['chromium']);
+    expect(names(undefined)).toEqual(['chromium']);
+    expect(withContainerPool(defineConfig({ reporter: 'dot' }), {}).projects).toBeUndefined();
   });
 
   it('rejects bad options at once, naming every bad path', () => {

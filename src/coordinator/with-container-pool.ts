@@ -19,7 +19,9 @@ const REPORTER_ENTRY = '@cinnamon-qa/containers/reporter';
  *   redisUrl may carry a password);
  * - adds our globalSetup after any the config has (it starts the pool and returns its teardown);
  * - adds our reporter after the config's reporters (Playwright's default one is kept when none is set);
- * - adds the "Container pool analytics" teardown project that puts the analytics in the HTML report.
+ * - adds the "Container pool analytics" teardown project that puts the analytics in the HTML report, when the
+ *   config writes one (an `html` or `blob` reporter): the project runs in a worker of its own at the end of the
+ *   run (≈ 1 s), which a run without such a report would pay for nothing.
  * Running it twice on one config changes nothing the second time.
  */
 export function withContainerPool<T extends PlaywrightTestConfig>(config: T, options: ContainerPoolOptions = {}): T {
@@ -31,8 +33,22 @@ export function withContainerPool<T extends PlaywrightTestConfig>(config: T, opt
     metadata,
     globalSetup: withGlobalSetup(config.globalSetup),
     reporter: withReporter(config.reporter),
-    projects: addAnalyticsProject(config.projects),
+    ...(writesReport(config.reporter) ? { projects: addAnalyticsProject(config.projects) } : {}),
   };
+}
+
+/** Reporters whose output shows the analytics entry: Playwright's HTML report, and blob reports merged into one. */
+const ENTRY_REPORTERS: ReadonlySet<string> = new Set(['html', 'blob']);
+
+/**
+ * Whether the config's reporters write a report the analytics entry appears in. Read from the config alone, not
+ * from `--reporter` on the command line: workers evaluate the config without the command line, and must find the
+ * same projects as the runner.
+ */
+function writesReport(reporter: PlaywrightTestConfig['reporter']): boolean {
+  if (reporter === undefined) return false;
+  const names = typeof reporter === 'string' ? [reporter] : reporter.map(([name]) => name);
+  return names.some((name) => ENTRY_REPORTERS.has(name));
 }
 
 /** The options withContainerPool stored in a config's metadata (enumerable or not), or undefined. */
