@@ -1,12 +1,12 @@
 /**
  * The example suite, run through the container pool: `npx playwright test` after `npm ci`.
  *
- * In your project the import reads `from '@cinnamon-qa/containers'`. Here it points at the TypeScript
+ * In your project the import reads `from '@cinnamon-qa/containers/config'`. Here it points at the TypeScript
  * source, which Playwright compiles on the fly, so the suite runs straight after `npm ci` with no build
  * step (the package's `exports` point at dist/, which exists only after `npm run build`).
  */
 import { defineConfig } from '@playwright/test';
-import { withContainerPool } from './src/index.js';
+import { withContainerPool } from './src/config-entry.js';
 
 /** The example shop's port; the specs reach it as http://localhost:4173 through `mcpContainer.appUrl()`. */
 const SHOP_PORT = 4173;

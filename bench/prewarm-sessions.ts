@@ -109,7 +109,7 @@ for (let i = 0; i < ${TESTS}; i++) {
   await writeFile(
     config,
     `import { defineConfig } from '@playwright/test';
-import { withContainerPool } from ${JSON.stringify(join(repoRoot, 'src/index.ts'))};
+import { withContainerPool } from ${JSON.stringify(join(repoRoot, 'src/config-entry.ts'))};
 
 export default withContainerPool(defineConfig({ testDir: '.', testMatch: 'prewarm.spec.ts', workers: 1, retries: 0, reporter: 'line', outputDir: 'test-results' }), {
   containers: 1,

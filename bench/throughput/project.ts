@@ -73,7 +73,7 @@ export async function writeProjects(root: string, repoRoot: string, pool: PoolSe
 })`;
     const config = variant.pool
       ? `import { defineConfig } from '@playwright/test';
-import { withContainerPool } from ${at('src/index.ts')};
+import { withContainerPool } from ${at('src/config-entry.ts')};
 
 export default withContainerPool(${base}, {
   containers: 2,

@@ -56,7 +56,7 @@ async function writeSuite(name: string, pool: Record<string, unknown>): Promise<
     join(dir, 'playwright.config.ts'),
     `
 import { defineConfig } from '@playwright/test';
-import { withContainerPool } from '@cinnamon-qa/containers';
+import { withContainerPool } from '@cinnamon-qa/containers/config';
 export default withContainerPool(defineConfig({
   testDir: 'tests',
   workers: 3,
