@@ -14,6 +14,7 @@ const BENCHES: Record<string, () => Promise<{ run(): Promise<string> }>> = {
   'suite-shards': () => import('./suite-shards.js'),
   prewarm: () => import('./prewarm-sessions.js'),
   'warm-reuse': () => import('./warm-reuse.js'),
+  'start-timeline': () => import('./start-timeline.js'),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));

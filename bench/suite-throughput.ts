@@ -5,12 +5,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
-import { freePorts } from '../test/support/ports.js';
 import { removeLeftovers, startHandWired, type HandWiredContainers } from './throughput/hand-wired.js';
 import { VARIANTS, warmPoolId, writeProjects, type Variant, type VariantName } from './throughput/project.js';
 import type { RunTimings } from './throughput/timing-reporter.js';
 import { WORKLOAD_TESTS } from './throughput/workload.js';
-import { isPortFree, playwrightTest, startShop } from './throughput/bench-processes.js';
+import { pickPorts, playwrightTest, startShop } from './throughput/bench-processes.js';
 import { median } from './throughput/median.js';
 
 /**
@@ -131,20 +130,6 @@ async function imageTag(): Promise<string> {
 /** The warm variant's members, left running by its last run: stopped as a user would (`cinnamon-pool down`). */
 async function poolDown(poolId: string): Promise<void> {
   await execFileAsync(process.execPath, ['--import', 'tsx', join(repoRoot, 'src/cli/main.ts'), 'down', '--pool-id', poolId], { cwd: repoRoot });
-}
-
-/**
- * Free ports: the shop, the pool's basePort and the warm pool's (each with basePort + 1 free too), the two
- * hand-wired containers.
- */
-async function pickPorts(): Promise<{ shop: number; base: number; warmBase: number; hand: [number, number] }> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const [shop, base, warmBase, a, b] = (await freePorts(5)) as [number, number, number, number, number];
-    const taken = [shop, base, warmBase, a, b];
-    if (taken.includes(base + 1) || taken.includes(warmBase + 1) || base + 1 === warmBase || warmBase + 1 === base) continue;
-    if ((await isPortFree(base + 1)) && (await isPortFree(warmBase + 1))) return { shop, base, warmBase, hand: [a, b] };
-  }
-  throw new Error('found no two free pairs of consecutive ports for the pools');
 }
 
 async function measure(variant: Variant, round: number, config: string, env: NodeJS.ProcessEnv, root: string): Promise<Sample> {

@@ -3,6 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePorts } from '../../test/support/ports.js';
 
 /** What the throughput benches (suite-throughput, warm-reuse) start and run: the shop, `playwright test`, ports. */
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -50,4 +51,18 @@ export async function startShop(port: number, host: string): Promise<ReturnType<
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/**
+ * Free ports: the shop, the pool's basePort and the warm pool's (each with basePort + 1 free too), the two
+ * hand-wired containers.
+ */
+export async function pickPorts(): Promise<{ shop: number; base: number; warmBase: number; hand: [number, number] }> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const [shop, base, warmBase, a, b] = (await freePorts(5)) as [number, number, number, number, number];
+    const taken = [shop, base, warmBase, a, b];
+    if (taken.includes(base + 1) || taken.includes(warmBase + 1) || base + 1 === warmBase || warmBase + 1 === base) continue;
+    if ((await isPortFree(base + 1)) && (await isPortFree(warmBase + 1))) return { shop, base, warmBase, hand: [a, b] };
+  }
+  throw new Error('found no two free pairs of consecutive ports for the pools');
 }
