@@ -343,7 +343,8 @@ export class ContainerPoolManager extends EventEmitter {
     for (const id of containerIds) {
       if (!ours.has(id) || this.keeper.isBusy(id)) continue;
       const record = await this.store.getContainer(id).catch(() => undefined);
-      if (record?.state === 'Cleaning') void this.keeper.recycle(id).catch((e: unknown) => this.report(e, `recycle ${id}`));
+      // Checked again after the read: the notice and the poll may both have asked for this member meanwhile.
+      if (record?.state === 'Cleaning' && !this.keeper.isBusy(id)) void this.keeper.recycle(id).catch((e: unknown) => this.report(e, `recycle ${id}`));
     }
   }
 

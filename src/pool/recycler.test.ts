@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FakeClock } from '../clock/fake-clock.js';
 import { parsePoolOptions } from '../config/pool-config.js';
 import { MemoryPoolStore } from '../store/memory-store.js';
+import type { ContainerState } from '../domain/container-state.js';
 import type { ContainerRecord } from '../store/pool-store.js';
 import { credentialDecision } from '../runtime/mcp-guard.js';
 import { MemberCredentials } from '../runtime/member-credentials.js';
@@ -23,10 +24,23 @@ class GrantAfterRead extends MemoryPoolStore {
   }
 }
 
+/** A store where a waiter is granted the container in the same step that moves it back to Available. */
+class GrantOnReturn extends GrantAfterRead {
+  grantOnReturn = false;
+  override async transition(id: string, from: ContainerState, to: ContainerState, now: number, error?: string): Promise<ContainerRecord> {
+    const record = await super.transition(id, from, to, now, error);
+    if (this.grantOnReturn && to === 'Available') {
+      this.grantOnReturn = false;
+      await this.enqueue({ requestId: 'next', testRunId: 'next holder', priority: 'normal', requestedAt: now, deadline: now + 60_000, requirements: {}, attempt: 0 }, now, 60_000, 10);
+    }
+    return record;
+  }
+}
+
 async function setup() {
   const clock = new FakeClock();
   const config = parsePoolOptions({ containers: 1 });
-  const store = new GrantAfterRead();
+  const store = new GrantOnReturn();
   const runtime = new FakeRuntime();
   const resetter = new FakeResetter();
   const cleaner = new FakeCleaner();
@@ -82,6 +96,26 @@ describe('Recycler.restartWhenIdle', () => {
     expect(resetter.calls).toEqual([{ containerId: 'container-1', strategy: 'hard' }]);
     expect(fence.floorsOf('container-1')).toEqual([1]); // the restarted guard is opened at the next token
     expect((await store.getContainer('container-1')).state).toBe('Available');
+  });
+});
+
+describe('Recycler.recycle', () => {
+  it('a second recycle of one release (notice and poll both asked) finds the member granted again: it neither fences nor cleans it', async () => {
+    const { store, cleaner, fence, recycler } = await setup();
+    store.armed = true;
+    await store.getContainer('container-1'); // grants the first lease
+    const first = await store.getLease((await store.getContainer('container-1')).leaseId!);
+    await store.release(first.leaseId, first.token, Date.UTC(2026, 0, 1));
+    store.grantOnReturn = true;
+    // Queued together, as the host agent's recycle notice and its poll can ask for the same release.
+    const [a, b] = await Promise.all([recycler.recycle('container-1'), recycler.recycle('container-1')]);
+    expect([a, b]).toEqual(['Available', 'Allocated']);
+    const holder = await store.getLease((await store.getContainer('container-1')).leaseId!);
+    expect(holder.testRunId).toBe('next holder');
+    // One fence, at the release; a second at the next token would refuse the new holder at the guard.
+    expect(fence.floorsOf('container-1')).toEqual([first.token + 1]);
+    expect(fence.floorsOf('container-1').every((floor) => floor <= holder.token)).toBe(true);
+    expect(cleaner.calls).toHaveLength(1);
   });
 });
 

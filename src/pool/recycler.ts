@@ -169,6 +169,12 @@ export class Recycler {
   }
 
   private async cleanThenReturn(containerId: string): Promise<ContainerState> {
+    // Recycles of one member queue behind each other, and one release can ask twice (a host agent hears the
+    // store's recycle notice and finds the member in its poll). The one queued behind the recycle that returned
+    // the member may find it granted again: fencing it then would cut the new holder (the floor is the next
+    // token), and cleaning it would end the holder's browser. Only this pipeline moves a member out of Cleaning.
+    const state = (await this.deps.store.getContainer(containerId)).state;
+    if (state !== 'Cleaning') return state;
     const level = this.deps.cleanupLevel();
     // The lease that just ended loses the member first: its sessions end before cleanup looks for them, and
     // a holder that comes back (paused past its lease, a late call) is refused at the guard.
