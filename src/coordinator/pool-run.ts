@@ -219,7 +219,16 @@ async function startLocal(
   const runtime = warm ?? createRuntime(plan, clock, pool.mcpServer);
   cleanups.push(() => runtime.close());
   if (runtime.limitations.length) logger.info(`${runtime.kind} runtime limits not enforced: ${runtime.limitations.join('; ')}`);
-  const manager = createPoolManager({ config: pool, runtime, store, clock, logger, ...(options.wrapHealth ? { wrapHealth: options.wrapHealth } : {}) });
+  const manager = createPoolManager({
+    config: pool,
+    runtime,
+    store,
+    clock,
+    logger,
+    // A warm pool's members must be left clean for the next run; any other run removes them at its end.
+    cleanupsAtShutdown: warm ? 'finish' : 'abandon',
+    ...(options.wrapHealth ? { wrapHealth: options.wrapHealth } : {}),
+  });
   cleanups.push(() => manager.shutdown());
   // Only a pool that served keeps its members warm; a failed start stops them like any other.
   if (warm) manager.on('poolStopped', ({ available }) => warm.keepMembers(available));

@@ -195,6 +195,10 @@ export class ContainerKeeper implements PoolHost {
     return this.recycler.settle();
   }
 
+  standDown(): void {
+    this.recycler.standDown();
+  }
+
   /** Stops every container and the runtime; records them Stopped (a leased one keeps its record). Errors are collected, not thrown. */
   async stopAll(errors: unknown[]): Promise<void> {
     const { config, store, runtime, clock } = this.deps;

@@ -10,7 +10,7 @@ import { FakeCleaner, FakeFence, FakeHealthGate, FakeResetter, FakeRuntime } fro
 import { ContainerPoolManager, type Allocation } from './container-pool-manager.js';
 import type { PoolEventMap, PoolEventName } from './pool-events.js';
 
-function setup(options: PoolOptionsInput = {}) {
+function setup(options: PoolOptionsInput = {}, deps: { cleanupsAtShutdown?: 'finish' | 'abandon' } = {}) {
   const clock = new FakeClock();
   const store = new MemoryPoolStore();
   const runtime = new FakeRuntime();
@@ -21,7 +21,7 @@ function setup(options: PoolOptionsInput = {}) {
   const trail: string[] = [];
   const fence = new FakeFence(trail);
   const credentials = new MemberCredentials();
-  const manager = new ContainerPoolManager({ config: parsePoolOptions(options), store, runtime, health, cleaner, resetter, clock, credentials, fence: fence.fence, runId: 'test' });
+  const manager = new ContainerPoolManager({ config: parsePoolOptions(options), store, runtime, health, cleaner, resetter, clock, credentials, fence: fence.fence, runId: 'test', ...deps });
   const events: Array<{ name: PoolEventName; payload: unknown }> = [];
   for (const name of ['leaseExpired', 'leaseRevoked', 'containerUnhealthy', 'containerRecovered', 'degradationStarted', 'containerReleased', 'backgroundError'] as const) {
     manager.on(name, (payload) => events.push({ name, payload }));
@@ -117,6 +117,50 @@ describe('ContainerPoolManager lifecycle', () => {
     expect(runtime.closed).toBe(true);
     expect(await store.listQueue()).toEqual([]);
     await expect(manager.allocateContainer('late')).rejects.toMatchObject({ code: 'POOL_SHUT_DOWN' });
+  });
+});
+
+describe('ContainerPoolManager shutdown under a running cleanup', () => {
+  /** One member, released, its cleanup held until `finishCleanup()`; then shutdown begins. */
+  async function shutdownDuringCleanup(cleanupsAtShutdown: 'finish' | 'abandon') {
+    const pool = setup({ containers: 1 }, { cleanupsAtShutdown });
+    const { manager, cleaner } = pool;
+    await manager.initialize();
+    let finishCleanup!: () => void;
+    cleaner.gate = new Promise((resolve) => (finishCleanup = resolve));
+    const completed: string[] = [];
+    manager.on('cleanupCompleted', (r) => completed.push(r.containerId));
+    const a = await manager.allocateContainer('holder');
+    await manager.releaseContainer({ leaseId: a.lease.leaseId, token: a.lease.token });
+    await flushMicrotasks();
+    expect(cleaner.calls).toHaveLength(1); // the cleanup runs, held
+    const down = settled(manager.shutdown());
+    await flushMicrotasks();
+    return { ...pool, completed, finishCleanup, down };
+  }
+
+  it("'abandon' (a run whose members are removed): the member is stopped under the cleanup, which then ends without a result", async () => {
+    const { runtime, store, completed, finishCleanup, down } = await shutdownDuringCleanup('abandon');
+    expect(runtime.calls).toContain('stop container-1'); // not waiting for the cleanup
+    expect((await down).done).toBe(false); // but the shutdown waits for it to end before the pool is closed
+    finishCleanup(); // as the real cleanup's exec fails once its container is gone
+    await flushMicrotasks();
+    expect((await down).done).toBe(true);
+    expect(completed).toEqual([]); // a cleanup cut short says nothing about the member
+    expect(await states(store)).toEqual(['Stopped']);
+    expect(runtime.running.size).toBe(0);
+  });
+
+  it("'finish' (the default; a warm pool's members are reused): the member is stopped only after its cleanup finished", async () => {
+    const { runtime, store, completed, finishCleanup, down } = await shutdownDuringCleanup('finish');
+    expect(runtime.calls).not.toContain('stop container-1');
+    expect((await down).done).toBe(false);
+    finishCleanup();
+    await flushMicrotasks();
+    expect((await down).done).toBe(true);
+    expect(completed).toEqual(['container-1']);
+    expect(runtime.calls.indexOf('stop container-1')).toBeGreaterThan(-1);
+    expect(await states(store)).toEqual(['Stopped']);
   });
 });
 

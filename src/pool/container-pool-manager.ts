@@ -63,6 +63,13 @@ export type ContainerPoolManagerDeps = {
    * fallback of the store's grant notices, which are at-most-once). ms. @defaultValue DEFAULT_GRANT_POLL_MS (250)
    */
   grantPollMs?: number;
+  /**
+   * What shutdown does with cleanups still running: 'finish' waits for them (a warm pool's members must be left
+   * clean for the next run); 'abandon' stops them, as the members are removed right after and a finished
+   * cleanup would be thrown away (it was the last release's, and the run's tail waited for it).
+   * @defaultValue 'finish'
+   */
+  cleanupsAtShutdown?: 'finish' | 'abandon';
   logger?: PoolLogger;
 } & (LocalMembers | HostedMembers);
 
@@ -90,6 +97,7 @@ export class ContainerPoolManager extends EventEmitter {
   private readonly revocations: RevocationWatch;
   private phase: Phase = 'new';
   private closing: Promise<void> | undefined;
+  private readonly cleanupsAtShutdown: 'finish' | 'abandon';
   /** Members recovery gave up on (quarantined) in this run. */
   private readonly quarantined = new Set<string>();
   /** Set once every member is quarantined: every request fails with it. */
@@ -103,6 +111,7 @@ export class ContainerPoolManager extends EventEmitter {
     this.clock = deps.clock ?? new SystemClock();
     this.runId = deps.runId ?? randomUUID().slice(0, 8);
     this.logger = deps.logger ?? SILENT_LOGGER;
+    this.cleanupsAtShutdown = deps.cleanupsAtShutdown ?? 'finish';
     const emit = this.emit.bind(this) as <K extends PoolEventName>(event: K, payload: PoolEventMap[K]) => void;
     const report = (error: unknown, context: string) => this.report(error, context);
     const shared = { config: this.config, store: this.store, clock: this.clock, emit, report, logger: this.logger };
@@ -239,10 +248,14 @@ export class ContainerPoolManager extends EventEmitter {
     await this.keeper.stopMonitor();
     const errors: unknown[] = [];
     await this.allocator.queue.rejectAll(new PoolError('POOL_SHUT_DOWN', 'The pool shut down while this request was waiting.'));
-    await this.keeper.settle();
+    const abandon = this.cleanupsAtShutdown === 'abandon' && this.keeper.standDown !== undefined;
+    if (abandon) this.keeper.standDown!();
+    else await this.keeper.settle();
     if (wasRunning) this.emit('poolStopped', { available: await this.availableMembers().catch(() => []) });
     await this.audit.flush().catch((e: unknown) => errors.push(e));
     await this.keeper.stopAll(errors);
+    // Stood-down work ends at its next step, at the latest when its member is gone.
+    if (abandon) await this.keeper.settle();
     this.phase = 'closed';
     for (const e of errors) this.logger.warn(`shutdown: ${errorMessage(e)}`);
   }

@@ -22,6 +22,8 @@ export interface CreatePoolManagerOptions {
   credentials?: MemberCredentials;
   /** Wraps the members' health gate (a test holds one member's start by construction). @defaultValue the HealthChecker as is */
   wrapHealth?: (gate: HealthGate) => HealthGate;
+  /** See ContainerPoolManagerDeps.cleanupsAtShutdown. @defaultValue 'finish' */
+  cleanupsAtShutdown?: 'finish' | 'abandon';
 }
 
 /**
@@ -52,5 +54,6 @@ export function createPoolManager(options: CreatePoolManagerOptions): ContainerP
     credentials,
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.runId ? { runId: options.runId } : {}),
+    ...(options.cleanupsAtShutdown ? { cleanupsAtShutdown: options.cleanupsAtShutdown } : {}),
   });
 }

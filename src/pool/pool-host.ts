@@ -59,6 +59,11 @@ export interface PoolHost extends ContainerHost {
   stopMonitor(): Promise<void>;
   /** Waits for cleanup, reset and recovery in progress. */
   settle(): Promise<void>;
+  /**
+   * Shutdown of a pool whose members are removed with it: cleanup, reset and recovery in progress stop at their
+   * next step and no new one starts (their work would be thrown away). Absent: nothing to stand down here.
+   */
+  standDown?(): void;
   /** Stops what this host started; errors are collected, not thrown. */
   stopAll(errors: unknown[]): Promise<void>;
   /** Resets a container nobody holds (an operator's reset); a leased one is refused. */

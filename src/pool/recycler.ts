@@ -55,6 +55,8 @@ export class Recycler {
   private readonly recoveryAttempts = new Map<string, number>();
   /** Containers over their memory threshold while leased: restarted (with cleanup) once released. */
   private readonly restartWhenFree = new Set<string>();
+  /** Set by standDown(): the members are removed with the pool, so work on them would be thrown away. */
+  private standingDown = false;
 
   constructor(private readonly deps: RecyclerDeps) {}
 
@@ -66,6 +68,15 @@ export class Recycler {
   /** Waits for every piece of background work (shutdown). */
   async settle(): Promise<void> {
     await Promise.allSettled([...this.pipelines.values()]);
+  }
+
+  /**
+   * The pool is stopping and removes its members right after (a run not kept warm): no cleanup, reset or
+   * recovery starts from now on, and one under way ends at its next step instead of moving or escalating. Its
+   * container stays where it is (Cleaning, Unhealthy) for the shutdown to mark Stopped. Not undone.
+   */
+  standDown(): void {
+    this.standingDown = true;
   }
 
   /** Cleaning → cleanup → Available, or → Resetting → reset when cleanup fails. Resolves with where it ended. */
@@ -174,7 +185,7 @@ export class Recycler {
     // the member may find it granted again: fencing it then would cut the new holder (the floor is the next
     // token), and cleaning it would end the holder's browser. Only this pipeline moves a member out of Cleaning.
     const state = (await this.deps.store.getContainer(containerId)).state;
-    if (state !== 'Cleaning') return state;
+    if (state !== 'Cleaning' || this.standingDown) return state;
     const level = this.deps.cleanupLevel();
     // The lease that just ended loses the member first: its sessions end before cleanup looks for them, and
     // a holder that comes back (paused past its lease, a late call) is refused at the guard.
@@ -191,6 +202,8 @@ export class Recycler {
     } catch (error) {
       result = { containerId, success: false, durationMs: 0, stages: [{ stage: 'terminateBrowserProcesses', success: false, durationMs: 0, error: errorMessage(error) }] };
     }
+    // Stood down meanwhile: the container was (or is being) removed under the cleanup, whose result says nothing.
+    if (this.standingDown) return 'Cleaning';
     this.deps.emit('cleanupCompleted', { ...result, level });
     const overMemory = this.restartWhenFree.delete(containerId) && result.success && (await this.stillOverMemory(containerId));
     const decision = afterCleanup({ cleanup: result, resetOnRelease: this.deps.config.cleanup.resetOnRelease, overMemory, ...(fenceError === undefined ? {} : { fenceError }) });
@@ -205,6 +218,7 @@ export class Recycler {
   }
 
   private async recoverNow(containerId: string): Promise<ContainerState> {
+    if (this.standingDown) return (await this.deps.store.getContainer(containerId)).state;
     const attempts = (this.recoveryAttempts.get(containerId) ?? 0) + 1;
     this.recoveryAttempts.set(containerId, attempts);
     if (recoveryStep(attempts) === 'quarantine') {
