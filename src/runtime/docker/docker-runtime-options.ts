@@ -41,7 +41,10 @@ export const dockerRuntimeOptionsSchema = z
     homeSizeMB: z.number().int().min(16).max(65_536).default(DEFAULT_HOME_SIZE_MB),
     /** Working-directory tmpfs per container, MB (16-65536). @defaultValue {@link DEFAULT_WORKDIR_SIZE_MB} */
     workdirSizeMB: z.number().int().min(16).max(65_536).default(DEFAULT_WORKDIR_SIZE_MB),
-    /** Time between SIGTERM and SIGKILL on stop/restart, s (0-300). @defaultValue {@link DEFAULT_STOP_TIMEOUT_SECONDS} */
+    /**
+     * Time between SIGTERM and SIGKILL when a member is restarted in place, s (0-300). A member that is stopped is
+     * removed at once: nothing of it outlives its container. @defaultValue {@link DEFAULT_STOP_TIMEOUT_SECONDS}
+     */
     stopTimeoutSeconds: z.number().int().min(0).max(300).default(DEFAULT_STOP_TIMEOUT_SECONDS),
     /** exec() budget when the call gives none, ms. @defaultValue {@link DEFAULT_EXEC_TIMEOUT_MS} */
     defaultExecTimeoutMs: z.number().int().positive().default(DEFAULT_EXEC_TIMEOUT_MS),

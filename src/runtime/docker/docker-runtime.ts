@@ -369,9 +369,8 @@ export class DockerRuntime implements ContainerRuntime, AsyncDisposable {
     if (!dockerId) return;
     this.events.expectExit(dockerId);
     const container = this.docker.getContainer(dockerId);
-    // A graceful stop first lets the server close its browser (removal alone would SIGKILL it). Its errors
-    // (already stopped, already gone) do not matter: the forced removal below settles it either way.
-    await container.stop({ t: this.stopTimeoutSeconds }).catch(() => undefined);
+    // Removed at once (SIGKILL), with no graceful stop first: everything the server and its browser had lives in
+    // the container and goes with it, and a graceful stop only made the end of every run wait for their exit.
     try {
       await container.remove({ force: true, v: true });
     } catch (error) {
