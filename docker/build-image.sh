@@ -47,31 +47,40 @@ repo="${MCP_IMAGE_REPO:-cinnamon-qa/mcp}"
 base_mode="${BASE_IMAGE:-auto}"
 
 # Where Node would resolve a package from @playwright/mcp (a nested copy under it wins over a hoisted one), and
-# @playwright/mcp itself from this package: "<dir> <version>". Prints nothing when it cannot be found.
-resolve_pkg() {
+# @playwright/mcp itself from this package: a line "<dir><TAB><version>" each for @playwright/mcp, playwright and
+# playwright-core (just the TAB when one cannot be found), then this node's version. One node process for all of
+# it: each start of node costs 60-70 ms, and every pool start asks for the tag (--print-tag).
+resolve_packages() {
   node -e '
     const { createRequire } = require("node:module");
     const path = require("node:path");
-    const [root, name] = process.argv.slice(1);
-    try {
-      let from = createRequire(path.join(root, "package.json"));
-      if (name !== "@playwright/mcp") from = createRequire(from.resolve("@playwright/mcp/package.json"));
-      const file = from.resolve(name + "/package.json");
-      console.log(path.dirname(file) + " " + require(file).version);
-    } catch {}
-  ' "$root" "$1"
+    const root = process.argv[1];
+    const where = (name) => {
+      try {
+        let from = createRequire(path.join(root, "package.json"));
+        if (name !== "@playwright/mcp") from = createRequire(from.resolve("@playwright/mcp/package.json"));
+        const file = from.resolve(name + "/package.json");
+        return path.dirname(file) + "\t" + require(file).version;
+      } catch {
+        return "\t";
+      }
+    };
+    console.log([...["@playwright/mcp", "playwright", "playwright-core"].map(where), process.versions.node].join("\n"));
+  ' "$root"
 }
-read -r mcp_dir mcp_version < <(resolve_pkg @playwright/mcp) || true
+{
+  IFS=$'\t' read -r mcp_dir mcp_version
+  IFS=$'\t' read -r pw_dir pw_version
+  IFS=$'\t' read -r core_dir core_version
+  read -r node_version
+} < <(resolve_packages) || true
 [[ -n ${mcp_dir:-} ]] || fail "@playwright/mcp cannot be found from $root; reinstall @cinnamon-qa/containers (npm install) so its dependencies are present"
-read -r pw_dir pw_version < <(resolve_pkg playwright) || true
-read -r core_dir core_version < <(resolve_pkg playwright-core) || true
 [[ -n ${pw_dir:-} && -n ${core_dir:-} ]] || fail "playwright / playwright-core (dependencies of @playwright/mcp $mcp_version) cannot be found; reinstall (npm install)"
 
 # The official image whose Playwright matches the playwright-core the server drives (a prerelease core maps to
 # its release: the browsers are the same build line).
 official="${PLAYWRIGHT_IMAGE_REPO:-mcr.microsoft.com/playwright}:v${core_version%%-*}-noble"
 node_bin="$(command -v node)"
-node_version="$(node -p 'process.versions.node')"
 
 # The tag for one base: "offline" or an image reference.
 tag_for() {
