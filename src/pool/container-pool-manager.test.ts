@@ -7,10 +7,10 @@ import { PoolError } from '../errors/pool-error.js';
 import { credentialDecision } from '../runtime/mcp-guard.js';
 import { MemberCredentials } from '../runtime/member-credentials.js';
 import { FakeCleaner, FakeFence, FakeHealthGate, FakeResetter, FakeRuntime } from '../../test/support/fakes.js';
-import { ContainerPoolManager, type Allocation } from './container-pool-manager.js';
+import { ContainerPoolManager, type Allocation, type CleanupsAtShutdown } from './container-pool-manager.js';
 import type { PoolEventMap, PoolEventName } from './pool-events.js';
 
-function setup(options: PoolOptionsInput = {}, deps: { cleanupsAtShutdown?: 'finish' | 'abandon' } = {}) {
+function setup(options: PoolOptionsInput = {}, deps: { cleanupsAtShutdown?: CleanupsAtShutdown } = {}) {
   const clock = new FakeClock();
   const store = new MemoryPoolStore();
   const runtime = new FakeRuntime();
@@ -122,7 +122,7 @@ describe('ContainerPoolManager lifecycle', () => {
 
 describe('ContainerPoolManager shutdown under a running cleanup', () => {
   /** One member, released, its cleanup held until `finishCleanup()`; then shutdown begins. */
-  async function shutdownDuringCleanup(cleanupsAtShutdown: 'finish' | 'abandon') {
+  async function shutdownDuringCleanup(cleanupsAtShutdown: CleanupsAtShutdown) {
     const pool = setup({ containers: 1 }, { cleanupsAtShutdown });
     const { manager, cleaner } = pool;
     await manager.initialize();

@@ -51,6 +51,9 @@ export interface HostedMembers {
   host: (wiring: PoolHostWiring) => PoolHost;
 }
 
+/** What shutdown does with cleanups still running (ContainerPoolManagerDeps.cleanupsAtShutdown). */
+export type CleanupsAtShutdown = 'finish' | 'abandon';
+
 export type ContainerPoolManagerDeps = {
   /** Parsed config: `parsePoolOptions(options)`. */
   config: PoolConfig;
@@ -69,7 +72,7 @@ export type ContainerPoolManagerDeps = {
    * cleanup would be thrown away (it was the last release's, and the run's tail waited for it).
    * @defaultValue 'finish'
    */
-  cleanupsAtShutdown?: 'finish' | 'abandon';
+  cleanupsAtShutdown?: CleanupsAtShutdown;
   logger?: PoolLogger;
 } & (LocalMembers | HostedMembers);
 
@@ -97,7 +100,7 @@ export class ContainerPoolManager extends EventEmitter {
   private readonly revocations: RevocationWatch;
   private phase: Phase = 'new';
   private closing: Promise<void> | undefined;
-  private readonly cleanupsAtShutdown: 'finish' | 'abandon';
+  private readonly cleanupsAtShutdown: CleanupsAtShutdown;
   /** Members recovery gave up on (quarantined) in this run. */
   private readonly quarantined = new Set<string>();
   /** Set once every member is quarantined: every request fails with it. */
@@ -249,7 +252,7 @@ export class ContainerPoolManager extends EventEmitter {
     const errors: unknown[] = [];
     await this.allocator.queue.rejectAll(new PoolError('POOL_SHUT_DOWN', 'The pool shut down while this request was waiting.'));
     const abandon = this.cleanupsAtShutdown === 'abandon' && this.keeper.standDown !== undefined;
-    if (abandon) this.keeper.standDown!();
+    if (abandon) this.keeper.standDown?.();
     else await this.keeper.settle();
     if (wasRunning) this.emit('poolStopped', { available: await this.availableMembers().catch(() => []) });
     await this.audit.flush().catch((e: unknown) => errors.push(e));

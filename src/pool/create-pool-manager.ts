@@ -8,7 +8,7 @@ import type { HealthGate } from '../health/health-gate.js';
 import type { ContainerRuntime } from '../runtime/container-runtime.js';
 import { MemberCredentials } from '../runtime/member-credentials.js';
 import type { PoolStore } from '../store/pool-store.js';
-import { ContainerPoolManager } from './container-pool-manager.js';
+import { ContainerPoolManager, type CleanupsAtShutdown } from './container-pool-manager.js';
 import type { PoolLogger } from './pool-events.js';
 
 export interface CreatePoolManagerOptions {
@@ -23,7 +23,7 @@ export interface CreatePoolManagerOptions {
   /** Wraps the members' health gate (a test holds one member's start by construction). @defaultValue the HealthChecker as is */
   wrapHealth?: (gate: HealthGate) => HealthGate;
   /** See ContainerPoolManagerDeps.cleanupsAtShutdown. @defaultValue 'finish' */
-  cleanupsAtShutdown?: 'finish' | 'abandon';
+  cleanupsAtShutdown?: CleanupsAtShutdown;
 }
 
 /**
