@@ -11,7 +11,7 @@ import { listProcesses, readEnvironVariable } from '../../src/runtime/proc-table
 import type { NewRequest } from '../../src/store/pool-store.js';
 import { RedisHostRegistry } from '../../src/store/redis-host-registry.js';
 import { RedisPoolStore } from '../../src/store/redis-store.js';
-import { freePorts } from '../support/ports.js';
+import { freePortRange } from '../support/ports.js';
 import { startTestRedis, type TestRedis } from '../support/redis-server.js';
 
 /** Starting two Chromium-capable MCP servers through the three-stage gate on a loaded 2-core machine. */
@@ -96,7 +96,7 @@ beforeAll(async () => {
   redis = await startTestRedis();
   store = new RedisPoolStore({ redis: redis.url, keyPrefix: `cinnamon-pool:${poolId}`, serverTime: true });
   registry = new RedisHostRegistry(store);
-  basePort = (await freePorts(1))[0]!;
+  basePort = await freePortRange(2);
   try {
     advertise = defaultAdvertise(networkInterfaces());
   } catch {
@@ -130,8 +130,7 @@ describe('cinnamon-pool agent (a host of a shared pool, real Redis, process runt
     ]);
 
     // One live agent per host id: a second one fails, naming the host, and starts nothing.
-    const [otherPort] = await freePorts(1);
-    const second = startAgent(hostId, otherPort!);
+    const second = startAgent(hostId, await freePortRange(2));
     expect(await within(second.exited, STEP_BUDGET_MS, 'second agent')).toBe(1);
     expect(second.stderr()).toMatch(/HOST_TAKEN|Host id h1 is held by a live agent/);
     expect(second.stderr()).toMatch(/another --host-id/);
@@ -177,7 +176,7 @@ describe('cinnamon-pool agent (a host of a shared pool, real Redis, process runt
   });
 
   it('fences itself when its epoch loses the host lease (STALE_EPOCH), cutting the holder, then claims the host again on a new epoch; a drain waits for its holder and grants nothing new', async () => {
-    const ports = (await freePorts(1))[0]!;
+    const ports = await freePortRange(2);
     const run = startAgent('h2', ports);
     agent = run.child;
     await within(run.firstLine, READY_BUDGET_MS, 'ready line');
@@ -229,7 +228,7 @@ describe('cinnamon-pool agent (a host of a shared pool, real Redis, process runt
   });
 
   it('an epoch that fences itself while its members are still starting stops that partial start and claims the host again on a new epoch (it used to exit 1)', async () => {
-    const ports = (await freePorts(1))[0]!;
+    const ports = await freePortRange(2);
     const host = 'h3';
     // A pool of its own: a request an earlier case left queued would take this host's members as they serve.
     const pool = `${poolId}-fs`;
@@ -275,7 +274,7 @@ describe('cinnamon-pool agent (a host of a shared pool, real Redis, process runt
     try {
       // It fences while starting, stops those members and serves on the next epoch.
       const ready = await within(run.firstLine, READY_BUDGET_MS, 'ready line after the fenced start');
-      expect(ready).toContain(`host ${host} (epoch ${firstEpoch + 1}) serves 2 healthy members`);
+      expect(ready, `the agent's log:\n${run.stderr()}`).toContain(`host ${host} (epoch ${firstEpoch + 1}) serves 2 healthy members`);
       expect(run.stderr()).toMatch(new RegExp(`host ${host} epoch ${firstEpoch} stops serving \\(self-fence\\)`));
       expect(run.stderr()).toMatch(new RegExp(`claiming host ${host} again in \\d+ ms: .*epoch ${firstEpoch} fenced itself while its members were starting`));
       expect(run.child.exitCode).toBeNull();

@@ -15,7 +15,7 @@ import { SANDBOX_MARKER_ENV } from '../../src/runtime/container-runtime.js';
 import { probeTcpPort } from '../../src/runtime/port-probe.js';
 import { listProcesses, readEnvironVariable } from '../../src/runtime/proc-table.js';
 import { DEFAULT_SANDBOX_ROOT, poolDir } from '../../src/runtime/process/sandbox-layout.js';
-import { freePorts } from '../support/ports.js';
+import { freePortRange } from '../support/ports.js';
 
 /** The real gate, except that the first check of `held` waits until release(): that member is still starting. */
 class HeldFirstGate implements HealthGate {
@@ -53,10 +53,10 @@ afterEach(async () => {
 });
 
 async function startRun(poolId: string, gate: { wrap: (real: HealthGate) => HealthGate }) {
-  const [basePort] = await freePorts(1);
+  const basePort = await freePortRange(2);
   const baseDir = await mkdtemp(join(tmpdir(), 'cqa-serve-first-'));
   cleanups.push(() => rm(baseDir, { recursive: true, force: true }));
-  const { pool, plugin } = parseContainerPoolOptions({ poolId, containers: 2, basePort: basePort!, runtime: 'process' });
+  const { pool, plugin } = parseContainerPoolOptions({ poolId, containers: 2, basePort, runtime: 'process' });
   const lines: string[] = [];
   const warnings: string[] = [];
   const run = await PoolRun.start({

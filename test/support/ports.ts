@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 
 /** Ports the OS says are free right now on 127.0.0.1 (all held at once, so they differ). */
@@ -20,4 +21,39 @@ export async function freePorts(count: number): Promise<number[]> {
 
 export async function freePort(): Promise<number> {
   return (await freePorts(1))[0]!;
+}
+
+/** The lowest port the kernel hands to outgoing connections (net.ipv4.ip_local_port_range). */
+function ephemeralFloor(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'latin1').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 2_000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+/**
+ * The first of `count` consecutive ports free on every interface right now (a pool's basePort), below the
+ * kernel's ephemeral range. Inside that range, any outgoing connection of the machine (a Redis client, a fetch)
+ * can take one of them between this check and the member's listen, and the listen then fails EADDRINUSE; a port
+ * the kernel picked with listen(0) is odd, the next one even, the parity it prefers for connect().
+ */
+export async function freePortRange(count: number): Promise<number> {
+  const top = ephemeralFloor() - count;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const base = 20_000 + Math.floor(Math.random() * Math.max(1, top - 20_000));
+    let ok = true;
+    for (let p = base; p < base + count && ok; p++) ok = await portFree(p);
+    if (ok) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports found between 20000 and ${top + count}`);
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
+  });
 }

@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePortRange } from '../../support/ports.js';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { REPO_ROOT } from './build-package.js';
@@ -193,24 +193,8 @@ export function leftoverProcesses(tmp: string): string[] {
   return found;
 }
 
-/** `count` consecutive free ports on 127.0.0.1 (pool ports), found by binding each. */
-export async function freePorts(count: number): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
-    let ok = true;
-    for (let p = base; p < base + count && ok; p++) ok = await portFree(p);
-    if (ok) return base;
-  }
-  throw new Error('no free port range found');
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
+/** `count` consecutive free ports (pool ports), below the kernel's ephemeral range: see freePortRange. */
+export const freePorts = freePortRange;
 
 export function removeProject(dir: string): void {
   // A run killed by its guard may leave a Chromium writing its profile for a moment (ENOTEMPTY): retry.
