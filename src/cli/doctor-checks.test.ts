@@ -16,6 +16,7 @@ function healthyProbes(overrides: Partial<DoctorProbes> = {}): DoctorProbes {
     locateChromium: () => ({ executablePath: '/usr/bin/chromium', source: 'path' }),
     pingRedis: async () => ({ ok: true, version: '7.0.15' }),
     portStatus: async () => ({ free: true }),
+    ephemeralPorts: () => ({ low: 32768, high: 60999 }),
     ...overrides,
   };
 }
@@ -136,9 +137,30 @@ describe('runDoctor', () => {
     expect(byName(results, 'Pool ports')).toMatchObject({
       status: 'fail',
       detail: 'in use: 3002 (EADDRINUSE), 3003 (EADDRINUSE)',
-      fix: expect.stringContaining("ss -ltnp 'sport = :3002'"),
+      fix: expect.stringContaining("ss -tanp 'sport = :3002'"),
     });
     expect(byName(results, 'Runtime').status).toBe('skip');
+  });
+
+  it('warns when free pool ports lie in the kernel ephemeral range, and says so beside a busy one', async () => {
+    const free = await runDoctor(options({ ports: [44515, 44516] }), healthyProbes());
+    expect(byName(free, 'Pool ports')).toMatchObject({
+      status: 'warn',
+      detail: expect.stringContaining('all inside the ephemeral range 32768-60999'),
+      fix: expect.stringContaining('basePort below 32766'),
+    });
+    expect(byName(free, 'Pool ports').fix).toContain('ip_local_reserved_ports=44515-44516');
+    expect(byName(free, 'Runtime').status).not.toBe('skip');
+
+    const straddling = await runDoctor(
+      options({ ports: [32767, 32768] }),
+      healthyProbes({ portStatus: async (port) => (port === 32768 ? { free: false, code: 'EADDRINUSE' } : { free: true }) }),
+    );
+    expect(byName(straddling, 'Pool ports')).toMatchObject({ status: 'fail', detail: expect.stringMatching(/^in use: 32768 \(EADDRINUSE\); 1 of 2 inside the ephemeral range/) });
+
+    const unknown = await runDoctor(options({ ports: [44515, 44516] }), healthyProbes({ ephemeralPorts: () => undefined }));
+    expect(byName(unknown, 'Pool ports')).toMatchObject({ status: 'ok' });
+    expect(byName(await runDoctor(options(), healthyProbes()), 'Pool ports')).toMatchObject({ status: 'ok', detail: '127.0.0.1:3001-3002 free' });
   });
 
   it('fails an old Node.js and a missing @playwright/mcp', async () => {

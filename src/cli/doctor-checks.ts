@@ -30,6 +30,13 @@ export interface DoctorProbes {
   locateChromium(): ChromiumLocation;
   pingRedis(url: string): Promise<RedisPing>;
   portStatus(port: number): Promise<PortStatus>;
+  /** The ports the kernel hands to outgoing connections (Linux ip_local_port_range); undefined where unknown. */
+  ephemeralPorts(): PortRange | undefined;
+}
+
+export interface PortRange {
+  low: number;
+  high: number;
 }
 
 export interface DoctorOptions {
@@ -170,15 +177,39 @@ async function checkPorts(ports: readonly number[], probes: DoctorProbes): Promi
   const statuses = await Promise.all(ports.map(async (port) => ({ port, status: await probes.portStatus(port) })));
   const busy = statuses.filter((s) => !s.status.free);
   const range = ports.length > 1 ? `${ports[0]}-${ports[ports.length - 1]}` : `${ports[0]}`;
-  if (busy.length === 0) return { name: 'Pool ports', status: 'ok', detail: `127.0.0.1:${range} free` };
+  const ephemeral = ephemeralOverlap(ports, probes.ephemeralPorts());
+  if (busy.length === 0) {
+    if (!ephemeral) return { name: 'Pool ports', status: 'ok', detail: `127.0.0.1:${range} free` };
+    return {
+      name: 'Pool ports',
+      status: 'warn',
+      detail: `127.0.0.1:${range} free now, but ${ephemeral.detail}`,
+      fix: ephemeral.fix,
+    };
+  }
   const first = busy[0]?.port ?? ports[0];
   return {
     name: 'Pool ports',
     status: 'fail',
-    detail: `in use: ${busy.map((b) => `${b.port}${b.status.free ? '' : ` (${b.status.code})`}`).join(', ')}`,
+    detail: `in use: ${busy.map((b) => `${b.port}${b.status.free ? '' : ` (${b.status.code})`}`).join(', ')}${ephemeral ? `; ${ephemeral.detail}` : ''}`,
     fix:
-      `see who holds it: ss -ltnp 'sport = :${first}'; leftover pool containers: docker rm -f $(docker ps -aq --filter label=cinnamon-qa.pool); ` +
-      'or choose another basePort',
+      `see who holds it: ss -tanp 'sport = :${first}'; leftover pool containers: docker rm -f $(docker ps -aq --filter label=cinnamon-qa.pool); ` +
+      (ephemeral ? ephemeral.fix : 'or choose another basePort'),
+  };
+}
+
+/**
+ * Pool ports inside the kernel's ephemeral range: any outgoing connection of the machine (a browser, a Redis
+ * client) may be given one of them, and a member's listen on it then fails EADDRINUSE, now or at a later start.
+ */
+export function ephemeralOverlap(ports: readonly number[], range: PortRange | undefined): { detail: string; fix: string } | undefined {
+  if (!range) return undefined;
+  const inside = ports.filter((p) => p >= range.low && p <= range.high);
+  if (inside.length === 0) return undefined;
+  const below = Math.max(1, range.low - ports.length);
+  return {
+    detail: `${inside.length === ports.length ? 'all' : `${inside.length} of ${ports.length}`} inside the ephemeral range ${range.low}-${range.high}, where any outgoing connection may take one (EADDRINUSE at a member's start)`,
+    fix: `choose a basePort below ${below} (the default 3001 is), or reserve the ports: sysctl -w net.ipv4.ip_local_reserved_ports=${ports[0]}-${ports[ports.length - 1]}`,
   };
 }
 

@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import type { PortStatus } from './doctor-checks.js';
+import type { PortRange, PortStatus } from './doctor-checks.js';
 
 /**
  * Whether the pool could bind `port` on 127.0.0.1, found by binding it for a moment: a connect probe would
@@ -13,4 +14,14 @@ export function portStatus(port: number, host = '127.0.0.1'): Promise<PortStatus
     server.once('error', (error: NodeJS.ErrnoException) => resolve({ free: false, code: error.code ?? error.message }));
     server.listen({ port, host, exclusive: true }, () => server.close(() => resolve({ free: true })));
   });
+}
+
+/** The kernel's range for outgoing connections' local ports (Linux); undefined where it cannot be read. */
+export function ephemeralPorts(path = '/proc/sys/net/ipv4/ip_local_port_range'): PortRange | undefined {
+  try {
+    const [low, high] = readFileSync(path, 'latin1').trim().split(/\s+/).map(Number);
+    return Number.isInteger(low) && Number.isInteger(high) && low! > 0 && high! >= low! ? { low: low!, high: high! } : undefined;
+  } catch {
+    return undefined;
+  }
 }

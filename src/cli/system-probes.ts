@@ -7,7 +7,7 @@ import { resolveMcpPackage } from '../runtime/process/mcp-package.js';
 import { DEFAULT_DOCKER_PING_TIMEOUT_MS } from '../runtime/select-runtime.js';
 import type { DoctorProbes, ImageBuildability } from './doctor-checks.js';
 import { baseImageTag, poolImageTag } from '../runtime/docker/pool-image.js';
-import { portStatus } from './port-availability.js';
+import { ephemeralPorts, portStatus } from './port-availability.js';
 import { pingRedis } from './redis-ping.js';
 
 /**
@@ -58,6 +58,7 @@ export function systemProbes(root: string, env: NodeJS.ProcessEnv = process.env)
     locateChromium: () => locateChromium({ env }),
     pingRedis: (url) => pingRedis(url),
     portStatus: (port) => portStatus(port),
+    ephemeralPorts: () => ephemeralPorts(),
   };
 }
 
