@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
 import os from 'node:os';
-import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { SystemClock } from '../src/clock/clock.js';
@@ -10,6 +9,7 @@ import { ContainerPoolManager, type Allocation } from '../src/pool/container-poo
 import { SILENT_LOGGER } from '../src/pool/pool-events.js';
 import { RedisPoolStore } from '../src/store/redis-store.js';
 import { FakeCleaner, FakeFence, FakeHealthGate, FakeResetter, FakeRuntime } from '../test/support/fakes.js';
+import { freePortRange } from '../test/support/ports.js';
 import { startTestRedis, type TestRedis } from '../test/support/redis-server.js';
 import { round, summarize } from './latency.js';
 
@@ -159,7 +159,7 @@ async function handoff(pool: Pool, from: Shard, to: Shard, tag: string): Promise
 
 async function startPool(redis: TestRedis, cleanups: Cleanup[], label: string, hostId: string, recycleNotices: boolean): Promise<Pool> {
   const poolId = `${label}-${process.pid}`;
-  const basePort = await twoFreePorts();
+  const basePort = await freePortRange(2);
   await startAgentProcess(cleanups, [
     'agent', '--redis-url', redis.url, '--host-id', hostId, '--containers', '2', '--base-port', String(basePort),
     '--runtime', 'process', '--advertise', '127.0.0.1', '--pool-id', poolId, '--drain-grace-ms', '1000',
@@ -250,23 +250,6 @@ async function until(check: () => Promise<boolean>, what: string, budgetMs = 30_
     if (performance.now() > deadline) throw new Error(`cross-shard bench: waited ${budgetMs} ms for ${what}`);
     await new Promise((r) => setTimeout(r, 2));
   }
-}
-
-/** basePort for 2 members: two consecutive ports free on every interface (the agent's guards bind 0.0.0.0). */
-async function twoFreePorts(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 20_000);
-    if ((await canListen(base)) && (await canListen(base + 1))) return base;
-  }
-  throw new Error('cross-shard bench: no two consecutive free ports found');
-}
-
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
-  });
 }
 
 function ms(values: number[]): { n: number; p50: number; p99: number; max: number; mean: number } {

@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePorts } from '../test/support/ports.js';
+import { freePortRange } from '../test/support/ports.js';
 import { machine, round } from './latency.js';
 
 /**
@@ -80,7 +80,7 @@ async function startPage(): Promise<Server> {
 async function writeProject(root: string, pagePort: number): Promise<string> {
   await writeFile(join(root, 'package.json'), JSON.stringify({ name: 'prewarm-bench-project', private: true, type: 'module' }));
   await symlink(join(repoRoot, 'node_modules'), join(root, 'node_modules'), 'dir');
-  const [basePort] = await consecutiveFreePorts();
+  const basePort = await freePortRange(2);
   await writeFile(
     join(root, 'prewarm.spec.ts'),
     `import { appendFileSync } from 'node:fs';
@@ -122,23 +122,6 @@ export default withContainerPool(defineConfig({ testDir: '.', testMatch: 'prewar
 `,
   );
   return config;
-}
-
-/** A free port whose neighbour is free too (the pool may use basePort + 1). */
-async function consecutiveFreePorts(): Promise<[number]> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const [base] = (await freePorts(1)) as [number];
-    if (await isFree(base + 1)) return [base];
-  }
-  throw new Error('found no free pair of consecutive ports for the pool');
-}
-
-function isFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createNetServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
 }
 
 async function measure(config: string, root: string, mode: Mode, r: number): Promise<RunSample> {

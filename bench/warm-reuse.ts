@@ -4,11 +4,11 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stopWarmPools } from '../src/cli/down-command.js';
-import { freePorts } from '../test/support/ports.js';
+import { freePort, freePortRanges } from '../test/support/ports.js';
 import { writeProjects } from './throughput/project.js';
 import type { RunTimings } from './throughput/timing-reporter.js';
 import { WORKLOAD_TESTS } from './throughput/workload.js';
-import { isPortFree, playwrightTest, startShop } from './throughput/bench-processes.js';
+import { playwrightTest, startShop } from './throughput/bench-processes.js';
 import { median } from './throughput/median.js';
 
 /**
@@ -43,7 +43,8 @@ interface Sample {
 
 export async function run(): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'warm-bench-'));
-  const [shopPort, coldBase, warmBase] = await consecutiveFreePorts();
+  const shopPort = await freePort();
+  const [coldBase, warmBase] = (await freePortRanges(2, 2)) as [number, number];
   // Docker members reach the shop as host.docker.internal (the fixture's appUrl), so it listens on every interface.
   const shop = await startShop(shopPort, RUNTIME === 'docker' ? '0.0.0.0' : '127.0.0.1');
   const image = RUNTIME === 'docker' ? execFileSync('bash', ['docker/build-image.sh', '--print-tag'], { cwd: repoRoot, encoding: 'utf8' }).trim().split('\n').pop()! : 'unused-process-runtime';
@@ -107,16 +108,6 @@ async function measure(kind: Kind, workload: Sample['workload'], config: string,
   const sample: Sample = { kind, workload, wallMs, startMs, passed, load1, ...(reuseLine ? { reuseLine: reuseLine.trim() } : {}) };
   if (code !== 0 || passed !== expected) sample.problem = `exit ${code}, ${passed}/${expected} passed: ${log.split('\n').filter(Boolean).slice(-6).join(' | ').slice(0, 300)}`;
   return sample;
-}
-
-/** A free port for the shop and two pool base ports whose next port is free too. */
-async function consecutiveFreePorts(): Promise<[number, number, number]> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const [shop, a, b] = (await freePorts(3)) as [number, number, number];
-    const taken = new Set([shop, a, b]);
-    if (!taken.has(a + 1) && !taken.has(b + 1) && Math.abs(a - b) > 1 && (await isPortFree(a + 1)) && (await isPortFree(b + 1))) return [shop, a, b];
-  }
-  throw new Error('found no free pairs of consecutive ports');
 }
 
 const s = (ms: number) => (Number.isFinite(ms) ? (ms / 1000).toFixed(1) : '–');

@@ -1,9 +1,8 @@
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePorts } from '../../test/support/ports.js';
+import { freePortRanges, freePorts } from '../../test/support/ports.js';
 
 /** What the throughput benches (suite-throughput, warm-reuse) start and run: the shop, `playwright test`, ports. */
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -20,15 +19,6 @@ export function playwrightTest(config: string, args: string[], env: NodeJS.Proce
       log.end();
       resolve(code ?? 1);
     });
-  });
-}
-
-/** Whether nothing listens on `port` (127.0.0.1) right now. */
-export function isPortFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
@@ -58,11 +48,8 @@ export async function startShop(port: number, host: string): Promise<ReturnType<
  * hand-wired containers.
  */
 export async function pickPorts(): Promise<{ shop: number; base: number; warmBase: number; hand: [number, number] }> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const [shop, base, warmBase, a, b] = (await freePorts(5)) as [number, number, number, number, number];
-    const taken = [shop, base, warmBase, a, b];
-    if (taken.includes(base + 1) || taken.includes(warmBase + 1) || base + 1 === warmBase || warmBase + 1 === base) continue;
-    if ((await isPortFree(base + 1)) && (await isPortFree(warmBase + 1))) return { shop, base, warmBase, hand: [a, b] };
-  }
-  throw new Error('found no two free pairs of consecutive ports for the pools');
+  // The pools' ranges lie below the ephemeral range, the single ports (listen(0)) inside it: they cannot overlap.
+  const [base, warmBase] = (await freePortRanges(2, 2)) as [number, number];
+  const [shop, a, b] = (await freePorts(3)) as [number, number, number];
+  return { shop, base, warmBase, hand: [a, b] };
 }

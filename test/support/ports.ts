@@ -40,14 +40,22 @@ function ephemeralFloor(): number {
  * the kernel picked with listen(0) is odd, the next one even, the parity it prefers for connect().
  */
 export async function freePortRange(count: number): Promise<number> {
+  return (await freePortRanges(count, 1))[0]!;
+}
+
+/** `ranges` bases of `count` consecutive free ports each (see freePortRange), no two overlapping. */
+export async function freePortRanges(count: number, ranges: number): Promise<number[]> {
   const top = ephemeralFloor() - count;
-  for (let attempt = 0; attempt < 50; attempt++) {
+  const bases: number[] = [];
+  for (let attempt = 0; attempt < 50 * ranges && bases.length < ranges; attempt++) {
     const base = 20_000 + Math.floor(Math.random() * Math.max(1, top - 20_000));
+    if (bases.some((b) => Math.abs(b - base) < count)) continue;
     let ok = true;
     for (let p = base; p < base + count && ok; p++) ok = await portFree(p);
-    if (ok) return base;
+    if (ok) bases.push(base);
   }
-  throw new Error(`no ${count} consecutive free ports found between 20000 and ${top + count}`);
+  if (bases.length < ranges) throw new Error(`no ${ranges} range(s) of ${count} consecutive free ports found between 20000 and ${top + count}`);
+  return bases;
 }
 
 function portFree(port: number): Promise<boolean> {
