@@ -147,7 +147,7 @@ describe('runDoctor', () => {
     expect(byName(free, 'Pool ports')).toMatchObject({
       status: 'warn',
       detail: expect.stringContaining('all inside the ephemeral range 32768-60999'),
-      fix: expect.stringContaining('basePort below 32766'),
+      fix: expect.stringContaining('basePort of at most 32766'),
     });
     expect(byName(free, 'Pool ports').fix).toContain('ip_local_reserved_ports=44515-44516');
     expect(byName(free, 'Runtime').status).not.toBe('skip');

@@ -206,10 +206,10 @@ export function ephemeralOverlap(ports: readonly number[], range: PortRange | un
   if (!range) return undefined;
   const inside = ports.filter((p) => p >= range.low && p <= range.high);
   if (inside.length === 0) return undefined;
-  const below = Math.max(1, range.low - ports.length);
+  const highestBase = Math.max(1, range.low - ports.length);
   return {
     detail: `${inside.length === ports.length ? 'all' : `${inside.length} of ${ports.length}`} inside the ephemeral range ${range.low}-${range.high}, where any outgoing connection may take one (EADDRINUSE at a member's start)`,
-    fix: `choose a basePort below ${below} (the default 3001 is), or reserve the ports: sysctl -w net.ipv4.ip_local_reserved_ports=${ports[0]}-${ports[ports.length - 1]}`,
+    fix: `choose a basePort of at most ${highestBase} (the default 3001 is), or reserve the ports: sysctl -w net.ipv4.ip_local_reserved_ports=${ports[0]}-${ports[ports.length - 1]}`,
   };
 }
 
