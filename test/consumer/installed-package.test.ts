@@ -8,7 +8,8 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { startTestRedis } from '../support/redis-server.js';
-import { annotation, freePorts, leftoverProcesses, runPlaywright, type InlineRun } from '../e2e/support/inline-project.js';
+import { annotation, leftoverProcesses, runPlaywright, type InlineRun } from '../e2e/support/inline-project.js';
+import { freePortRange } from '../support/ports.js';
 
 const RANK: Record<string, number> = { critical: 0, high: 1, normal: 2, low: 3 };
 /** Its own image repository, removed before the first Docker run: that run must build the image itself. */
@@ -39,7 +40,7 @@ for (let i = 0; i < 2; i++) {
 
 /** Writes this run's config and specs into the installed project (runs of this file go one after another). */
 async function writeSuite(name: string, pool: Record<string, unknown>): Promise<{ dir: string; tmp: string; poolId: string }> {
-  const base = await freePorts(2);
+  const base = await freePortRange(2);
   const web = base + 1;
   const poolId = `cqa-consumer-${name}`;
   const options = {

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { freePorts, removeProject, runPlaywright, writeProject } from './support/inline-project.js';
+import { removeProject, runPlaywright, writeProject } from './support/inline-project.js';
+import { freePortRange } from '../support/ports.js';
 import { PNG_SIGNATURE, summarisePng } from './support/png-pixels.js';
 import { zipEntries } from './support/zip-entries.js';
 
@@ -69,7 +70,7 @@ function attachmentBytes(dir: string, a: RawAttachment): Buffer {
 
 describe('failure evidence from the container (process runtime, inline project)', () => {
   it('a failing test carries MCP steps, screenshot, snapshot, console and network; a passing one under only-on-failure carries none', async () => {
-    const base = await freePorts(2);
+    const base = await freePortRange(2);
     const web = base + 1;
     const project = writeProject(inject('cinnamonPackageDir'), {
       'server.mjs': SHOP_SERVER,

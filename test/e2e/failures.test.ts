@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { annotation, FIND_SERVER_PID, freePorts, leftoverProcesses, poolConfig, removeProject, runPlaywright, STATIC_SERVER, writeProject } from './support/inline-project.js';
+import { annotation, FIND_SERVER_PID, leftoverProcesses, poolConfig, removeProject, runPlaywright, STATIC_SERVER, writeProject } from './support/inline-project.js';
+import { freePortRange } from '../support/ports.js';
 
 const projects: string[] = [];
 /** Guards against a hung run, not criteria: one `playwright test` run takes a minute or two with both cores busy. */
@@ -13,7 +14,7 @@ afterEach(() => {
 
 describe('failures a user meets (process runtime, inline projects)', { timeout: 2 * RUN_GUARD_MS }, () => {
   it('grants extensions up to maxExtensions, rejects a bad priority, and a killed container fails only its own test', async () => {
-    const base = await freePorts(3);
+    const base = await freePortRange(3);
     const web = base + 2;
     const project = writeProject(inject('cinnamonPackageDir'), {
       'server.mjs': STATIC_SERVER,
@@ -97,7 +98,7 @@ test('survivor', async ({ mcpContainer }) => {
   });
 
   it('fails the run with a typed error when the configured Redis is unreachable', async () => {
-    const [port] = [await freePorts(1)];
+    const [port] = [await freePortRange(1)];
     const project = writeProject(inject('cinnamonPackageDir'), {
       'playwright.config.ts': poolConfig({ pool: { containers: 1, basePort: port, redisUrl: `redis://127.0.0.1:${port}` }, workers: 1 }),
       'tests/a.spec.ts': `import { test } from '@cinnamon-qa/containers/fixtures'; test('a', async ({ mcpContainer }) => { void mcpContainer; });`,
@@ -111,7 +112,7 @@ test('survivor', async ({ mcpContainer }) => {
   });
 
   it('fails the run at start naming the container and the fix when a container cannot start, and stops the rest', async () => {
-    const base = await freePorts(2);
+    const base = await freePortRange(2);
     // Something that is not an MCP server already listens on the second container's port.
     const squatter = createServer((_req, res) => res.end('not mcp'));
     await new Promise<void>((resolve) => squatter.listen(base + 1, '127.0.0.1', resolve));

@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { freePorts, leftoverProcesses, poolConfig, removeProject, runPlaywright, writeProject } from './support/inline-project.js';
+import { leftoverProcesses, poolConfig, removeProject, runPlaywright, writeProject } from './support/inline-project.js';
+import { freePortRange } from '../support/ports.js';
 
 const projects: string[] = [];
 afterEach(() => {
@@ -10,7 +11,7 @@ afterEach(() => {
 
 /** A run whose tests hold their containers for a minute, so the signal lands mid-run. */
 async function longRun(signal: 'SIGINT' | 'SIGTERM', target: 'group' | 'runner') {
-  const base = await freePorts(2);
+  const base = await freePortRange(2);
   const project = writeProject(inject('cinnamonPackageDir'), {
     'playwright.config.ts': poolConfig({ pool: { containers: 2, basePort: base }, workers: 2, timeoutMs: 120_000 }),
     'tests/a.spec.ts': `

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { annotation, freePorts, leftoverProcesses, poolConfig, removeProject, runPlaywright, STATIC_SERVER, writeProject } from './support/inline-project.js';
+import { annotation, leftoverProcesses, poolConfig, removeProject, runPlaywright, STATIC_SERVER, writeProject } from './support/inline-project.js';
+import { freePortRange } from '../support/ports.js';
 
 const projects: string[] = [];
 /** Guards against a hung run, not criteria: one `playwright test` run takes a minute or two with both cores busy. */
@@ -10,7 +11,7 @@ afterEach(() => {
 
 describe('pre-warmed sessions (issue 13; process runtime, inline project)', { timeout: 2 * RUN_GUARD_MS }, () => {
   it("a test on the same worker gets the session opened during the last one, and none of the last test's state", async () => {
-    const base = await freePorts(2);
+    const base = await freePortRange(2);
     const web = base + 1;
     // Cookie, localStorage and sessionStorage set by one test on the app's origin; the next looks on the same origin.
     const plant = `() => { document.cookie = 'holder=first; max-age=3600'; localStorage.setItem('holder', 'first'); sessionStorage.setItem('holder', 'first'); return 'planted cookie=[' + document.cookie + '] ls=' + localStorage.length + ' ss=' + sessionStorage.length; }`;

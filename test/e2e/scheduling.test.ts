@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { annotation, freePorts, leftoverProcesses, poolConfig, removeProject, runPlaywright, STATIC_SERVER, writeProject, type InlineRun } from './support/inline-project.js';
+import { annotation, leftoverProcesses, poolConfig, removeProject, runPlaywright, STATIC_SERVER, writeProject, type InlineRun } from './support/inline-project.js';
+import { freePortRange } from '../support/ports.js';
 
 const RANK: Record<string, number> = { critical: 0, high: 1, normal: 2, low: 3 };
 /**
@@ -22,7 +23,7 @@ function expectNoLeftovers(run: InlineRun): void {
 
 describe('scheduling through the pool (process runtime, inline projects)', { timeout: TEST_GUARD_MS }, () => {
   it('serves priorities in order with more workers than containers, annotates every test, keeps history', async () => {
-    const base = await freePorts(2);
+    const base = await freePortRange(2);
     const web = base + 1;
     const spec = (priority: string) => `
 import { test, expect } from '@cinnamon-qa/containers/fixtures';
@@ -103,7 +104,7 @@ for (let i = 0; i < 3; i++) {
     // room for clock rounding between the workers' timers and the coordinator's clock: 1.5 times.)
     const busyAtLeastMs = (FILES.length * TESTS_PER_FILE * HOLD_MS) / 2;
     expect(busyAtLeastMs).toBeGreaterThanOrEqual(2 * MAX_WAIT_MS);
-    const base = await freePorts(2);
+    const base = await freePortRange(2);
     const spec = (name: string) => `
 import { test, expect } from '@cinnamon-qa/containers/fixtures';
 for (let i = 0; i < ${TESTS_PER_FILE}; i++) {
@@ -147,7 +148,7 @@ for (let i = 0; i < ${TESTS_PER_FILE}; i++) {
   });
 
   it('keeps timeout history across runs (adaptive timeouts from the second run on) and resets a container in place', async () => {
-    const base = await freePorts(2);
+    const base = await freePortRange(2);
     const web = base + 1;
     const project = writeProject(inject('cinnamonPackageDir'), {
       'server.mjs': STATIC_SERVER,

@@ -7,7 +7,8 @@
  * The stalls are the only durations here, and they are the point: each is longer than what it must survive.
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { leftoverProcesses, poolConfig, removeProject, runPlaywright, writeProject, freePorts } from './support/inline-project.js';
+import { leftoverProcesses, poolConfig, removeProject, runPlaywright, writeProject } from './support/inline-project.js';
+import { freePortRange } from '../support/ports.js';
 
 /** Guards against a hung run, not criteria: a run takes one to two minutes here with both cores busy. */
 const RUN_GUARD_MS = 600_000;
@@ -34,7 +35,7 @@ test('stalls ${stallMs} ms then calls a tool', async ({ mcpContainer }) => {
 
 describe('stalled workers keep their container (process runtime, inline projects)', { timeout: RUN_GUARD_MS + 60_000 }, () => {
   it('a test that blocks its worker for 8 s then calls a tool passes', async () => {
-    const base = await freePorts(1);
+    const base = await freePortRange(1);
     const project = writeProject(inject('cinnamonPackageDir'), {
       'playwright.config.ts': poolConfig({ pool: { containers: 1, basePort: base }, workers: 1 }),
       'tests/stall.spec.ts': stallSpec(8_000),
@@ -50,7 +51,7 @@ describe('stalled workers keep their container (process runtime, inline projects
   });
 
   it('with --timeout=0 a test that blocks for twice the lease TTL keeps its lease, and the worker says why', async () => {
-    const base = await freePorts(1);
+    const base = await freePortRange(1);
     const project = writeProject(inject('cinnamonPackageDir'), {
       // TTL 3 s: without the debugging lease a 6 s stall loses it (renewed every second, swept every second).
       'playwright.config.ts': poolConfig({ pool: { containers: 1, basePort: base, lease: { ttlMs: 3_000 } }, workers: 1 }),

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
+import { ephemeralPorts } from '../../src/cli/port-availability.js';
 
 /** Ports the OS says are free right now on 127.0.0.1 (all held at once, so they differ). */
 export async function freePorts(count: number): Promise<number[]> {
@@ -23,16 +23,6 @@ export async function freePort(): Promise<number> {
   return (await freePorts(1))[0]!;
 }
 
-/** The lowest port the kernel hands to outgoing connections (net.ipv4.ip_local_port_range). */
-function ephemeralFloor(): number {
-  try {
-    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'latin1').trim().split(/\s+/)[0]);
-    return Number.isInteger(low) && low > 2_000 ? low : 32_768;
-  } catch {
-    return 32_768;
-  }
-}
-
 /**
  * The first of `count` consecutive ports free on every interface right now (a pool's basePort), below the
  * kernel's ephemeral range. Inside that range, any outgoing connection of the machine (a Redis client, a fetch)
@@ -45,7 +35,8 @@ export async function freePortRange(count: number): Promise<number> {
 
 /** `ranges` bases of `count` consecutive free ports each (see freePortRange), no two overlapping. */
 export async function freePortRanges(count: number, ranges: number): Promise<number[]> {
-  const top = ephemeralFloor() - count;
+  const floor = ephemeralPorts()?.low ?? 32_768;
+  const top = Math.max(20_000 + count, floor) - count;
   const bases: number[] = [];
   for (let attempt = 0; attempt < 50 * ranges && bases.length < ranges; attempt++) {
     const base = 20_000 + Math.floor(Math.random() * Math.max(1, top - 20_000));

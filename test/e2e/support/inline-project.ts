@@ -5,7 +5,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { freePortRange } from '../../support/ports.js';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { REPO_ROOT } from './build-package.js';
@@ -192,9 +191,6 @@ export function leftoverProcesses(tmp: string): string[] {
   }
   return found;
 }
-
-/** `count` consecutive free ports (pool ports), below the kernel's ephemeral range: see freePortRange. */
-export const freePorts = freePortRange;
 
 export function removeProject(dir: string): void {
   // A run killed by its guard may leave a Chromium writing its profile for a moment (ENOTEMPTY): retry.
