@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo, type Server } from 'node:net';
-import { ephemeralPorts } from '../../src/cli/port-availability.js';
+import { ephemeralPorts, portStatus } from '../../src/cli/port-availability.js';
 
 /** Ports the OS says are free right now on 127.0.0.1 (all held at once, so they differ). */
 export async function freePorts(count: number): Promise<number[]> {
@@ -42,17 +42,9 @@ export async function freePortRanges(count: number, ranges: number): Promise<num
     const base = 20_000 + Math.floor(Math.random() * Math.max(1, top - 20_000));
     if (bases.some((b) => Math.abs(b - base) < count)) continue;
     let ok = true;
-    for (let p = base; p < base + count && ok; p++) ok = await portFree(p);
+    for (let p = base; p < base + count && ok; p++) ok = (await portStatus(p, '0.0.0.0')).free;
     if (ok) bases.push(base);
   }
   if (bases.length < ranges) throw new Error(`no ${ranges} range(s) of ${count} consecutive free ports found between 20000 and ${top + count}`);
   return bases;
-}
-
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
-  });
 }
